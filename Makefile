@@ -1,0 +1,51 @@
+# Two entry points for a newcomer: `make run` and `make test`. Everything else is set up on demand.
+PYTHON ?= python3
+VENV := .venv
+# python-snap7 2.x bundles the Snap7 C library; it shares the import name `snap7` with 3.x,
+# so it lives in an environment of its own and the tests drive it as a subprocess.
+SNAP7C_VENV := .venv-snap7c
+BIN := $(VENV)/bin
+APP ?= examples/quickstart.yaml
+
+.PHONY: run test bench install clean schema docs
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+$(VENV)/.installed-bench: pyproject.toml | $(VENV)/.installed-test
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	touch $@
+
+$(SNAP7C_VENV)/.installed:
+	$(PYTHON) -m venv $(SNAP7C_VENV)
+	$(SNAP7C_VENV)/bin/python -m pip install -q python-snap7==2.1.0
+	touch $@
+
+install: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/incore run $(APP)
+
+test: $(VENV)/.installed-test $(SNAP7C_VENV)/.installed
+	INCORE_SNAP7C_PYTHON=$(abspath $(SNAP7C_VENV))/bin/python $(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed-bench $(SNAP7C_VENV)/.installed
+	INCORE_SNAP7C_PYTHON=$(abspath $(SNAP7C_VENV))/bin/python $(BIN)/python -m bench
+
+schema: $(VENV)/.installed
+	$(BIN)/incore schema -o schemas/incore-app.schema.json
+
+docs: $(VENV)/.installed
+	$(BIN)/python -m incore.app.docs docs/reference
+
+clean:
+	rm -rf $(VENV) $(SNAP7C_VENV) *.egg-info .pytest_cache .hypothesis
