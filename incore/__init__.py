@@ -1,0 +1,19 @@
+"""incore: declarative, reactive industrial applications (S7, Modbus TCP, IEC 104) in Python.
+
+    import incore
+    app = incore.load_app("plant.yaml")     # or build objects in Python
+    incore.run(app)
+
+Layers (one way): core (reactive model) <- app (files, expressions, JSON, schema)
+<- objects (the types users write) <- cli; objects use transport (threads, sockets) and
+protocols (pure codecs).
+"""
+from .core import (Binding, EventLoop, Object, Property, Signal, get_loop, method, registry,
+                   set_binding_removal_diagnostic, set_loop)
+from . import objects  # noqa: F401  (registers every type)
+from .app import *  # noqa: F401,F403  (load_app, dumps, loads, AppError, run, ...)
+from .app import __all__ as _app_all
+
+__version__ = "0.1.0"
+__all__ = ["Binding", "EventLoop", "Object", "Property", "Signal", "get_loop", "method",
+           "registry", "set_binding_removal_diagnostic", "set_loop", *_app_all]

@@ -1,0 +1,2 @@
+"""The declarative types users write; importing this package registers all of them."""
+from . import foundation  # noqa: F401

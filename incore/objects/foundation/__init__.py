@@ -1,0 +1,1 @@
+"""Foundation types: Application, DataObject, Timer, Polling, Serializer, Connections."""

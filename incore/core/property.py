@@ -1,0 +1,125 @@
+"""Observable properties: a typed value slot with a change signal and binding support.
+
+Values live in a per-object list (`obj._v[index]`): a list is smaller than a dict and an
+index is faster than a key. Reading a property inside a binding records a dependency; writing
+a different value notifies the subscribers (bindings and listeners) through the engine.
+"""
+from __future__ import annotations
+
+import copy
+import enum
+import threading
+from typing import Any, Callable
+
+from . import engine
+from .convert import converter_for, type_name
+
+_get_ident = threading.get_ident
+_owner = engine._owner
+_capture = engine.capture
+_notify = engine.notify
+
+
+class Property:
+    """A declared property of an Object type.
+
+    type: bool, int, float, str, bytes, list, dict, object (any value), an IntEnum class,
+          or an Object subclass (a reference; may be given by name as a string).
+    readonly: users (app files, handlers, Python) may not write it; the object updates it.
+    serializable: included in toJson()/serializeProperties() and incore.dumps().
+    on_write: name of a method called with the value after every user or binding write,
+          changed or not (DataObject.timestamp, S7Variable writes to the PLC).
+    """
+
+    __slots__ = ("name", "type", "default", "readonly", "doc", "serializable", "on_write",
+                 "index", "convert", "owner", "mutable", "unit")
+
+    def __init__(self, type: Any = object, default: Any = None, *, readonly: bool = False,
+                 doc: str = "", serializable: bool = True, on_write: str | None = None,
+                 unit: str = "") -> None:
+        self.type = type
+        self.default = default
+        self.readonly = readonly
+        self.doc = doc
+        self.serializable = serializable and not readonly
+        self.on_write = on_write
+        self.name = ""
+        self.index = -1
+        self.owner: type | None = None
+        self.convert: Callable[[Any], Any] | None = None
+        self.mutable = isinstance(default, (list, dict, bytearray, set))
+        self.unit = unit
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def bind_type(self, resolve: Callable[[Any], Any]) -> None:
+        """Resolve a type given by name and pick the converter (called once per class)."""
+        if isinstance(self.type, str):
+            self.type = resolve(self.type)
+        self.convert = converter_for(self.type, self.qualname)
+        if self.default is not None and not isinstance(self.default, (list, dict)):
+            self.default = self.convert(self.default)
+
+    @property
+    def qualname(self) -> str:
+        owner = self.owner.__name__ if self.owner is not None else "?"
+        return f"{owner}.{self.name}"
+
+    @property
+    def type_name(self) -> str:
+        return type_name(self.type)
+
+    @property
+    def is_enum(self) -> bool:
+        return isinstance(self.type, type) and issubclass(self.type, enum.Enum)
+
+    def initial(self) -> Any:
+        return copy.copy(self.default) if self.mutable else self.default
+
+    def __repr__(self) -> str:
+        return f"<Property {self.qualname}: {self.type_name} = {self.default!r}>"
+
+    # -- the hot path ------------------------------------------------------------------------
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        deps = _capture[0]
+        if deps is not None:
+            deps.append((obj, self.name))
+        return obj._v[self.index]
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        if _get_ident() != _owner[0]:
+            engine.post_to_owner(self.__set__, obj, value)
+            return
+        if self.readonly:
+            raise AttributeError(f"{self.qualname} is read-only")
+        bindings = obj._bindings
+        if bindings is not None and self.name in bindings:
+            obj._remove_binding(self.name, "assignment")
+        self.write(obj, value, True)
+
+    def write(self, obj: Any, value: Any, user: bool) -> bool:
+        """Store `value`; notify on change. `user` runs the on_write hook. True if changed."""
+        if value.__class__ is not self.type:
+            value = self.convert(value)
+        values = obj._v
+        old = values[self.index]
+        if old is value or (old.__class__ is value.__class__ and old == value):
+            if user and self.on_write is not None:
+                getattr(obj, self.on_write)(value)
+            return False
+        values[self.index] = value
+        if user and self.on_write is not None:
+            getattr(obj, self.on_write)(value)
+        observers = obj._obs
+        if observers is not None:
+            subs = observers.get(self.name)
+            if subs:
+                _notify(subs, value)
+        return True
+
+    def peek(self, obj: Any) -> Any:
+        """The value without recording a dependency."""
+        return obj._v[self.index]
