@@ -1,0 +1,77 @@
+"""Socket helpers and error types shared by the server and client sides.
+
+The error classes subclass the builtin ``ConnectionError``/``TimeoutError`` so code that
+already catches ``OSError`` keeps working, while callers that care can tell a peer that
+went away from one that went silent.
+"""
+
+from __future__ import annotations
+
+import socket
+
+#: recv() size: large enough that a bulk transfer costs few syscalls and few Python
+#: round trips, small enough not to matter per connection.
+RECV_SIZE = 64 * 1024
+
+Address = tuple[str, int]
+
+
+class ConnectionClosedError(ConnectionError):
+    """The peer closed the stream (EOF) or the stream was closed locally."""
+
+
+class NotConnectedError(ConnectionError):
+    """An operation needed a connection and there is none."""
+
+
+class ReceiveTimeoutError(TimeoutError):
+    """The peer did not send the expected bytes within the timeout."""
+
+
+class SendTimeoutError(TimeoutError):
+    """The peer did not drain its receive window within the timeout."""
+
+
+def tune(sock: socket.socket) -> None:
+    """Set the options every incore TCP socket wants.
+
+    TCP_NODELAY because industrial protocols are small request/response frames where
+    Nagle's delay would dominate latency; SO_KEEPALIVE so an idle connection to a
+    vanished peer is eventually noticed by the kernel.
+    """
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+
+
+def peer_of(sock: socket.socket) -> Address:
+    """The remote (host, port), or ("?", 0) when the socket is no longer connected."""
+    try:
+        addr = sock.getpeername()
+    except OSError:
+        return ("?", 0)
+    return (addr[0], addr[1])
+
+
+def shutdown_quietly(sock: socket.socket | None) -> None:
+    """Wake any thread blocked on ``sock`` without closing its file descriptor.
+
+    Closing a descriptor another thread is blocked on is unsafe (the number can be
+    reused); shutdown() wakes recv/accept/connect on Linux and leaves the close to the
+    owning thread.
+    """
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # not connected (yet / any more): nothing to wake
+
+
+def sendall(sock: socket.socket, data: bytes, peer: Address) -> None:
+    """``sock.sendall`` with the socket's own timeout reported as SendTimeoutError."""
+    try:
+        sock.sendall(data)
+    except TimeoutError:
+        raise SendTimeoutError(f"{peer[0]}:{peer[1]}: send timed out "
+                               f"({len(data)} bytes)") from None
+

@@ -1,0 +1,293 @@
+"""TcpServer against real sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import errno
+import queue
+import socket
+import threading
+import time
+
+import pytest
+
+from incore.transport.tcp_client import BlockingStream
+from incore.transport.tcp_server import Connection, ConnectionClosedError, TcpServer
+from transport_helpers import WAIT, Echo, client, read_eof, recv_exactly
+
+
+def server_threads(name: str) -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith(f"{name}-")]
+
+
+class Recorder(Echo):
+    """Echo that reports connection_lost(exc) to a queue and raises on b"boom"."""
+
+    lost: queue.SimpleQueue
+
+    def data_received(self, data: bytes) -> None:
+        if data == b"boom":
+            raise ValueError("handler bug")
+        super().data_received(data)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.lost.put((self.conn.id, exc))
+
+
+def recorder_server(lost: queue.SimpleQueue, **kwargs) -> TcpServer:
+    handler = type("R", (Recorder,), {"lost": lost})
+    return TcpServer(handler, host="127.0.0.1", **kwargs)
+
+
+def test_start_returns_bound_address_and_reports_state(echo_server: TcpServer) -> None:
+    host, port = echo_server.address
+    assert host == "127.0.0.1" and port > 0
+    assert echo_server.running
+    assert echo_server.connection_count == 0
+
+
+def test_port_in_use_is_a_clear_oserror(echo_server: TcpServer) -> None:
+    port = echo_server.address[1]
+    second = TcpServer(Echo, host="127.0.0.1", port=port, name="second")
+    with pytest.raises(OSError) as info:
+        second.start()
+    assert info.value.errno == errno.EADDRINUSE
+    assert f"127.0.0.1:{port}" in str(info.value) and "second" in str(info.value)
+    assert not second.running
+
+
+def test_echo_with_20_concurrent_clients(echo_server: TcpServer) -> None:
+    n_clients, rounds = 20, 30
+    counts: list[int] = []  # sampled while every client is surely connected
+    all_connected = threading.Barrier(
+        n_clients, timeout=WAIT, action=lambda: counts.append(echo_server.connection_count))
+    errors: list[BaseException] = []
+
+    def run_client(i: int) -> None:
+        try:
+            with client(echo_server.address) as sock:
+                sock.sendall(b"hello")  # round trip so the server has surely accepted us
+                assert recv_exactly(sock, 5) == b"hello"
+                all_connected.wait()
+                for r in range(rounds):
+                    payload = bytes([i]) * (1 + (r * 997) % 20000)
+                    sock.sendall(payload)
+                    assert recv_exactly(sock, len(payload)) == payload
+        except BaseException as exc:
+            errors.append(exc)
+            all_connected.abort()
+
+    threads = [threading.Thread(target=run_client, args=(i,)) for i in range(n_clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT * 2)
+    assert not errors, errors
+    assert counts == [n_clients]
+
+
+def test_handler_error_closes_only_its_connection() -> None:
+    lost: queue.SimpleQueue = queue.SimpleQueue()
+    server = recorder_server(lost, name="boom")
+    server.start()
+    try:
+        with client(server.address) as good, client(server.address) as bad:
+            good.sendall(b"ping")
+            assert recv_exactly(good, 4) == b"ping"
+            bad.sendall(b"boom")
+            assert read_eof(bad)
+            _, exc = lost.get(timeout=WAIT)
+            assert isinstance(exc, ValueError) and str(exc) == "handler bug"
+            assert server.connection_count == 1
+            for _ in range(3):
+                good.sendall(b"still")
+                assert recv_exactly(good, 5) == b"still"
+            with client(server.address) as newcomer:  # the server keeps accepting
+                newcomer.sendall(b"hi")
+                assert recv_exactly(newcomer, 2) == b"hi"
+    finally:
+        assert server.stop()
+
+
+def test_failing_handler_factory_closes_that_connection_only() -> None:
+    calls = iter([RuntimeError("factory bug")])
+
+    def factory(conn: Connection) -> Echo:
+        exc = next(calls, None)
+        if exc is not None:
+            raise exc
+        return Echo(conn)
+
+    with TcpServer(factory, host="127.0.0.1", name="factory") as server:
+        with client(server.address) as first:
+            assert read_eof(first)
+        with client(server.address) as second:
+            second.sendall(b"ok")
+            assert recv_exactly(second, 2) == b"ok"
+
+
+def test_max_connections_rejects_and_reports_the_peer() -> None:
+    rejected: queue.SimpleQueue = queue.SimpleQueue()
+    lost: queue.SimpleQueue = queue.SimpleQueue()
+    server = recorder_server(lost, name="max", max_connections=2, on_rejected=rejected.put)
+    server.start()
+    try:
+        a, b = client(server.address), client(server.address)
+        for sock in (a, b):
+            sock.sendall(b"x")
+            assert recv_exactly(sock, 1) == b"x"
+        with client(server.address) as extra:
+            assert rejected.get(timeout=WAIT) == extra.getsockname()
+            assert read_eof(extra)
+        assert server.connection_count == 2
+        a.close()  # frees a slot
+        lost.get(timeout=WAIT)
+        with client(server.address) as c:
+            c.sendall(b"y")
+            assert recv_exactly(c, 1) == b"y"
+        assert rejected.empty()
+        b.close()
+    finally:
+        assert server.stop()
+
+
+def test_server_side_send_and_close_from_another_thread() -> None:
+    lost: queue.SimpleQueue = queue.SimpleQueue()
+    server = recorder_server(lost, name="push")
+    server.start()
+    try:
+        with client(server.address) as sock:
+            sock.sendall(b"x")
+            assert recv_exactly(sock, 1) == b"x"
+            (conn,) = server.connections()
+            assert conn.peer == sock.getsockname() and not conn.closed
+            conn.send(b"pushed")
+            assert recv_exactly(sock, 6) == b"pushed"
+            woken = threading.Event()
+            conn.add_close_callback(woken.set)
+            conn.close()
+            assert woken.is_set() and conn.wait_closed(0)
+            assert read_eof(sock)
+            assert lost.get(timeout=WAIT) == (conn.id, None)
+            with pytest.raises(ConnectionClosedError):
+                conn.send(b"late")
+    finally:
+        assert server.stop()
+
+
+def test_stop_with_idle_clients_is_prompt_and_joins_everything() -> None:
+    lost: queue.SimpleQueue = queue.SimpleQueue()
+    server = recorder_server(lost, name="idle")
+    server.start()
+    socks = [client(server.address) for _ in range(5)]
+    for sock in socks:
+        sock.sendall(b"x")
+        assert recv_exactly(sock, 1) == b"x"
+    assert len(server_threads("idle")) == 6  # listener + one per connection
+    started = time.monotonic()
+    assert server.stop(timeout=2.0)
+    assert time.monotonic() - started < 1.0
+    assert server_threads("idle") == []
+    assert not server.running and server.address is None
+    assert [lost.get(timeout=WAIT)[1] for _ in socks] == [None] * 5
+    for sock in socks:
+        assert read_eof(sock)
+        sock.close()
+
+
+def test_stop_wakes_a_handler_blocked_on_its_connection() -> None:
+    entered = threading.Event()
+
+    class Blocking(Echo):
+        def data_received(self, data: bytes) -> None:
+            entered.set()
+            self.conn.wait_closed(30)  # e.g. waiting for a lock held by another client
+
+    server = TcpServer(Blocking, host="127.0.0.1", name="blocked")
+    server.start()
+    with client(server.address) as sock:
+        sock.sendall(b"x")
+        assert entered.wait(WAIT)
+        started = time.monotonic()
+        assert server.stop(timeout=2.0)
+        assert time.monotonic() - started < 1.0
+    assert server_threads("blocked") == []
+
+
+def test_stop_is_bounded_even_when_a_handler_ignores_it() -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    class Stubborn(Echo):
+        def data_received(self, data: bytes) -> None:
+            entered.set()
+            release.wait(WAIT)  # does not watch its connection: cannot be interrupted
+
+    server = TcpServer(Stubborn, host="127.0.0.1", name="stubborn")
+    server.start()
+    with client(server.address) as sock:
+        sock.sendall(b"x")
+        assert entered.wait(WAIT)
+        started = time.monotonic()
+        assert server.stop(timeout=0.3) is False
+        assert 0.25 < time.monotonic() - started < 1.0
+        assert server_threads("stubborn") == ["stubborn-conn-1"]
+        release.set()
+
+
+def test_restart_on_the_same_port() -> None:
+    server = TcpServer(Echo, host="127.0.0.1", name="restart")
+    port = server.start()[1]
+    with client(server.address) as sock:
+        sock.sendall(b"1")
+        assert recv_exactly(sock, 1) == b"1"
+        assert server.stop()  # the server closes first: its side lingers in TIME_WAIT
+    again = TcpServer(Echo, host="127.0.0.1", port=port, name="restart")
+    assert again.start() == ("127.0.0.1", port)
+    try:
+        with client(again.address) as sock:
+            sock.sendall(b"2")
+            assert recv_exactly(sock, 1) == b"2"
+    finally:
+        assert again.stop()
+    assert server.start()[1] > 0  # a stopped server object can be started again
+    assert server.stop()
+
+
+def test_sockets_have_nodelay() -> None:
+    seen: queue.SimpleQueue = queue.SimpleQueue()
+
+    def factory(conn: Connection) -> Echo:
+        seen.put(conn._sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        return Echo(conn)
+
+    with TcpServer(factory, host="127.0.0.1", name="nodelay") as server:
+        with client(server.address):
+            assert seen.get(timeout=WAIT) != 0
+
+
+def test_server_connection_send_is_thread_safe() -> None:
+    """Many threads pushing frames through one server Connection never interleave them."""
+    pushed: queue.SimpleQueue = queue.SimpleQueue()
+
+    def factory(conn: Connection) -> Echo:
+        pushed.put(conn)
+        return Echo(conn)  # never written to by the client
+
+    with TcpServer(factory, host="127.0.0.1", name="fanout") as server:
+        sock = socket.create_connection(server.address, timeout=WAIT)
+        stream = BlockingStream(sock, io_timeout=WAIT)
+        conn = pushed.get(timeout=WAIT)
+        frame_len, per_thread = 1000, 50
+
+        def push(tag: int) -> None:
+            for _ in range(per_thread):
+                conn.send(bytes([tag]) * frame_len)
+
+        threads = [threading.Thread(target=push, args=(t,)) for t in range(8)]
+        for t in threads:
+            t.start()
+        for _ in range(8 * per_thread):
+            frame = stream.recv_exactly(frame_len)
+            assert frame == frame[:1] * frame_len
+        for t in threads:
+            t.join(WAIT)
+        stream.close()
