@@ -1,0 +1,332 @@
+"""Sans-IO S7 server engine: one request PDU in, one reply PDU out.
+
+Memory lives behind :class:`AreaStore`, so the same engine serves registered
+buffers and the object layer's "resourceless" callbacks.  CPU mode and clock
+live in a :class:`PlcState` that all connections of one server share.
+
+Client detection
+----------------
+Snap7 C and python-snap7 3.x agree on most layouts (both decode REAL items as
+``0x07``/byte length and BIT items as ``0x03``/one bit, and both use the
+10-byte clock record), so one standard answer serves both.  Where they differ
+the *request itself* tells them apart, so detection is per request and needs
+no guessing about the connection:
+
+* SZL 0x0131 and 0x0232 with **index 0**: only python-snap7 asks this (Snap7 C
+  asks index 1 and 4, as Siemens tools do; no CPU defines index 0).
+  python-snap7 reads the answer as bare words from offset 0, so index 0 gets
+  that flat layout; index 1/4 get the standard record lists.
+* Read Var with a **1-byte parameter part** (no item count): python-snap7's
+  ``get_cpu_state`` probe.  It is answered with an empty Ack_Data (``04 00``).
+* Set Clock with an **8-byte** record: python-snap7 before 3.3.  The
+  connection then gets 8-byte records from Get Clock too; 10 bytes otherwise.
+
+(The CR would also tell them apart - Snap7 C sends the 0xC0 parameter first,
+python-snap7 sends 0xC1, 0xC2, 0xC0 - but nothing needs that.)
+
+Limits: more than 20 items, or a reply that would not fit the negotiated PDU,
+get a whole-request error (ROSCTR 2, 0x8104 / 0x8500) instead of data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Callable, Protocol
+
+import attrs
+
+from ..errors import AreaError, PduError, ProtocolError
+from .constants import MAX_ITEMS, Area, CpuStatus, Event, EventResult, Function, HeaderError, ReturnCode, Rosctr, \
+    TransportSize
+from .items import DataItem, ItemSpec, data_transport_size_for, decode_data_items, decode_item_specs, encode_data_items
+from .pdu import S7Pdu, SetupCommunication, decode_pdu, decode_setup, encode_setup
+from .szl import Identity
+from .userdata import UserdataHandler
+
+__all__ = ["AreaStore", "MemoryAreaStore", "PlcState", "S7ServerProtocol", "EventTuple"]
+
+EventTuple = tuple[int, int, int, int, int, int]
+_MIN_PDU = 64
+_DEFAULT_PDU = 240
+_WRITE_DATA_SIZES = frozenset({0x03, 0x04, 0x05, 0x06, 0x07, 0x09})
+_EVENT_RESULT = {
+    ReturnCode.OBJECT_DOES_NOT_EXIST: EventResult.ErrAreaNotFound,
+    ReturnCode.ADDRESS_OUT_OF_RANGE: EventResult.ErrOutOfRange,
+    ReturnCode.DATA_TYPE_NOT_SUPPORTED: EventResult.ErrTransportSize,
+    ReturnCode.DATA_TYPE_INCONSISTENT: EventResult.DataSizeMismatch,
+    ReturnCode.HARDWARE_FAULT: EventResult.ErrException,
+}
+
+
+class AreaStore(Protocol):
+    """Byte-addressed memory the engine reads and writes.
+
+    ``area`` is the wire area code (0x81 PE, 0x82 PA, 0x83 MK, 0x84 DB, 0x1C CT,
+    0x1D TM), ``index`` the DB number (0 elsewhere), ``start`` a byte offset
+    (timer/counter N is at byte 2N).  Refuse with ``AreaError(0x0A)`` for a
+    missing area and ``AreaError(0x05)`` for an out-of-range access.
+    """
+
+    def read(self, area: int, index: int, start: int, size: int) -> bytes: ...
+
+    def write(self, area: int, index: int, start: int, data: bytes) -> None: ...
+
+
+class MemoryAreaStore:
+    """Reference :class:`AreaStore` over ``bytearray`` buffers keyed by (area, index)."""
+
+    def __init__(self) -> None:
+        self.areas: dict[tuple[int, int], bytearray] = {}
+
+    def register(self, area: int, index: int, buffer: bytearray | int) -> bytearray:
+        buf = bytearray(buffer) if isinstance(buffer, int) else buffer
+        self.areas[(area, index)] = buf
+        return buf
+
+    def _area(self, area: int, index: int, start: int, size: int) -> bytearray:
+        buf = self.areas.get((area, index))
+        if buf is None:
+            raise AreaError(ReturnCode.OBJECT_DOES_NOT_EXIST)
+        if start < 0 or start + size > len(buf):
+            raise AreaError(ReturnCode.ADDRESS_OUT_OF_RANGE)
+        return buf
+
+    def read(self, area: int, index: int, start: int, size: int) -> bytes:
+        return bytes(self._area(area, index, start, size)[start : start + size])
+
+    def write(self, area: int, index: int, start: int, data: bytes) -> None:
+        self._area(area, index, start, len(data))[start : start + len(data)] = data
+
+
+def _now() -> datetime:
+    return datetime.now()
+
+
+@attrs.define(slots=True)
+class PlcState:
+    """Server-wide CPU state: mode, a virtual clock and the identity."""
+
+    cpu_status: int = CpuStatus.RUN
+    clock: Callable[[], datetime] = _now
+    clock_offset: float = 0.0  # seconds added to ``clock()``; Set Clock moves it
+    identity: Identity = attrs.field(factory=Identity)
+    status_changed: datetime = attrs.field(factory=_now)
+
+    def now(self) -> datetime:
+        return self.clock() + timedelta(seconds=self.clock_offset)
+
+    def set_time(self, moment: datetime) -> None:
+        self.clock_offset = (moment - self.clock()).total_seconds()
+
+    def set_status(self, status: int) -> None:
+        if status != self.cpu_status:
+            self.cpu_status = status
+            self.status_changed = self.now()
+
+
+class S7ServerProtocol:
+    """Per-connection S7 server: :meth:`handle` maps a request PDU to its reply.
+
+    Events are reported as ``(code, retcode, p1, p2, p3, p4)`` tuples through
+    ``on_event``; codes and results use snap7's numbering (see
+    :class:`~incore.protocols.s7.constants.Event`).  Malformed PDUs raise
+    :class:`~incore.protocols.errors.PduError`; the connection should be closed.
+    """
+
+    def __init__(
+        self,
+        store: AreaStore,
+        *,
+        state: PlcState | None = None,
+        max_pdu: int = 960,
+        max_amq: int = 8,
+        on_event: Callable[[EventTuple], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.state = state if state is not None else PlcState()
+        self.max_pdu = max_pdu
+        self.max_amq = max_amq
+        self.on_event = on_event
+        self.pdu_size = 0
+        self._userdata = UserdataHandler(self)
+
+    @property
+    def cpu_status(self) -> int:
+        return self.state.cpu_status
+
+    @cpu_status.setter
+    def cpu_status(self, value: int) -> None:
+        self.state.set_status(value)
+
+    @property
+    def effective_pdu(self) -> int:
+        return self.pdu_size or _DEFAULT_PDU
+
+    def emit(self, code: int, ret: int = 0, p1: int = 0, p2: int = 0, p3: int = 0, p4: int = 0) -> None:
+        if self.on_event is not None:
+            self.on_event((int(code), int(ret), int(p1) & 0xFFFF, int(p2) & 0xFFFF, int(p3) & 0xFFFF, int(p4) & 0xFFFF))
+
+    def handle(self, raw: bytes) -> bytes | None:
+        """Reply bytes for one request PDU."""
+        try:
+            pdu = decode_pdu(raw)
+        except PduError:
+            self.emit(Event.PDUincoming, EventResult.MalformedPDU, len(raw))
+            raise
+        if pdu.rosctr == Rosctr.JOB:
+            reply = self._job(pdu)
+        elif pdu.rosctr == Rosctr.USERDATA:
+            reply = self._userdata.handle(pdu)
+        else:
+            self.emit(Event.PDUincoming, EventResult.CannotHandlePDU, len(raw))
+            raise PduError(f"ROSCTR 0x{pdu.rosctr:02X} is not a request")
+        return reply.encode()
+
+    # -- jobs ---------------------------------------------------------------
+
+    def _error(self, pdu: S7Pdu, error: int) -> S7Pdu:
+        return S7Pdu(Rosctr.ACK, pdu.pdu_ref, error=error)
+
+    def _ack(self, pdu: S7Pdu, params: bytes, data: bytes = b"") -> S7Pdu:
+        return S7Pdu(Rosctr.ACK_DATA, pdu.pdu_ref, params, data)
+
+    def _job(self, pdu: S7Pdu) -> S7Pdu:
+        function = pdu.function
+        if function == Function.SETUP_COMMUNICATION:
+            return self._setup(pdu)
+        if function == Function.READ_VAR:
+            return self._read(pdu)
+        if function == Function.WRITE_VAR:
+            return self._write(pdu)
+        if function == Function.PI_SERVICE:
+            return self._pi_service(pdu)
+        if function == Function.PLC_STOP:
+            self.cpu_status = CpuStatus.STOP
+            self.emit(Event.Control, EventResult.NoError, 3)
+            return self._ack(pdu, bytes((Function.PLC_STOP,)))
+        self.emit(Event.PDUincoming, EventResult.CannotHandlePDU, len(pdu.params) + len(pdu.data) + 10)
+        return self._error(pdu, HeaderError.FUNCTION_NOT_AVAILABLE)
+
+    def _setup(self, pdu: S7Pdu) -> S7Pdu:
+        req = decode_setup(pdu.params)
+        self.pdu_size = max(min(req.pdu_length, self.max_pdu), _MIN_PDU)
+        granted = SetupCommunication(
+            max(1, min(req.max_amq_calling, self.max_amq)), max(1, min(req.max_amq_called, self.max_amq)), self.pdu_size
+        )
+        self.emit(Event.NegotiatePDU, EventResult.NoError, self.pdu_size)
+        return self._ack(pdu, encode_setup(granted))
+
+    def _read(self, pdu: S7Pdu) -> S7Pdu:
+        if len(pdu.params) < 2 or pdu.params[1] == 0:
+            return self._ack(pdu, bytes((Function.READ_VAR, 0)))  # python-snap7's get_cpu_state probe
+        specs = decode_item_specs(pdu.params)
+        if len(specs) > MAX_ITEMS:
+            return self._error(pdu, HeaderError.FUNCTION_NOT_AVAILABLE)
+        items = [self._read_item(spec) for spec in specs]
+        data = encode_data_items(items)
+        if 14 + len(data) > self.effective_pdu:
+            for spec in specs:
+                self.emit(Event.DataRead, EventResult.ErrOverPDU, spec.area, spec.db_number, spec.byte_offset,
+                          spec.byte_length)
+            return self._error(pdu, HeaderError.PDU_SIZE)
+        return self._ack(pdu, bytes((Function.READ_VAR, len(items))), data)
+
+    def _locate(self, spec: ItemSpec) -> tuple[int, int, int]:
+        """(index, byte start, byte size) of an item, or AreaError for bad addressing."""
+        ts = spec.transport_size
+        size = spec.element_size
+        if size == 0:
+            raise AreaError(ReturnCode.DATA_TYPE_NOT_SUPPORTED)
+        if (spec.area == Area.TM) != (ts == TransportSize.TIMER) or (spec.area == Area.CT) != (ts == TransportSize.COUNTER):
+            raise AreaError(ReturnCode.ADDRESS_OUT_OF_RANGE)
+        index = spec.db_number if spec.area in (Area.DB, Area.DI) else 0
+        if ts in (TransportSize.TIMER, TransportSize.COUNTER):
+            return index, spec.address * 2, spec.count * 2
+        if ts == TransportSize.BIT:
+            if spec.count != 1:
+                raise AreaError(ReturnCode.ADDRESS_OUT_OF_RANGE)
+            return index, spec.byte_offset, 1
+        if spec.bit:
+            raise AreaError(ReturnCode.ADDRESS_OUT_OF_RANGE)
+        return index, spec.byte_offset, spec.count * size
+
+    def _guarded(self, action: Callable[[], bytes | None]) -> tuple[int, bytes | None]:
+        """Run a store access; map refusals and store bugs to return codes."""
+        try:
+            return ReturnCode.SUCCESS, action()
+        except AreaError as exc:
+            return exc.return_code, None
+        except ProtocolError:
+            raise
+        except Exception:  # a faulty store must not kill the connection
+            return ReturnCode.HARDWARE_FAULT, None
+
+    def _read_item(self, spec: ItemSpec) -> DataItem:
+        index, start, size = 0, 0, 0
+
+        def action() -> bytes:
+            nonlocal index, start, size
+            index, start, size = self._locate(spec)
+            data = bytes(self.store.read(spec.area, index, start, size))
+            if len(data) != size:
+                raise AreaError(ReturnCode.ADDRESS_OUT_OF_RANGE)
+            return data
+
+        code, data = self._guarded(action)
+        self.emit(Event.DataRead, _EVENT_RESULT.get(code, EventResult.NoError), spec.area, index, start, size)
+        if data is None:
+            return DataItem(code, 0x00, b"")
+        if spec.transport_size == TransportSize.BIT:
+            return DataItem(ReturnCode.SUCCESS, data_transport_size_for(TransportSize.BIT), bytes(((data[0] >> spec.bit) & 1,)), 1)
+        return DataItem(ReturnCode.SUCCESS, data_transport_size_for(spec.transport_size), data)
+
+    def _write(self, pdu: S7Pdu) -> S7Pdu:
+        specs = decode_item_specs(pdu.params)
+        if len(specs) > MAX_ITEMS:
+            return self._error(pdu, HeaderError.FUNCTION_NOT_AVAILABLE)
+        items = decode_data_items(pdu.data, len(specs), response=False)
+        codes = bytes(self._write_item(spec, item) for spec, item in zip(specs, items))
+        return self._ack(pdu, bytes((Function.WRITE_VAR, len(specs))), codes)
+
+    def _write_item(self, spec: ItemSpec, item: DataItem) -> int:
+        index, start, size = 0, 0, 0
+
+        def action() -> None:
+            nonlocal index, start, size
+            index, start, size = self._locate(spec)
+            if item.transport_size not in _WRITE_DATA_SIZES:
+                raise AreaError(ReturnCode.DATA_TYPE_NOT_SUPPORTED)
+            if len(item.data) != size:
+                raise AreaError(ReturnCode.DATA_TYPE_INCONSISTENT)
+            data = item.data
+            if spec.transport_size == TransportSize.BIT:
+                current = self.store.read(spec.area, index, start, 1)[0]
+                mask = 1 << spec.bit
+                data = bytes(((current | mask) if data[0] & 1 else (current & ~mask),))
+            self.store.write(spec.area, index, start, data)
+            return None
+
+        code, _ = self._guarded(action)
+        self.emit(Event.DataWrite, _EVENT_RESULT.get(code, EventResult.NoError), spec.area, index, start, size)
+        return code
+
+    def _pi_service(self, pdu: S7Pdu) -> S7Pdu:
+        """PI service ``0x28``: 7 bytes, block length, block, name length, name."""
+        params = pdu.params
+        name, block = b"", b""
+        if len(params) >= 10:
+            blen = int.from_bytes(params[8:10], "big")
+            block = params[10 : 10 + blen]
+            if 10 + blen < len(params):
+                nlen = params[10 + blen]
+                name = params[11 + blen : 11 + blen + nlen]
+        if name == b"P_PROGRAM":
+            cold = block.startswith(b"C")
+            self.cpu_status = CpuStatus.RUN
+            self.emit(Event.Control, EventResult.NoError, 1 if cold else 2)
+            return self._ack(pdu, bytes((Function.PI_SERVICE,)))
+        if name in (b"_GARB", b"_MODU"):
+            self.emit(Event.Control, EventResult.NoError, 4 if name == b"_GARB" else 5)
+            return self._ack(pdu, bytes((Function.PI_SERVICE,)))
+        self.emit(Event.Control, EventResult.CannotHandlePDU, 0)
+        return self._error(pdu, HeaderError.FUNCTION_NOT_AVAILABLE)
