@@ -1,0 +1,133 @@
+"""S7 address strings (`DB1.DBD4`, `I0.1`, `MW10:INT`) to area, DB, offset, bit and type.
+
+The grammar is the one of STEP 7's absolute addresses, with both the English (I/Q) and the
+German (E/A) mnemonics, and a `:TYPE` (or ` TYPE`) suffix choosing INT, DINT or REAL where
+the width alone does not say it (a DBD may hold a DWORD, a DINT or a REAL).
+"""
+from __future__ import annotations
+
+import enum
+import re
+from typing import NamedTuple
+
+
+class Type(enum.IntEnum):
+    """InCore's S7Variable.Type: the area (Data, Input, Output, Memory) times the width."""
+
+    DataBit = 1
+    DataByte = 2
+    DataWord = 3
+    DataDWord = 4
+    DataInt = 5
+    DataDInt = 6
+    DataReal = 7
+    InputBit = 8
+    InputByte = 9
+    InputWord = 10
+    InputDWord = 11
+    InputInt = 12
+    InputDInt = 13
+    InputReal = 14
+    OutputBit = 15
+    OutputByte = 16
+    OutputWord = 17
+    OutputDWord = 18
+    OutputInt = 19
+    OutputDInt = 20
+    OutputReal = 21
+    MemoryBit = 22
+    MemoryByte = 23
+    MemoryWord = 24
+    MemoryDWord = 25
+    MemoryInt = 26
+    MemoryDInt = 27
+    MemoryReal = 28
+
+
+AREAS = ("Data", "Input", "Output", "Memory")
+WIDTHS = ("Bit", "Byte", "Word", "DWord", "Int", "DInt", "Real")
+#: Bytes each width occupies in the PLC.
+WIDTH_SIZE = {"Bit": 1, "Byte": 1, "Word": 2, "DWord": 4, "Int": 2, "DInt": 4, "Real": 4}
+
+
+def area_of(t: Type) -> str:
+    return AREAS[(t - 1) // 7]
+
+
+def width_of(t: Type) -> str:
+    return WIDTHS[(t - 1) % 7]
+
+
+def make_type(area: str, width: str) -> Type:
+    return Type(AREAS.index(area) * 7 + WIDTHS.index(width) + 1)
+
+
+class Address(NamedTuple):
+    db: int
+    offset: int
+    bit: int
+    type: Type
+
+
+class AddressError(ValueError):
+    """An address string that does not follow the grammar."""
+
+
+_AREA_LETTERS = {"I": "Input", "E": "Input", "Q": "Output", "A": "Output", "M": "Memory"}
+_WIDTH_LETTERS = {"X": "Bit", "B": "Byte", "W": "Word", "D": "DWord", "": "Bit"}
+_SUFFIX_WIDTHS = {  # (width from the letter, suffix) -> width
+    ("Word", "INT"): "Int", ("DWord", "DINT"): "DInt", ("DWord", "REAL"): "Real",
+    ("Word", "WORD"): "Word", ("DWord", "DWORD"): "DWord", ("Byte", "BYTE"): "Byte",
+    ("Bit", "BOOL"): "Bit", ("Bit", "BIT"): "Bit",
+}
+
+_DB_RE = re.compile(r"DB(\d+)\.DB([XBWD])(\d+)(?:\.(\d+))?$")
+_AREA_RE = re.compile(r"([IEQAM])([BWD]?)(\d+)(?:\.(\d+))?$")
+
+
+def parse_address(text: str) -> Address:
+    """Parse an address string; AddressError says what is wrong and what was expected."""
+    raw = text.strip().upper()
+    body, suffix = raw, ""
+    for sep in (":", " "):
+        if sep in raw:
+            body, suffix = (part.strip() for part in raw.split(sep, 1))
+            break
+    m = _DB_RE.match(body)
+    if m:
+        db, letter, offset, bit = int(m[1]), m[2], int(m[3]), m[4]
+        area = "Data"
+    else:
+        m = _AREA_RE.match(body)
+        if not m:
+            raise AddressError(
+                f"'{text}' is not an S7 address (expected e.g. DB1.DBX0.3, DB1.DBW2, DB1.DBD4:REAL,"
+                " I0.1, IB2, QW4, M0.0, MD8)")
+        area = _AREA_LETTERS[m[1]]
+        db, letter, offset, bit = 0, m[2], int(m[3]), m[4]
+    width = _WIDTH_LETTERS[letter]
+    if width == "Bit":
+        if bit is None:
+            raise AddressError(f"'{text}': a bit address needs a bit number (e.g. .3)")
+        if not 0 <= int(bit) <= 7:
+            raise AddressError(f"'{text}': bit number must be 0..7")
+    elif bit is not None:
+        raise AddressError(f"'{text}': only bit addresses (X) take a bit number")
+    if suffix:
+        chosen = _SUFFIX_WIDTHS.get((width, suffix))
+        if chosen is None:
+            raise AddressError(f"'{text}': type {suffix} does not fit a {width} address")
+        width = chosen
+    return Address(db, offset, int(bit or 0), make_type(area, width))
+
+
+def format_address(db: int, offset: int, bit: int, t: Type) -> str:
+    """The canonical address string of a variable (inverse of parse_address)."""
+    area, width = area_of(t), width_of(t)
+    letter = {"Bit": "X", "Byte": "B", "Word": "W", "Int": "W"}.get(width, "D")
+    suffix = {"Int": ":INT", "DInt": ":DINT", "Real": ":REAL"}.get(width, "")
+    if area == "Data":
+        head = f"DB{db}.DB{letter}{offset}"
+    else:
+        head = f"{area[0] if area != 'Output' else 'Q'}{'' if letter == 'X' else letter}{offset}"
+    return head + (f".{bit}" if width == "Bit" else "") + suffix
