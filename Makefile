@@ -7,7 +7,7 @@ SNAP7C_VENV := .venv-snap7c
 BIN := $(VENV)/bin
 APP ?= examples/quickstart.yaml
 
-.PHONY: run test bench install clean schema docs
+.PHONY: run test bench install clean schema docs tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,10 +32,23 @@ $(SNAP7C_VENV)/.installed:
 
 install: $(VENV)/.installed
 
+# tshark checks that what we send on the wire dissects cleanly (Debian's package).
+tools:
+	@command -v tshark >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing tshark (wire-conformance tests)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null; }; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null; \
+	  else \
+	    echo "tshark is missing and cannot be installed here: install Wireshark's tshark for the wire-conformance test"; \
+	  fi; }
+
 run: $(VENV)/.installed
 	$(BIN)/incore run $(APP)
 
-test: $(VENV)/.installed-test $(SNAP7C_VENV)/.installed
+test: $(VENV)/.installed-test $(SNAP7C_VENV)/.installed tools
 	INCORE_SNAP7C_PYTHON=$(abspath $(SNAP7C_VENV))/bin/python $(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-bench $(SNAP7C_VENV)/.installed
