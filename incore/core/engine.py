@@ -117,6 +117,14 @@ def report_handler_error(fn: Any, exc: BaseException) -> None:
         log.error("error in handler %r", fn, exc_info=exc)
 
 
+def _reads_none(deps: list) -> bool:
+    for obj, name in deps:
+        prop = type(obj)._props.get(name)
+        if prop is not None and prop.peek(obj) is None:
+            return True
+    return False
+
+
 class Binding:
     """Keeps `target.name` equal to `fn()`, re-capturing dependencies on every evaluation.
 
@@ -175,12 +183,19 @@ class Binding:
             cap[0] = outer
             self.evaluating = False
             self._update_deps(deps)
+            if isinstance(exc, TypeError) and _reads_none(deps):
+                # An input that has not arrived yet (e.g. before a PLC's first poll): wait for
+                # it quietly, as QML does with undefined, instead of logging at every start.
+                log.debug("%s: binding waits for an input that is None: %s", self.location, exc)
+                return
             self.report_error(exc)
             return
         cap[0] = outer
         self._update_deps(deps)
         try:
             self.prop.write(self.target, value, True)
+        except (TypeError, ValueError) as exc:  # the result does not fit the property
+            self.report_error(exc)
         finally:
             self.evaluating = False
 

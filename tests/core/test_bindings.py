@@ -128,3 +128,18 @@ def test_unbind_keeps_value():
     n.unbind("b")
     n.a = 3
     assert n.b == 1.0
+
+
+def test_binding_over_an_input_that_has_not_arrived_waits_quietly(caplog):
+    class Var(Object):
+        data = Property(object, None)
+
+    v, n = Var(), Node()
+    with caplog.at_level(logging.ERROR):
+        n.bind("b", lambda: v.data * 100)
+    assert caplog.text == "" and n.b == 0.0
+    v.data = 2
+    assert n.b == 200.0
+    with caplog.at_level(logging.ERROR):
+        v.data = "x"  # a real type error is still reported
+    assert 'Error for property "b"' in caplog.text
