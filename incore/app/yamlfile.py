@@ -1,0 +1,232 @@
+"""Reading app files: YAML 1.2 scalars, `!bind`/`!include` tags, marks on every node.
+
+The builder works on PyYAML's composed node graph rather than constructed Python data, so
+every key and value keeps its line and column for free (libyaml creates the marks in C).
+Scalars resolve by the YAML 1.2 core schema: only true/false are booleans, so `on:` is the
+string "on"; `010` is ten; dates stay strings. A `.json` file goes through the same path
+(JSON is YAML 1.2), with JSON's NaN/Infinity accepted as floats.
+"""
+from __future__ import annotations
+
+import gc
+import math
+import re
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+import yaml
+from yaml.nodes import Node, ScalarNode, SequenceNode
+
+from .errors import AppError
+
+STR = "tag:yaml.org,2002:str"
+INT = "tag:yaml.org,2002:int"
+FLOAT = "tag:yaml.org,2002:float"
+BOOL = "tag:yaml.org,2002:bool"
+NULL = "tag:yaml.org,2002:null"
+SEQ = "tag:yaml.org,2002:seq"
+MAP = "tag:yaml.org,2002:map"
+BIND = "!bind"
+INCLUDE = "!include"
+
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+_BOOLS = {"true": True, "True": True, "TRUE": True,
+          "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+                    r"|[-+]?\.(inf|Inf|INF)|\.nan|\.NaN|\.NAN")
+_JSON_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+# First characters that can start anything but a string (everything else is a string).
+_SPECIAL_START = frozenset("0123456789+-.~nNtTfF")
+
+
+def scalar_tag(value: str, json: bool = False) -> str:
+    """The YAML 1.2 core-schema tag of a plain scalar."""
+    if not value:
+        return NULL
+    if value[0] not in _SPECIAL_START and not (json and value[0] == "I"):
+        return STR
+    if value in _NULLS:
+        return NULL
+    if value in _BOOLS:
+        return BOOL
+    if _INT.fullmatch(value):
+        return INT
+    if _FLOAT.fullmatch(value) or (json and value in _JSON_FLOATS):
+        return FLOAT
+    return STR
+
+
+def to_int(value: str) -> int:
+    if value.startswith(("0o", "0x")):
+        return int(value, 0)
+    return int(value, 10)
+
+
+def to_float(value: str) -> float:
+    special = _JSON_FLOATS.get(value)
+    if special is not None:
+        return special
+    lowered = value.lower()
+    if lowered.endswith(".inf"):
+        return -math.inf if lowered.startswith("-") else math.inf
+    if lowered == ".nan":
+        return math.nan
+    return float(value)
+
+
+def scalar(node: ScalarNode) -> Any:
+    """The Python value of a scalar node (by its resolved or explicit tag)."""
+    tag = node.tag
+    value = node.value
+    if tag == STR:
+        return value
+    if tag == INT:
+        return to_int(value)
+    if tag == FLOAT:
+        return to_float(value)
+    if tag == BOOL:
+        return _BOOLS.get(value, value.lower() == "true")
+    if tag == NULL:
+        return None
+    return value
+
+
+class _Yaml12:
+    """Resolver mixin: YAML 1.2 core schema, no path resolvers (cheap per scalar)."""
+
+    json_floats = False
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if kind is ScalarNode:
+            return scalar_tag(value, self.json_floats) if implicit[0] else STR
+        return SEQ if kind is SequenceNode else MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+class Bind(str):
+    """`!bind EXPR` when an app file is read as plain data (yaml.load with AppLoader)."""
+
+
+class Include(str):
+    """`!include FILE` when an app file is read as plain data."""
+
+
+def _construct_scalar_value(loader: Any, node: ScalarNode) -> Any:
+    return scalar(node)
+
+
+def _install_constructors(cls: type) -> None:
+    for tag in (INT, FLOAT, BOOL, NULL):
+        cls.add_constructor(tag, _construct_scalar_value)
+    cls.add_constructor(BIND, lambda loader, node: Bind(node.value))
+    cls.add_constructor(INCLUDE, lambda loader, node: Include(node.value))
+
+
+class AppLoader(_Yaml12, yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans and the `!bind`/`!include` tags (pure Python)."""
+
+
+class JsonAppLoader(AppLoader):
+    json_floats = True
+
+
+_install_constructors(AppLoader)
+
+if yaml.__with_libyaml__:
+    class CAppLoader(_Yaml12, yaml.CSafeLoader):
+        """The same loader on libyaml (about 20x faster to parse)."""
+
+    class CJsonAppLoader(CAppLoader):
+        json_floats = True
+
+    _install_constructors(CAppLoader)
+    _LOADERS = {False: CAppLoader, True: CJsonAppLoader}
+else:  # pragma: no cover - libyaml is part of the usual PyYAML wheels
+    _LOADERS = {False: AppLoader, True: JsonAppLoader}
+
+
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic GC while a large tree is allocated.
+
+    Building 100,000 nodes and objects would otherwise trigger full collections that scan
+    everything built so far, which makes loading quadratic in practice.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def is_json(name: str) -> bool:
+    """JSON is read by extension; "<json>" names a JSON document given as text."""
+    return name.lower().endswith(".json") or name == "<json>"
+
+
+def compose(text: str, name: str) -> Node | None:
+    """Parse `text` into a node graph; a syntax error raises AppError at its position."""
+    loader = _LOADERS[is_json(name)](text)
+    try:
+        return loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        context = ""
+        if exc.context and exc.problem and exc.context_mark is not None:
+            context = (f" ({exc.context} at {exc.context_mark.line + 1}:"
+                       f"{exc.context_mark.column + 1})")
+        raise AppError.at(name, mark, f"YAML syntax error: {problem}{context}") from None
+    except yaml.YAMLError as exc:
+        raise AppError(name, 1, 1, f"YAML syntax error: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def read_text(path: str, display: str | None = None) -> str:
+    """The file's text; an unreadable file is an AppError naming the file."""
+    name = display or path
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise AppError(name, 1, 1, "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise AppError(name, 1, 1, f"not UTF-8 text ({exc.reason} at byte {exc.start})") \
+            from None
+    except OSError as exc:
+        raise AppError(name, 1, 1, f"cannot read file: {exc.strerror}") from None
+
+
+def to_data(node: Node, tagged: Callable[[Node], Any] | None = None) -> Any:
+    """Plain Python data of a node; `tagged(node)` turns a `!bind`/`!include` node into a value.
+
+    Without `tagged`, `!bind X` becomes {"$bind": X} and `!include F` {"$include": F}: the
+    JSON spelling, which is what the JSON Schema checks.
+    """
+    if node.tag[0] == "!":
+        if tagged is not None:
+            return tagged(node)
+        return {"$" + node.tag[1:]: node.value}
+    if node.__class__ is ScalarNode:
+        return scalar(node)
+    if node.__class__ is SequenceNode:
+        return [to_data(item, tagged) for item in node.value]
+    return {k.value if k.__class__ is ScalarNode else str(to_data(k, tagged)):
+            to_data(v, tagged) for k, v in node.value}
+
+
+def load_data(path: str) -> Any:
+    """An app file as plain data in its JSON spelling (for schema checks and tools)."""
+    text = read_text(path)
+    with no_gc():
+        node = compose(text, path)
+        return None if node is None else to_data(node)
