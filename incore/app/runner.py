@@ -1,0 +1,138 @@
+"""Running an app: complete the tree, run the loop until quit/Ctrl-C/SIGTERM, shut down cleanly.
+
+Shutdown is the part that is easy to get wrong: every object's `_on_shutdown` runs (children
+first), so servers stop listening, clients disconnect and worker threads end; threads that
+outlive their object are waited for within a bound and then named in a warning, so a
+stuck peer can delay the exit by seconds, never forever.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+from ..core import EventLoop, Object, engine, get_loop
+
+log = logging.getLogger("incore")
+
+#: How long shutdown waits for threads that objects started and did not join themselves.
+THREAD_JOIN_BOUND = 5.0
+
+_STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None),
+                                  getattr(signal, "SIGTERM", None)) if s is not None)
+
+
+class _StopOnSignal:
+    """SIGINT/SIGTERM handler: stop the loop, also when the signal comes before it runs.
+
+    A second signal while shutting down raises KeyboardInterrupt, so an operator can
+    still abort a shutdown that hangs.
+    """
+
+    def __init__(self, loop: EventLoop) -> None:
+        self.loop = loop
+        self.signum: int | None = None
+        self.running = True
+        self.previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            log.debug("not the main thread: SIGINT/SIGTERM handlers not installed")
+            return
+        for signum in _STOP_SIGNALS:
+            self.previous[signum] = signal.signal(signum, self)
+
+    def uninstall(self) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        self.previous.clear()
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        if self.signum is not None and not self.running:
+            raise KeyboardInterrupt
+        self.signum = signum
+        self.loop.stop()
+        # If the loop was just entering run() the stop flag may have been reset; a posted
+        # stop is seen either way (and ignored once run() has returned).
+        self.loop.post(self._confirm)
+
+    def _confirm(self) -> None:
+        if self.running:
+            self.loop.stop()
+
+
+def root_of(app_or_root: Any) -> Object:
+    """The root object of an App (from load_app), an app file path, or the object itself."""
+    if isinstance(app_or_root, Object):
+        return app_or_root
+    if isinstance(app_or_root, (str, os.PathLike)):
+        from .loader import load_app
+        return load_app(app_or_root).root
+    root = getattr(app_or_root, "root", None)
+    if isinstance(root, Object):
+        return root
+    raise TypeError(f"run() expects an App, an app file or an Object, "
+                    f"got {type(app_or_root).__name__}")
+
+
+def run(app_or_root: Any, *, install_signal_handlers: bool = True,
+        timeout: float | None = None) -> int:
+    """Run an app until Application.quit(), SIGINT/SIGTERM or `timeout` seconds; return 0.
+
+    `app_or_root` is an App from load_app(), the path of an app file, or a root Object.
+    Completes the tree (children before parents), logs "started" as the loop begins, and on
+    the way out shuts every object down and waits (bounded) for their threads.
+    """
+    root = root_of(app_or_root)
+    name = _label(app_or_root, root)
+    loop = get_loop()
+    stopper = _StopOnSignal(loop)
+    threads_before = set(threading.enumerate())
+    previous_owner = engine.set_owner(threading.get_ident(), loop.post)
+    try:
+        if install_signal_handlers:
+            stopper.install()
+        root.complete()
+        log.info("started %s", name)
+        if stopper.signum is None:  # a signal from here on is seen by the loop (see _confirm)
+            loop.run(timeout)
+        stopper.running = False
+        why = f" ({signal.Signals(stopper.signum).name})" if stopper.signum else ""
+        log.info("stopping %s%s", name, why)
+    finally:
+        stopper.running = False
+        try:
+            root.shutdown()
+            _join_new_threads(threads_before)
+        finally:
+            engine.set_owner(*previous_owner)
+            stopper.uninstall()
+    log.info("stopped %s", name)
+    return 0
+
+
+def _label(app_or_root: Any, root: Object) -> str:
+    """How the logs name the app: Application.name, else the file, else the root's type."""
+    name = getattr(root, "name", "")
+    if isinstance(name, str) and name:
+        return name
+    path = getattr(app_or_root, "path", None) or app_or_root
+    return os.fspath(path) if isinstance(path, (str, os.PathLike)) else type(root).__name__
+
+
+def _join_new_threads(before: set[threading.Thread]) -> None:
+    """Wait for threads started while the app ran; name those still alive after the bound."""
+    deadline = time.monotonic() + THREAD_JOIN_BOUND
+    left = []
+    for thread in threading.enumerate():
+        if thread in before or thread is threading.current_thread():
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            left.append(thread.name)
+    if left:
+        log.warning("threads still running after shutdown: %s", ", ".join(left))

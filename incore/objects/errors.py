@@ -1,0 +1,68 @@
+"""The error convention of every operational object, written once.
+
+InCore objects report trouble the same way: `error` holds the last error (an enum; it does
+not change when the same error repeats, so `onErrorChanged` fires only on a new kind of
+trouble), `errorString` a human text with details, and `errorOccurred` fires on *every*
+occurrence (so a handler can count retries). Types inherit `ErrorReporting`, declare their
+own `Error` enum (first member `NoError = 0`) and `error = error_property(Error)`, and call
+`self._report_error(self.SomeError, "details")`. Safe to call from any thread.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from typing import Any
+
+from ..core import Object, Property, Signal, engine
+
+log = logging.getLogger("incore.objects")
+
+
+def error_property(error_enum: type[enum.IntEnum]) -> Property:
+    """The `error` property for a type whose errors are `error_enum` (NoError = 0 first)."""
+    return Property(error_enum, error_enum(0), readonly=True,
+                    doc="The last error (NoError if none); unchanged when the same error "
+                        "repeats.")
+
+
+class ErrorReporting(Object, register=False):
+    """Base of types that report errors InCore's way (error, errorString, errorOccurred)."""
+
+    __slots__ = ()
+
+    errorString = Property(str, "", readonly=True,
+                           doc="A human-readable description of the last error.")
+    errorOccurred = Signal(doc="Emitted on every error, also when the same error repeats.")
+
+    def _report_error(self, code: Any, text: str = "") -> None:
+        """Record error `code` (enum member, name or number) with `text`; emit errorOccurred.
+
+        The values are set together in one change wave, so an `onErrorChanged` handler sees
+        the matching `errorString`. From another thread, the report is posted to the loop.
+        """
+        if threading.get_ident() != engine.owner_ident():
+            engine.post_to_owner(self._report_error, code, text)
+            return
+        if engine.in_wave():
+            self._apply_error(code, text, True)
+        else:
+            engine.schedule_call(self._apply_error, (code, text, True))
+
+    def _clear_error(self) -> None:
+        """Back to NoError with an empty errorString (no errorOccurred)."""
+        if threading.get_ident() != engine.owner_ident():
+            engine.post_to_owner(self._clear_error)
+            return
+        if engine.in_wave():
+            self._apply_error(0, "", False)
+        else:
+            engine.schedule_call(self._apply_error, (0, "", False))
+
+    def _apply_error(self, code: Any, text: str, occurred: bool) -> None:
+        changed = self._update("error", code)
+        self._update("errorString", text)
+        if occurred:
+            level = logging.WARNING if changed else logging.DEBUG
+            log.log(level, "%r: %s: %s", self, self.error.name, text)
+            self.errorOccurred.emit()

@@ -1,0 +1,103 @@
+"""Polling: InCore's `Polling on data { interval: 100 }` as a child modifier."""
+from __future__ import annotations
+
+import enum
+import logging
+from typing import Any, Callable
+
+from ...core import Object, Property, method, registry
+from ..errors import ErrorReporting, error_property
+from .data import now_ms
+from .ticker import Ticker
+
+log = logging.getLogger("incore.objects")
+
+
+def poll_method_name(prop: str) -> str:
+    """The method that refreshes property `prop`: 'data' -> 'pollData'."""
+    return "poll" + prop[:1].upper() + prop[1:]
+
+
+class Polling(ErrorReporting):
+    """Refreshes a property of its parent every `interval` ms by calling `poll<Name>()`.
+
+    `- Polling: {on: data, interval: 100}` under an S7Variable calls its `pollData()` once
+    when the app starts and then every 100 ms. If the parent has no such method, `error`
+    becomes NotSupportedError and `errorString` says which type and property.
+    """
+
+    class Error(enum.IntEnum):
+        """What went wrong while polling."""
+
+        NoError = 0
+        NotSupportedError = 1
+
+    __slots__ = ("_ticker", "_poller")
+
+    modifier = True
+
+    on = Property(str, "", on_write="_settings_written",
+                  doc="The name of the parent's property to poll, e.g. data.")
+    interval = Property(int, 1000, unit="ms", on_write="_settings_written",
+                        doc="Milliseconds between polls.")
+    running = Property(bool, True, on_write="_settings_written",
+                       doc="Whether polling is active; it starts on completion.")
+    timestamp = Property(int, 0, readonly=True, unit="ms",
+                         doc="When the last poll was made (ms since the epoch).")
+    error = error_property(Error)
+
+    def __init__(self, parent: Object | None = None, **properties: Any) -> None:
+        self._ticker = Ticker(self.poll)
+        self._poller: Callable[[], Any] | None = None
+        super().__init__(parent, **properties)
+
+    @method
+    def poll(self) -> None:
+        """Poll now (also between the regular polls)."""
+        poller = self._poller
+        if poller is None:
+            return
+        self._update("timestamp", now_ms())
+        try:
+            poller()
+        except Exception:  # the parent's failure must not stop polling
+            log.exception("%r: %s() failed", self, getattr(poller, "__name__", "poll"))
+
+    def _on_completed(self) -> None:
+        self._apply()
+
+    def _on_shutdown(self) -> None:
+        self._ticker.stop()
+        self._poller = None
+
+    def _settings_written(self, _value: Any) -> None:
+        if self.isCompleted and not self._state & 2:
+            self._apply()
+
+    def _apply(self) -> None:
+        self._ticker.stop()
+        self._poller = self._resolve()
+        if self._poller is not None and self.running:
+            self._ticker.start(self.interval / 1000.0, immediately=True)
+
+    def _resolve(self) -> Callable[[], Any] | None:
+        """The parent's poll method, or None after reporting why there is none."""
+        parent, prop = self.parent, self.on
+        problem = ""
+        if parent is None:
+            problem = "Polling has no parent to poll"
+        elif not prop:
+            problem = f"Polling under {type(parent).__name__}: 'on' names no property"
+        elif prop not in type(parent)._props:
+            problem = (f"{type(parent).__name__} has no property '{prop}' to poll"
+                       f"{registry.suggest(prop, type(parent)._props)}")
+        else:
+            poller = getattr(parent, poll_method_name(prop), None)
+            if callable(poller):
+                if self.error:
+                    self._clear_error()
+                return poller
+            problem = (f"{type(parent).__name__} can not poll '{prop}' "
+                       f"(it has no {poll_method_name(prop)}() method)")
+        self._report_error(self.NotSupportedError, problem)
+        return None
