@@ -6,6 +6,7 @@ enums, children in `objects`, and a parent. The metaclass gives every class a co
 """
 from __future__ import annotations
 
+import copy
 import enum
 import logging
 import threading
@@ -85,13 +86,13 @@ class ObjectMeta(type):
         signals: dict[str, Signal] = {}
         methods: dict[str, registry.Method] = {}
         enums: dict[str, type] = {}
-        for base in reversed(cls.__mro__[:-1]):
-            props.update(getattr(base, "_own_props", {}))
+        for base in reversed(cls.__mro__[1:-1]):
+            props.update(getattr(base, "_props", {}))
             signals.update(getattr(base, "_own_signals", {}))
             methods.update(getattr(base, "_own_methods", {}))
             enums.update(getattr(base, "_own_enums", {}))
+        next_index = ObjectMeta._merge_indices(cls, props)
         own_props = {k: v for k, v in ns.items() if isinstance(v, Property)}
-        next_index = len(props)
         for k, p in own_props.items():
             p.owner = cls
             inherited = props.get(k)
@@ -135,6 +136,32 @@ class ObjectMeta(type):
             _pending.append(p)
 
     @staticmethod
+    def _merge_indices(cls: Any, props: dict[str, Property]) -> int:
+        """Give inherited properties distinct value slots; return the next free slot.
+
+        Two bases that both extend Object number their own properties from the same slot on
+        (DataObject's `data` and ErrorReporting's `errorString`, say). Where such slots clash
+        in a class that inherits both, the later property gets a copy with a new slot, set on
+        this class so that attribute access and `_props` agree.
+        """
+        used: dict[int, str] = {}
+        clashing = []
+        for name, p in sorted(props.items(), key=lambda kv: kv[1].index):
+            if p.index in used and used[p.index] != name:
+                clashing.append(name)
+            else:
+                used[p.index] = name
+        next_index = max(used, default=-1) + 1
+        for name in clashing:
+            clone = copy.copy(props[name])
+            clone.index = next_index
+            clone.owner = cls
+            next_index += 1
+            setattr(cls, name, clone)
+            props[name] = clone
+        return next_index
+
+    @staticmethod
     def _resolve_pending() -> None:
         still = []
         for p in _pending:
@@ -150,6 +177,8 @@ class ObjectMeta(type):
     def __init__(cls, name: str, bases: tuple, ns: dict, register: bool = True, **kw: Any):
         super().__init__(name, bases, ns, **kw)
         cls._prop_list = list(cls._props.values())
+        if [p.index for p in cls._prop_list] != list(range(len(cls._prop_list))):
+            raise TypeError(f"{name}: property slots are not contiguous; reorder the bases")
         cls._defaults = [p.initial() for p in cls._prop_list]
         cls._mutable = tuple(p.index for p in cls._prop_list if p.mutable)
 

@@ -142,3 +142,26 @@ def test_state_round_trip_matches_children_by_object_id():
     again = Thing(objects=[Thing(objectId="a"), Thing(objectId="b")])
     again.fromJson(root.toJson())
     assert [c.count for c in again.children()] == [1, 2]
+
+
+def test_a_class_inheriting_two_property_sets_keeps_them_apart():
+    class Left(Object):
+        x = Property(int, 1)
+        y = Property(int, 2)
+
+    class Right(Object):
+        z = Property(str, "z")
+
+    class Both(Left, Right):
+        w = Property(float, 4.0)
+
+    b = Both()
+    assert (b.x, b.y, b.z, b.w) == (1, 2, "z", 4.0)
+    b.z = "changed"
+    seen = []
+    b.zChanged.connect(seen.append)
+    b.x = 10
+    b.z = "again"
+    assert (b.x, b.y, b.z) == (10, 2, "again") and seen == ["again"]
+    assert sorted(p.index for p in Both._prop_list) == list(range(len(Both._prop_list)))
+    assert Right().z == "z"  # the base keeps its own layout
