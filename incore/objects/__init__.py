@@ -1,2 +1,3 @@
 """The declarative types users write; importing this package registers all of them."""
 from . import foundation  # noqa: F401
+from . import s7  # noqa: F401

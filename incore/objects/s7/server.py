@@ -1,0 +1,435 @@
+"""S7Server: node-snap7's S7 server as an object (a soft PLC that S7 clients read and write).
+
+Threads: a TcpServer listener and one thread per client run the ISO-on-TCP session and the
+S7 engine (server_connection.py) and answer reads and writes straight from the memory
+(server_memory.py), each area behind its own lock. They never touch this object: client
+writes, status changes and events reach it through a loop inbox, batched per loop turn and
+fanned out in one change wave to S7ServerArea children, mapped S7Variables (server_host.py)
+and `event` handlers. In resourceless mode each client access waits for the loop instead,
+where `readWrite` handlers fill or consume the buffer.
+"""
+from __future__ import annotations
+
+import enum
+import functools
+import logging
+import threading
+from typing import Any, Callable
+
+from ...core import Property, Signal, engine, method
+from ...protocols.s7.constants import Event, ReturnCode
+from ...transport.tcp_server import TcpServer
+from ..errors import ErrorReporting, error_property
+from .server_connection import S7Connection, ServerCore
+from .server_events import EventCode, ServerError, error_text, event_line
+from .server_host import MemoryHost, area_name
+from .server_memory import MAX_AREA_SIZE, WIRE_AREA, Job, ServerMemory
+
+log = logging.getLogger("incore.s7server")
+
+#: Seconds stop() waits for the connection threads (a blocked client is woken at once).
+STOP_TIMEOUT = 5.0
+
+_PARAMS = {1: "localPort", 6: "workInterval", 10: "pduRequest", 11: "maxClients"}
+
+
+class S7Server(ErrorReporting, MemoryHost):
+    """A soft S7 PLC that python-snap7, Snap7 C and other S7 clients connect to.
+
+    Its memory is declared with S7ServerArea children (or registerArea); S7Variable children
+    map parts of it to typed values. With `autoStart` (default) it listens as soon as the app
+    is complete. Clients can read and write every area, read SZL lists, get and set the
+    clock and stop or start the CPU (`cpuStatus` follows). `event` reports what happens,
+    filtered by `eventMask`; `lockArea` holds clients off an area until `unlockArea`.
+    """
+
+    class Status(enum.IntEnum):
+        """Server status (node-snap7's SrvStopped, SrvRunning, SrvError)."""
+
+        Stopped = 0
+        Running = 1
+        Error = 2
+
+    class CpuStatus(enum.IntEnum):
+        """The virtual CPU's mode (node-snap7's S7CpuStatus*)."""
+
+        Unknown = 0
+        Stop = 4
+        Run = 8
+
+    class Area(enum.IntEnum):
+        """Area numbers of registerArea and friends."""
+
+        srvAreaPE = 0
+        srvAreaPA = 1
+        srvAreaMK = 2
+        srvAreaCT = 3
+        srvAreaTM = 4
+        srvAreaDB = 5
+
+    class Param(enum.IntEnum):
+        """Parameter numbers of getParam/setParam."""
+
+        LocalPort = 1
+        WorkInterval = 6
+        PDURequest = 10
+        MaxClients = 11
+
+    class Operation(enum.IntEnum):
+        """`operation` of readWrite."""
+
+        operationRead = 0
+        operationWrite = 1
+
+    EventCode = EventCode
+    ServerError = ServerError
+
+    __slots__ = ("_core", "_tcp", "_variables", "_mapped", "_area_blocks", "_rw_callback")
+
+    accepts = ("S7ServerArea", "S7Variable")
+
+    networkAddress = Property(str, "0.0.0.0",
+                              doc="The IPv4 address to listen on (startTo's ip); takes effect "
+                                  "at the next start.")
+    localPort = Property(int, 102, doc="The TCP port (0 picks a free one and then holds it); "
+                                       "takes effect at the next start.")
+    workInterval = Property(int, 100, unit="ms",
+                            doc="snap7's socket worker interval (kept for compatibility; "
+                                "workers here wake on data, not on a timer).")
+    pduRequest = Property(int, 480, unit="bytes", on_write="_settings_written",
+                          doc="The largest PDU granted to clients (new connections).")
+    maxClients = Property(int, 1024, doc="Clients served at once (0: no limit); one more is "
+                                         "refused with a ClientRejected event. Takes effect "
+                                         "at the next start.")
+    resourceless = Property(bool, False, on_write="_settings_written",
+                            doc="Answer clients through readWrite handlers instead of "
+                                "registered memory.")
+    readWriteTimeout = Property(int, 5000, unit="ms", on_write="_settings_written",
+                                doc="How long a client waits for a readWrite handler.")
+    autoStart = Property(bool, True, doc="Start listening when the app is complete.")
+    status = Property(Status, Status.Stopped, readonly=True,
+                      doc="Stopped, Running, or Error (could not listen).")
+    clientsCount = Property(int, 0, readonly=True, doc="Clients connected now.")
+    cpuStatus = Property(CpuStatus, CpuStatus.Run, on_write="_cpu_status_written",
+                         doc="The virtual CPU's mode; clients can stop and start it.")
+    eventMask = Property(int, 0xFFFFFFFF, on_write="_settings_written",
+                         doc="Which event codes (EventCode bits) reach the event signal.")
+    lastError = Property(int, 0, readonly=True,
+                         doc="The result of the last operation (snap7's error number, 0 = OK).")
+    error = error_property(ServerError)
+
+    event = Signal("evt", doc="A server event `evt` (EvtTime, EvtSender, EvtCode, EvtRetCode, "
+                              "EvtParam1..4), filtered by eventMask. (`event` itself names this "
+                              "signal in handlers, so the argument is `evt`.)")
+    readWrite = Signal("sender", "operation", "tag", "buffer",
+                       doc="Resourceless mode: a client reads (fill `buffer` in place, e.g. "
+                           "buffer[:] = ...) or writes (`buffer` holds its bytes). `tag` has "
+                           "Area, DBNumber, Start, Size, WordLen.")
+
+    def __init__(self, parent: Any = None, **properties: Any) -> None:
+        self._core = ServerCore(self._deliver, self._answer, self._has_event_listeners)
+        self._tcp: TcpServer | None = None
+        self._variables: list = []
+        self._mapped: dict = {}
+        self._area_blocks: dict = {}
+        self._rw_callback: Callable[..., Any] | None = None
+        super().__init__(parent, **properties)
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def _on_completed(self) -> None:
+        for var in list(self._variables):
+            if var not in self._mapped:
+                self._map(var)
+        if self.autoStart:
+            self._start()
+
+    def _on_shutdown(self) -> None:
+        self.stop()
+
+    @method
+    def start(self) -> bool:
+        """Listen on networkAddress:localPort; true on success (also when already running)."""
+        return self._start()
+
+    @method
+    def startTo(self, ip: str) -> bool:
+        """Set networkAddress to `ip` and start."""
+        self.networkAddress = ip
+        return self._start()
+
+    @method
+    def stop(self) -> bool:
+        """Close every client connection and the listener; joins their threads."""
+        tcp = self._tcp
+        if tcp is None:
+            return True
+        self._tcp = None
+        self._core.stopping.set()
+        if not tcp.stop(STOP_TIMEOUT):
+            log.warning("%r: some client threads did not end within %.0f s", self, STOP_TIMEOUT)
+        self._update("status", self.Stopped)
+        self._update("clientsCount", 0)
+        self._core.emit(self.networkAddress, Event.ServerStopped)
+        return True
+
+    def _start(self) -> bool:
+        if self._tcp is not None:
+            return True
+        core = self._core
+        core.stopping = threading.Event()
+        host, port = self.networkAddress, self.localPort
+        try:
+            tcp = TcpServer(functools.partial(S7Connection, core), host, port,
+                            max_connections=self.maxClients, name="s7server",
+                            on_rejected=core.rejected)
+            _, bound = tcp.start()
+        except (OSError, ValueError, OverflowError) as exc:
+            errno = getattr(exc, "errno", None) or 0
+            errno = errno if 0 < errno <= 0xFFFF else 0  # a socket error number, or none
+            self._update("status", self.Error)
+            text = getattr(exc, "strerror", None) or f"cannot listen on {host}:{port}: {exc}"
+            self._job(ServerError.CannotStart, text, errno)
+            core.emit(host, Event.ListenerCannotStart, errno)
+            return False
+        self._tcp = tcp
+        if port == 0:
+            self._update("localPort", bound)
+        self._update("status", self.Running)
+        self._job()
+        if self.error:
+            self._clear_error()
+        core.emit(host, Event.ServerStarted, 0, bound)
+        return True
+
+    # -- parameters ---------------------------------------------------------------------------
+    @method
+    def getParam(self, number: Any) -> Any:
+        """A parameter by number (LocalPort 1, WorkInterval 6, PDURequest 10, MaxClients 11)."""
+        name = self._param(number)
+        if name is None:
+            return False
+        self._job()
+        return getattr(self, name)
+
+    @method
+    def setParam(self, number: Any, value: Any) -> bool:
+        """Set a parameter by number; false if unknown, invalid, or LocalPort while running."""
+        name = self._param(number)
+        if name is None:
+            return False
+        if name == "localPort" and self._tcp is not None:
+            return self._job(ServerError.CannotChangeParam, "LocalPort can not change while "
+                                                            "the server runs")
+        try:
+            setattr(self, name, value)
+        except (TypeError, ValueError) as exc:
+            return self._job(ServerError.InvalidParams, str(exc))
+        return self._job()
+
+    @method
+    def setResourceless(self, value: bool) -> bool:
+        """Switch resourceless mode (same as writing `resourceless`)."""
+        self.resourceless = value
+        return True
+
+    def _param(self, number: Any) -> str | None:
+        try:
+            key = int(self.Param[number]) if isinstance(number, str) else int(number)
+        except (KeyError, TypeError, ValueError):
+            key = -1
+        name = _PARAMS.get(key)
+        if name is None:
+            self._job(ServerError.InvalidParamNumber, f"no server parameter {number!r} "
+                                                      "(LocalPort 1, WorkInterval 6, "
+                                                      "PDURequest 10, MaxClients 11)")
+        return name
+
+    def _settings_written(self, _value: Any) -> None:
+        """Copy what the connection threads need into the shared core (they never read
+        properties)."""
+        core = self._core
+        core.pdu_request = self.pduRequest
+        core.resourceless = self.resourceless
+        core.rw_timeout = max(0.0, self.readWriteTimeout / 1000.0)
+        core.event_mask = self.eventMask & 0xFFFFFFFF
+
+    def _cpu_status_written(self, value: Any) -> None:
+        self._core.state.set_status(int(value))
+
+    # -- memory ---------------------------------------------------------------------------------
+    @method
+    def registerArea(self, area: Any, index: int, buffer: Any) -> bool:
+        """Register memory clients can use: `buffer` is its initial bytes or a size."""
+        code = self._wire(area)
+        if code is None:
+            return False
+        if isinstance(buffer, int) and not isinstance(buffer, bool):
+            data = bytes(buffer) if 0 < buffer <= MAX_AREA_SIZE else b""
+        elif isinstance(buffer, (bytes, bytearray, memoryview, list)):
+            try:
+                data = bytes(buffer)
+            except (TypeError, ValueError):
+                data = b""
+        else:
+            data = b""
+        if not 0 < len(data) <= MAX_AREA_SIZE or not 0 <= int(index) <= 0xFFFF:
+            return self._job(ServerError.InvalidParams, f"registerArea: need 1..{MAX_AREA_SIZE} "
+                                                        f"bytes and a DB number 0..65535")
+        memory = self._core.memory
+        if memory.find(code, int(index)) is not None:
+            return self._job(ServerError.AreaAlreadyExists,
+                             f"area {area_name(code, int(index))} is already registered")
+        self._map_waiting(memory.add(code, int(index), data))
+        return self._job()
+
+    @method
+    def unregisterArea(self, area: Any, index: int) -> bool:
+        """Remove an area; clients then get "object does not exist"."""
+        block = self._block(area, index)
+        if block is None:
+            return False
+        self._core.memory.remove(block)
+        self._dropped(block)
+        return self._job()
+
+    @method
+    def getArea(self, area: Any, index: int) -> bytes | None:
+        """The bytes of an area (a copy); None if it is not registered."""
+        block = self._block(area, index)
+        if block is None:
+            return None
+        self._job()
+        return ServerMemory.read(block)
+
+    @method
+    def setArea(self, area: Any, index: int, buffer: Any, start: int = 0) -> bool:
+        """Write `buffer` into an area at byte `start` (0: from the beginning)."""
+        block = self._block(area, index)
+        if block is None:
+            return False
+        try:
+            data = bytes(buffer)
+            ServerMemory.write(block, int(start), data)
+        except (TypeError, ValueError) as exc:
+            return self._job(ServerError.InvalidParams, f"setArea: {exc}")
+        self._notify(block, int(start), int(start) + len(data))
+        return self._job()
+
+    @method
+    def lockArea(self, area: Any, index: int) -> bool:
+        """Hold every client access to an area until unlockArea (the app keeps access)."""
+        return self._set_locked(area, index, True)
+
+    @method
+    def unlockArea(self, area: Any, index: int) -> bool:
+        """Release an area locked with lockArea; waiting clients proceed."""
+        return self._set_locked(area, index, False)
+
+    def _set_locked(self, area: Any, index: int, locked: bool) -> bool:
+        block = self._block(area, index)
+        if block is None:
+            return False
+        ServerMemory.set_locked(block, locked)
+        return self._job()
+
+    def _wire(self, area: Any) -> int | None:
+        try:
+            if isinstance(area, str):
+                number = self.Area[area if area.startswith("srvArea") else "srvArea" + area]
+            else:
+                number = self.Area(int(area))
+        except (KeyError, TypeError, ValueError):
+            self._job(ServerError.UnknownArea, f"unknown area {area!r} (srvAreaPE 0 .. "
+                                               "srvAreaDB 5)")
+            return None
+        return WIRE_AREA[int(number)]
+
+    def _block(self, area: Any, index: Any) -> Any:
+        code = self._wire(area)
+        if code is None:
+            return None
+        block = self._core.memory.find(code, int(index))
+        if block is None:
+            self._job(ServerError.UnknownArea,
+                      f"area {area_name(code, int(index))} is not registered")
+        return block
+
+    # -- texts -----------------------------------------------------------------------------------
+    @method
+    def eventText(self, event: Any) -> str:
+        """One line describing an event (time, sender, what happened)."""
+        return event_line(event)
+
+    @method
+    def errorText(self, code: int) -> str:
+        """snap7's text for an error number such as lastError."""
+        return error_text(code)
+
+    # -- resourceless mode -------------------------------------------------------------------
+    def setReadWriteCallback(self, fn: Callable[..., Any] | None) -> None:
+        """Python API: answer resourceless accesses with `fn(sender, operation, tag, buffer)`,
+        which may return the bytes of a read instead of filling `buffer`."""
+        self._rw_callback = fn
+
+    def _answer(self, job: Job) -> None:
+        """A client waits for this resourceless access (loop thread)."""
+        fn = self._rw_callback
+        operation = self.Operation(job.operation)
+        if fn is not None:
+            try:
+                result = fn(job.sender, operation, job.tag, job.buffer)
+                if result is not None and job.operation == 0:
+                    job.buffer[:] = result
+            except Exception:
+                log.exception("%r: the readWrite callback failed", self)
+                job.finish(ReturnCode.HARDWARE_FAULT)
+                return
+            self._finish(job)
+        elif not self._subscribers("readWrite"):
+            job.finish(ReturnCode.OBJECT_DOES_NOT_EXIST)
+        else:
+            self.readWrite.emit(job.sender, operation, job.tag, job.buffer)
+            engine.schedule_call(self._finish, (job,))  # after the handlers of this wave
+
+    def _finish(self, job: Job) -> None:
+        expected = job.tag.Size * (2 if job.tag.WordLen in (0x1C, 0x1D) else 1)
+        if len(job.buffer) != expected:
+            log.warning("%r: a readWrite handler left %d bytes in a %d-byte buffer", self,
+                        len(job.buffer), expected)
+            job.finish(ReturnCode.ADDRESS_OUT_OF_RANGE)
+        else:
+            job.finish(ReturnCode.SUCCESS)
+
+    # -- from the connection threads, via the inbox (loop thread) ----------------------------
+    def _has_event_listeners(self) -> bool:
+        obs = self._obs
+        return bool(obs and obs.get("event"))
+
+    def _deliver(self, changes: list, status: bool, events: list) -> None:
+        if engine.in_wave():
+            self._deliver_now(changes, status, events)
+        else:  # one change wave for the whole batch: handlers see a settled state
+            engine.schedule_call(self._deliver_now, (changes, status, events))
+
+    def _deliver_now(self, changes: list, status: bool, events: list) -> None:
+        if changes:
+            self._apply_client_writes(changes)
+        if status:
+            tcp = self._tcp
+            self._update("clientsCount", tcp.connection_count if tcp is not None else 0)
+            try:
+                self._update("cpuStatus", self.CpuStatus(self._core.state.cpu_status))
+            except ValueError:
+                self._update("cpuStatus", self.Unknown)
+        mask = self.eventMask
+        for ev in events:
+            if ev.EvtCode & mask:
+                self.event.emit(ev)
+
+    def _job(self, error: int = 0, text: str = "", detail: int = 0) -> bool:
+        """Record an operation's result in lastError (and error/errorString if it failed)."""
+        self._update("lastError", int(error) | detail)
+        if error:
+            self._report_error(ServerError(error), text)
+            return False
+        return True
