@@ -307,8 +307,10 @@ class Compiler:
     def _build(self, cls: type, source: str, body: list[ast.stmt], params: list[str],
                line: int, writable: bool, name: str) -> Callable[..., Any]:
         rewriter = _Rewriter(own_names(cls), self.globals, writable, set(params))
+        # Signal arguments and function parameters are the innermost scope: they shadow the
+        # object's own properties of the same name, as signal parameters do in QML.
         for stmt in body:
-            rewriter.walk(stmt, frozenset())
+            rewriter.walk(stmt, frozenset(params))
         rewriter.check_loads()
         error = rewriter.error
         if error is not None:

@@ -192,3 +192,14 @@ def test_methods_and_signals_by_bare_name(load, capsys) -> None:
     """)
     app.ids["a"].count = 3
     assert capsys.readouterr().out == "fired 3\n"
+
+
+def test_signal_arguments_shadow_own_properties_of_the_same_name():
+    import incore
+    app = incore.load_string(
+        "DataObject:\n"
+        "  id: d\n"
+        "  signals: {ping: [data]}\n"
+        "  onPing: self.description = f'{data}/{self.data}'\n")
+    app.root.ping(5)
+    assert app.root.description == "5/None"

@@ -118,9 +118,9 @@ class S7Server(ErrorReporting, MemoryHost):
                          doc="The result of the last operation (snap7's error number, 0 = OK).")
     error = error_property(ServerError)
 
-    event = Signal("evt", doc="A server event `evt` (EvtTime, EvtSender, EvtCode, EvtRetCode, "
-                              "EvtParam1..4), filtered by eventMask. (`event` itself names this "
-                              "signal in handlers, so the argument is `evt`.)")
+    event = Signal("event", doc="A server event (EvtTime, EvtSender, EvtCode, EvtRetCode, "
+                                "EvtParam1..4), filtered by eventMask; eventText(event) "
+                                "describes it.")
     readWrite = Signal("sender", "operation", "tag", "buffer",
                        doc="Resourceless mode: a client reads (fill `buffer` in place, e.g. "
                            "buffer[:] = ...) or writes (`buffer` holds its bytes). `tag` has "

@@ -59,7 +59,7 @@ Application:
         networkAddress: 127.0.0.1
         localPort: 10102
         eventMask: 8
-        onEvent: print("EVENT", eventText(evt))
+        onEvent: print("EVENT", eventText(event))
         objects:
           - S7ServerArea: {{area: DB, index: 1, size: 64}}
           - S7ServerArea: {{area: PE, size: 32}}
