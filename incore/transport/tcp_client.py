@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import queue
 import socket
+import struct
+import sys
 import threading
 import time
 from concurrent.futures import Future
@@ -67,8 +69,11 @@ def open_connection(host: str, port: int, timeout: float,
 class BlockingStream:
     """A connected socket with timeout-bounded, exact-length reads.
 
-    Used from one thread at a time (the worker's). Surplus bytes of a recv() are kept
-    for the next read, so frames can be read header-then-body with two calls.
+    Used from one thread at a time (whichever holds the worker's job lock). Surplus bytes
+    of a recv() are kept for the next read, so frames can be read header-then-body with two
+    calls. The socket stays in blocking mode and waits are bounded by the kernel
+    (SO_RCVTIMEO/SO_SNDTIMEO, re-armed only when the bound changes): Python's own socket
+    timeouts cost a poll() before every send and recv. Receives land in one reusable buffer.
     """
 
     def __init__(self, sock: socket.socket, io_timeout: float = 5.0) -> None:
@@ -76,7 +81,10 @@ class BlockingStream:
             raise ValueError("io_timeout must be > 0")
         self._sock = sock
         self._buf = bytearray()
+        self._rx = memoryview(bytearray(RECV_SIZE))
         self._closed = False
+        self._armed = {socket.SO_RCVTIMEO: 0.0, socket.SO_SNDTIMEO: 0.0}
+        self._kernel_timeouts = _use_kernel_timeouts(sock)
         self.io_timeout = io_timeout
         self.peer: Address = peer_of(sock)
 
@@ -88,10 +96,15 @@ class BlockingStream:
         return self._closed
 
     def send(self, data: bytes, timeout: float | None = None) -> None:
-        """Send all of ``data`` within ``timeout`` (default ``io_timeout``)."""
-        self._check_open()
-        self._sock.settimeout(timeout or self.io_timeout)
-        sendall(self._sock, data, self.peer)
+        """Send all of ``data`` (one sendall) within ``timeout`` (default ``io_timeout``)."""
+        if self._closed:
+            self._check_open()
+        self._arm(socket.SO_SNDTIMEO, timeout or self.io_timeout)
+        try:
+            sendall(self._sock, data, self.peer)
+        except BlockingIOError:  # the kernel's SO_SNDTIMEO ran out
+            raise SendTimeoutError(f"{self.peer[0]}:{self.peer[1]}: send timed out "
+                                   f"({len(data)} bytes)") from None
 
     def recv_exactly(self, n: int, timeout: float | None = None) -> bytes:
         """Return exactly ``n`` bytes, waiting at most ``timeout`` in total.
@@ -108,11 +121,13 @@ class BlockingStream:
 
     def recv_some(self, timeout: float | None = None) -> bytes:
         """Return whatever is available (at least one byte), for stream-shaped protocols."""
-        if not self._buf:
-            self._fill(1, timeout or self.io_timeout)
-        data = bytes(self._buf)
-        self._buf.clear()
-        return data
+        if self._buf:
+            data = bytes(self._buf)
+            self._buf.clear()
+            return data
+        wait = timeout or self.io_timeout
+        got = self._recv_once(wait, wait)
+        return bytes(self._rx[:got])
 
     def close(self) -> None:
         self._closed = True
@@ -126,8 +141,37 @@ class BlockingStream:
         if self._closed:
             raise ConnectionClosedError(f"{self.peer[0]}:{self.peer[1]}: stream is closed")
 
+    def _arm(self, option: int, timeout: float) -> None:
+        """Bound the next blocking send/recv by ``timeout`` (a syscall only when it changed
+        by more than 1 ms or 1 %, so a deadline's shrinking remainder is not re-armed)."""
+        if not self._kernel_timeouts:
+            option = socket.SO_RCVTIMEO  # one Python timeout serves both directions
+        armed = self._armed[option]
+        if abs(timeout - armed) <= 0.001 + 0.01 * armed:
+            return
+        self._armed[option] = timeout
+        if self._kernel_timeouts:
+            micros = max(int(timeout * 1_000_000), 1)  # 0 would mean "wait forever"
+            self._sock.setsockopt(socket.SOL_SOCKET, option,
+                                  _TIMEVAL.pack(micros // 1_000_000, micros % 1_000_000))
+        else:
+            self._sock.settimeout(timeout)
+
+    def _recv_once(self, wait: float, timeout: float) -> int:
+        """One recv into the reusable buffer, waiting at most ``wait``; returns its length."""
+        if self._closed:
+            self._check_open()
+        self._arm(socket.SO_RCVTIMEO, wait)
+        try:
+            got = self._sock.recv_into(self._rx)
+        except (BlockingIOError, TimeoutError):
+            raise ReceiveTimeoutError(f"{self.peer[0]}:{self.peer[1]}: got {len(self._buf)} "
+                                      f"bytes within {timeout}s") from None
+        if not got:
+            raise ConnectionClosedError(f"{self.peer[0]}:{self.peer[1]}: closed by peer")
+        return got
+
     def _fill(self, n: int, timeout: float) -> None:
-        self._check_open()
         buf = self._buf
         deadline = time.monotonic() + timeout
         while len(buf) < n:
@@ -135,14 +179,27 @@ class BlockingStream:
             if remaining <= 0:
                 raise ReceiveTimeoutError(f"{self.peer[0]}:{self.peer[1]}: got {len(buf)} "
                                           f"of {n} bytes within {timeout}s")
-            self._sock.settimeout(remaining)
             try:
-                chunk = self._sock.recv(max(RECV_SIZE, n - len(buf)))
-            except TimeoutError:
+                got = self._recv_once(remaining, timeout)
+            except ReceiveTimeoutError:
                 continue  # the deadline check above raises with a clear message
-            if not chunk:
-                raise ConnectionClosedError(f"{self.peer[0]}:{self.peer[1]}: closed by peer")
-            buf += chunk
+            buf += self._rx[:got]
+
+
+_TIMEVAL = struct.Struct("@ll")
+
+
+def _use_kernel_timeouts(sock: socket.socket) -> bool:
+    """Switch ``sock`` to blocking mode bounded by SO_RCVTIMEO/SO_SNDTIMEO where the
+    platform takes a struct timeval; elsewhere keep Python's socket timeouts."""
+    if sys.platform == "win32":
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _TIMEVAL.pack(0, 1))
+        sock.settimeout(None)
+    except OSError:
+        return False
+    return True
 
 
 class ClientWorker:
@@ -153,6 +210,10 @@ class ClientWorker:
     A job that raises OSError (timeout, reset, EOF) leaves the stream in an unknown
     state, so the worker closes it and posts ``on_lost(exc)``; other exceptions leave
     the connection open. After ``shutdown()`` no callback is delivered any more.
+
+    Every job runs under the job lock, and so does :meth:`run_inline`, the caller-thread
+    shortcut: whoever holds the lock owns the stream, so jobs and inline calls never
+    interleave on it.
     """
 
     def __init__(self, name: str, post: Post, *,
@@ -164,7 +225,9 @@ class ClientWorker:
         self._io_timeout = io_timeout
         self._queue: queue.SimpleQueue[tuple[Callable[[], object], Future] | None] = \
             queue.SimpleQueue()
-        self._lock = threading.Lock()  # guards _closing vs the queue, and the sockets for abort()
+        self._lock = threading.Lock()  # guards _closing/_pending vs the queue, and the sockets for abort()
+        self._job_lock = threading.Lock()  # held while a job or an inline call uses the stream
+        self._pending = 0  # jobs queued or running
         self._stream: BlockingStream | None = None
         self._connecting: socket.socket | None = None
         self._closing = False
@@ -195,6 +258,36 @@ class ClientWorker:
              then: Callable[[Future[T]], None] | None = None) -> Future[T]:
         """Run ``fn()`` on the worker, in order with the socket jobs, connected or not."""
         return self._enqueue(fn, then)
+
+    def run_inline(self, fn: Callable[[], T],
+                   then: Callable[[Future[T]], None] | None = None) -> Future[T] | None:
+        """Run ``fn()`` on the calling thread now if the worker is idle; None otherwise.
+
+        Idle means no job queued or running: then the caller takes the job lock and runs
+        ``fn`` itself (a job submitted meanwhile waits for it), which saves two thread
+        hand-overs per request. The future comes back done and failures are handled as
+        on the worker (an OSError closes the stream and reports ``on_lost``). None (the
+        worker is busy, shut down, or this is its own thread): use :meth:`call`. Never
+        call it from a thread that must not block, such as the event loop's.
+        """
+        if not self._job_lock.acquire(blocking=False):
+            return None
+        try:
+            with self._lock:
+                if self._pending or self._closing:
+                    return None
+            future: Future[T] = Future()
+            if then is not None:
+                future.add_done_callback(lambda f: self._courier.deliver(then, f))
+            future.set_running_or_notify_cancel()
+            try:
+                self._execute(fn, future)
+            except BaseException as exc:  # KeyboardInterrupt mid-exchange: the stream is unusable
+                self._drop_stream(ConnectionAbortedError(f"{self.name}: interrupted ({exc!r})"))
+                raise
+            return future
+        finally:
+            self._job_lock.release()
 
     def connect(self, host: str, port: int, timeout: float = 3.0,
                 setup: Callable[[BlockingStream], T] | None = None,
@@ -257,6 +350,7 @@ class ClientWorker:
             future.add_done_callback(lambda f: self._courier.deliver(then, f))
         with self._lock:
             if not self._closing:
+                self._pending += 1
                 self._queue.put((job, future))
                 return future
         future.set_exception(RuntimeError(f"{self.name}: worker is shut down"))
@@ -269,21 +363,30 @@ class ClientWorker:
                 if item is None:
                     return
                 job, future = item
-                if self._closing:
-                    future.cancel()
-                    continue
-                if not future.set_running_or_notify_cancel():
-                    continue
-                try:
-                    result = job()
-                except BaseException as exc:
-                    if isinstance(exc, OSError):
-                        self._drop_stream(exc)  # before the future: callers see it closed
-                    future.set_exception(exc)
-                else:
-                    future.set_result(result)
+                with self._job_lock:
+                    try:
+                        if self._closing:
+                            future.cancel()
+                        elif future.set_running_or_notify_cancel():
+                            self._execute(job, future, BaseException)
+                    finally:
+                        with self._lock:
+                            self._pending -= 1
         finally:
-            self._drop_stream(None)
+            with self._job_lock:  # an inline call still using the stream finishes first
+                self._drop_stream(None)
+
+    def _execute(self, job: Callable[[], T], future: Future[T],
+                 catch: type[BaseException] = Exception) -> None:
+        """Run ``job`` into ``future``; an OSError leaves the stream unusable: drop it."""
+        try:
+            result = job()
+        except catch as exc:
+            if isinstance(exc, OSError):
+                self._drop_stream(exc)  # before the future: callers see it closed
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
 
     def _require_stream(self) -> BlockingStream:
         stream = self._stream

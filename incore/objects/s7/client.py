@@ -9,6 +9,7 @@ client_host.VariableBatcher.
 from __future__ import annotations
 
 import enum
+import threading
 import time
 from concurrent.futures import Future
 from typing import Any, Callable, TypeVar
@@ -75,7 +76,7 @@ class S7Client(S7Operations, ErrorReporting):
         OP = 2
         Basic = 3
 
-    __slots__ = ("_worker", "_reconnector", "_link", "_epoch", "_want", "_post", "_probe",
+    __slots__ = ("_worker", "_reconnector", "_link", "_epoch", "_want", "_post", "_loop", "_probe",
                  "_last_io", "_label", "_restart_posted", "_variables")
 
     accepts = ("S7Variable",)
@@ -120,6 +121,7 @@ class S7Client(S7Operations, ErrorReporting):
         self._epoch = 0
         self._want = False
         self._post: Callable[..., None] | None = None
+        self._loop: Any = None
         self._probe: TimerHandle | None = None
         self._last_io = 0.0
         self._label = "S7Client"
@@ -161,7 +163,8 @@ class S7Client(S7Operations, ErrorReporting):
 
     # -- life cycle ------------------------------------------------------------------------
     def _on_completed(self) -> None:
-        self._post = get_loop().post
+        self._loop = get_loop()
+        self._post = self._loop.post
         self._want = self._want or self.autoConnect
         if self._want:
             self._start()
@@ -348,15 +351,30 @@ class S7Client(S7Operations, ErrorReporting):
 
     def _submit(self, make: Callable[[S7ClientProtocol], Operation[T]],
                 then: Callable[[Future], None] | None = None) -> Future:
-        """Run one engine operation on the worker; failures are reported on the client."""
+        """Run one engine operation; failures are reported on the client.
+
+        A caller that may block (any thread but the one running the loop) runs the exchange
+        itself when the worker is idle, sparing two thread hand-overs; otherwise, or when
+        the worker is busy, the worker runs it in order with everything queued before.
+        """
         worker = self._worker
         if worker is None:
             return self._failed(not_connected(self._label), then)
         self._last_io = time.monotonic()
         label = self._label
-        future = worker.call(lambda: run_on(self._current_link, label, make), then)
-        future.add_done_callback(self._operation_done)
+        job = lambda: run_on(self._current_link, label, make)  # noqa: E731
+        future = worker.run_inline(job, then) if self._may_block() else None
+        if future is None:
+            future = worker.call(job, then)
+            future.add_done_callback(self._operation_done)
+        else:
+            self._operation_done(future)
         return future
+
+    def _may_block(self) -> bool:
+        """False on the thread running the event loop, which must never wait for a PLC."""
+        loop = self._loop
+        return loop is None or not (loop.running and threading.get_ident() == loop.thread_ident)
 
     def _failed(self, exc: BaseException, then: Callable[[Future], None] | None = None) -> Future:
         """A future that already failed with ``exc`` (reported like any failure)."""

@@ -9,12 +9,15 @@ fuzzer.
 from __future__ import annotations
 
 import enum
+import struct
 from typing import Callable
 
 import attrs
 
 from ..errors import SessionError
 from .cotp import (
+    DT,
+    EOT,
     ConnectionConfirm,
     ConnectionRequest,
     DataTransfer,
@@ -45,6 +48,9 @@ ISO_DEFAULT_TPDU = 128
 DEFAULT_TPDU_SIZE = 1024
 #: Cap for reassembled S7 PDUs (S7 PDUs are at most 960 bytes on real CPUs).
 DEFAULT_MAX_PDU = 1 << 16
+
+#: TPKT header + the 3-byte header of a last (EOT) DT, written in one go.
+_DT_FRAME = struct.Struct(">BBHBBB")
 
 
 class IsoState(enum.Enum):
@@ -101,8 +107,9 @@ class _IsoSession:
         if self.state is not IsoState.CONNECTED:
             raise SessionError(f"cannot send data in state {self.state.value}")
         room = self.tpdu_size - 3
-        if len(pdu) <= room:
-            self._outbox += encode_tpkt(DataTransfer(pdu).encode())
+        if len(pdu) <= room:  # the common case: one DT (its TPKT length fits, room < 8192)
+            self._outbox += _DT_FRAME.pack(3, 0, len(pdu) + 7, 2, DT, EOT)
+            self._outbox += pdu
             return
         for pos in range(0, len(pdu), room):
             chunk = pdu[pos : pos + room]
@@ -116,6 +123,11 @@ class _IsoSession:
 
     def receive_data(self, data: bytes) -> list[IsoEvent]:
         """Feed received bytes; return the events they complete."""
+        if (len(data) > 7 and data[0] == 3 and data[4] == 2 and data[5] == DT and data[6] & EOT
+                and data[2] << 8 | data[3] == len(data) and self.state is IsoState.CONNECTED
+                and self._decoder.idle and not self._reassembler.pending
+                and len(data) - 7 <= self._reassembler.max_size):
+            return [IsoData(bytes(data[7:]))]  # exactly one whole, unfragmented DT
         events: list[IsoEvent] = []
         for frame in self._decoder.feed(data):
             if self.state is IsoState.CLOSED:

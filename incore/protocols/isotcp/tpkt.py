@@ -44,6 +44,11 @@ class TpktDecoder:
         self._failed: str | None = None
 
     @property
+    def idle(self) -> bool:
+        """Nothing buffered and not failed: the next bytes start a frame."""
+        return not self._buffer and self._failed is None
+
+    @property
     def buffered(self) -> int:
         """Bytes received but not yet returned as a frame."""
         return len(self._buffer)

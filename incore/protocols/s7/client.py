@@ -13,14 +13,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable, Generator, Generic, Sequence, TypeVar
 
+import struct
+
 import attrs
 
 from ..errors import ProtocolError, S7Error
 from .clock import decode_clock, encode_clock
-from .constants import MAX_ITEMS, Area, ClientError, CpuStatus, Function, Rosctr, TransportSize, UserdataGroup, \
+from .constants import PROTOCOL_ID, MAX_ITEMS, Area, ClientError, CpuStatus, Function, Rosctr, TransportSize, UserdataGroup, \
     UserdataMethod, client_error_text, cpu_error, element_size
 from .items import DataItem, ItemSpec, data_transport_size_for, decode_data_items, encode_data_items, \
-    encode_item_specs
+    encode_item_specs, length_in_bits
 from .pdu import USERDATA_REQUEST_TYPE, S7Pdu, SetupCommunication, UserdataData, UserdataParams, decode_pdu, \
     decode_setup, encode_setup
 from . import szl as szl_mod
@@ -33,6 +35,11 @@ Steps = Generator[bytes, bytes, T]
 _STOP = bytes((Function.PLC_STOP, 0, 0, 0, 0, 0, 9)) + b"P_PROGRAM"
 _HOT_START = bytes((Function.PI_SERVICE, 0, 0, 0, 0, 0, 0, 0xFD, 0, 0, 9)) + b"P_PROGRAM"
 _COLD_START = bytes((Function.PI_SERVICE, 0, 0, 0, 0, 0, 0, 0xFD, 0, 2)) + b"C " + bytes((9,)) + b"P_PROGRAM"
+#: A whole one-item Read Var job: header, function + count, S7-ANY (24-bit address as B + H).
+_READ_JOB = struct.Struct(">BBHHHHBBBBBBHHBBH")
+#: The head of its Ack_Data: header with error word, function + count, data item header.
+_READ_ACK = struct.Struct(">BBHHHHHBBBBH")
+_JOB, _ACK_DATA, _READ_VAR = int(Rosctr.JOB), int(Rosctr.ACK_DATA), int(Function.READ_VAR)
 _AREA_NAMES = {Area.PE: "PE", Area.PA: "PA", Area.MK: "MK", Area.CT: "CT", Area.TM: "TM"}
 
 
@@ -53,11 +60,11 @@ class Operation(Generic[T]):
         self._steps = steps
         self.result: T | None = None
         self.done = False
-        self.request: bytes | None = self._step(lambda: next(steps))
+        self.request: bytes | None = self._step(None)
 
-    def _step(self, action: Callable[[], bytes]) -> bytes | None:
+    def _step(self, reply: bytes | None) -> bytes | None:
         try:
-            return action()
+            return self._steps.send(reply)  # type: ignore[arg-type]
         except StopIteration as stop:
             self.done = True
             self.result = stop.value
@@ -73,7 +80,7 @@ class Operation(Generic[T]):
         """Hand over the reply to :attr:`request`; return the next request, or ``None`` when done."""
         if self.done:
             raise fail(ClientError.InvalidParams, "operation already finished")
-        self.request = self._step(lambda: self._steps.send(reply))
+        self.request = self._step(reply)
         return self.request
 
 
@@ -142,6 +149,10 @@ class S7ClientProtocol:
     def _exchange(self, rosctr: int, params: bytes, data: bytes = b"") -> Steps[S7Pdu]:
         ref = self.next_ref()
         raw = yield S7Pdu(rosctr, ref, params, data).encode()
+        return self._reply_to(raw, ref)
+
+    @staticmethod
+    def _reply_to(raw: bytes, ref: int) -> S7Pdu:
         reply = decode_pdu(raw)
         if reply.pdu_ref != ref:
             raise fail(ClientError.InvalidPlcAnswer, f"reply to PDU {reply.pdu_ref}, expected {ref}")
@@ -149,12 +160,16 @@ class S7ClientProtocol:
 
     def _job(self, params: bytes, data: bytes = b"", *, detail: str = "") -> Steps[S7Pdu]:
         reply = yield from self._exchange(Rosctr.JOB, params, data)
+        return self._job_reply(reply, params[0], detail)
+
+    @staticmethod
+    def _job_reply(reply: S7Pdu, function: int, detail: str = "") -> S7Pdu:
         if reply.rosctr not in (Rosctr.ACK, Rosctr.ACK_DATA):
             raise fail(ClientError.InvalidPlcAnswer, f"ROSCTR 0x{reply.rosctr:02X} answers a job")
         if reply.error:
             raise fail(cpu_error(reply.error), f"{detail + ', ' if detail else ''}error 0x{reply.error:04X}")
-        if not reply.params or reply.params[0] != params[0]:
-            raise fail(ClientError.InvalidPlcAnswer, f"reply function does not match 0x{params[0]:02X}")
+        if not reply.params or reply.params[0] != function:
+            raise fail(ClientError.InvalidPlcAnswer, f"reply function does not match 0x{function:02X}")
         return reply
 
     def _require_pdu(self) -> int:
@@ -205,22 +220,48 @@ class S7ClientProtocol:
     def _read_area(self, area: int, db_number: int, start: int, amount: int, ts: int) -> Steps[bytes]:
         size = self._check_access(db_number, start, amount, ts)
         per_request = 1 if ts == TransportSize.BIT else max((self._require_pdu() - 18) // size, 1)
-        out = bytearray()
+        step = self._step_of(ts, size)
+        by_element = ts in (TransportSize.BIT, TransportSize.TIMER, TransportSize.COUNTER)
+        bits = length_in_bits(data_transport_size_for(ts))
+        db = db_number if area == Area.DB else 0
+        out = b""
         done = 0
         while done < amount:
             n = min(per_request, amount - done)
-            pos = start + done * self._step_of(ts, size)
-            spec = ItemSpec.for_access(area, db_number, pos, n, ts)
-            detail = _where(area, db_number, pos, n * size)
-            reply = yield from self._job(encode_item_specs(Function.READ_VAR, [spec]), detail=detail)
-            item = self._read_items(reply, 1)[0]
-            if item.return_code != 0xFF:
-                raise fail(cpu_error(item.return_code), f"{detail}, item code 0x{item.return_code:02X}")
-            if len(item.data) != n * size:
-                raise fail(ClientError.InvalidDataSizeRecvd, f"{detail}, got {len(item.data)} bytes")
-            out += item.data
+            pos = start + done * step
+            address = pos if by_element else pos * 8  # _check_access keeps it within 24 bits
+            ref = self.next_ref()
+            raw = yield _READ_JOB.pack(PROTOCOL_ID, _JOB, 0, ref, 14, 0, _READ_VAR, 1,
+                                       0x12, 0x0A, 0x10, ts, n, db, area, address >> 16, address & 0xFFFF)
+            nbytes = n * size
+            data = self._read_ack(raw, ref, nbytes, bits)
+            if data is None:  # not the plain answer: the full decoder names what is wrong
+                data = self._read_reply(raw, ref, _where(area, db_number, pos, nbytes), nbytes)
+            out = data if not out and n == amount else out + data
             done += n
-        return bytes(out)
+        return out
+
+    @staticmethod
+    def _read_ack(raw: bytes, ref: int, nbytes: int, bits: bool) -> bytes | None:
+        """The data of a well-formed one-item Read Var answer of ``nbytes``, else None."""
+        if len(raw) != 18 + nbytes:
+            return None
+        proto, rosctr, _, got_ref, plen, dlen, error, function, count, code, _ts, length = \
+            _READ_ACK.unpack_from(raw)
+        if (proto != PROTOCOL_ID or rosctr != _ACK_DATA or got_ref != ref or error or plen != 2
+                or dlen != 4 + nbytes or function != _READ_VAR or count != 1 or code != 0xFF
+                or length != (nbytes * 8 if bits else nbytes)):
+            return None
+        return raw[18:]
+
+    def _read_reply(self, raw: bytes, ref: int, detail: str, nbytes: int) -> bytes:
+        reply = self._job_reply(self._reply_to(raw, ref), _READ_VAR, detail)
+        item = self._read_items(reply, 1)[0]
+        if item.return_code != 0xFF:
+            raise fail(cpu_error(item.return_code), f"{detail}, item code 0x{item.return_code:02X}")
+        if len(item.data) != nbytes:
+            raise fail(ClientError.InvalidDataSizeRecvd, f"{detail}, got {len(item.data)} bytes")
+        return item.data
 
     @staticmethod
     def _read_items(reply: S7Pdu, count: int) -> list[DataItem]:

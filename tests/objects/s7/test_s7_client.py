@@ -136,7 +136,7 @@ def test_cpu_state_stop_and_start(peer, make_client):
     for control, running in ((client.plcStop, False), (client.plcHotStart, True),
                              (client.plcStop, False), (client.plcColdStart, True)):
         assert result(control()) is None
-        assert peer.cpu_running() == running
+        assert peer.cpu_becomes(running)
         if peer.name == "snap7-c":
             assert result(client.getCpuState()) == (CpuStatus.RUN if running else CpuStatus.STOP)
     if peer.name == "python-snap7":  # it serves no SZL 0x0424: the PLC refuses the question

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+import time
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -69,6 +71,9 @@ class PySnap7Peer:
     def cpu_running(self) -> bool:
         return self.server.get_status()[1] == "Run"
 
+    def cpu_becomes(self, running: bool, timeout: float = 2.0) -> bool:
+        return self.cpu_running() == running  # answered before the reply: no wait needed
+
 
 class CPeer:
     """The Snap7 C server in the driver subprocess (a fresh one per test)."""
@@ -96,6 +101,16 @@ class CPeer:
 
     def cpu_running(self) -> bool:
         return "Run" in str(self.driver.call("server_cpu_status"))
+
+    def cpu_becomes(self, running: bool, timeout: float = 2.0) -> bool:
+        """The C server sets its CPU status after it has replied: wait for it, bounded."""
+        deadline = time.monotonic() + timeout
+        pause = threading.Event()
+        while self.cpu_running() != running:
+            if time.monotonic() > deadline:
+                return False
+            pause.wait(0.005)
+        return True
 
 
 @pytest.fixture(scope="module")
