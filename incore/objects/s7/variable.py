@@ -136,16 +136,23 @@ class S7Variable(DataObject):
     @method
     def pollData(self) -> None:
         """Read the variable now; data is updated when the answer arrives."""
+        host = self._usable_host(self.ReadError)
+        if host is not None:
+            host.read_variable(self)
+
+    def _usable_host(self, error: Any) -> Any:
+        """The host, if this variable may use it now; else None (reporting `error` if the
+        address is what stands in the way)."""
         if not self.enabled or not self.isCompleted or self._state & 2:
-            return
+            return None
         host = self._require_host()
         if host is None:
-            return
+            return None
         problem = self._address_problem()
         if problem:
-            self._report_error(self.ReadError, problem)
-            return
-        host.read_variable(self)
+            self._report_error(error, problem)
+            return None
+        return host
 
     # -- called by the host (loop thread) ---------------------------------------------------
     def _deliver(self, raw: bytes) -> None:
@@ -177,14 +184,8 @@ class S7Variable(DataObject):
     # -- writes ----------------------------------------------------------------------------
     def _data_written(self, value: Any) -> None:
         super()._data_written(value)
-        if not self.enabled or not self.isCompleted or self._state & 2:
-            return
-        host = self._require_host()
+        host = self._usable_host(self.WriteError)
         if host is None:
-            return
-        problem = self._address_problem()
-        if problem:
-            self._report_error(self.WriteError, problem)
             return
         try:
             raw = encode(self.width, value, self._big_endian())
