@@ -19,7 +19,8 @@ from typing import Callable, Protocol
 
 from incore.transport.handover import call_quietly
 from incore.transport.sockets import (RECV_SIZE, Address, ConnectionClosedError, sendall,
-                                      shutdown_quietly, tune)
+                                      set_kernel_timeout, shutdown_quietly, tune,
+                                      use_kernel_timeouts)
 
 __all__ = ["Connection", "ConnectionHandler", "TcpServer", "ConnectionClosedError"]
 
@@ -288,7 +289,10 @@ class TcpServer:
     def _admit(self, sock: socket.socket, peer: Address) -> Connection:
         """Register a connection and start its thread; called with ``_lock`` held."""
         sock.setblocking(True)
-        sock.settimeout(self._io_timeout)  # bounds sendall; recv timeouts are just idle
+        if use_kernel_timeouts(sock):  # no poll() before every recv and send
+            set_kernel_timeout(sock, socket.SO_SNDTIMEO, self._io_timeout)
+        else:
+            sock.settimeout(self._io_timeout)
         tune(sock)
         conn = Connection(sock, peer, next(self._ids))
         thread = threading.Thread(target=self._serve, args=(conn,), daemon=True,
@@ -308,7 +312,7 @@ class TcpServer:
             while not conn.closed:
                 try:
                     data = sock.recv(RECV_SIZE)
-                except TimeoutError:
+                except (TimeoutError, BlockingIOError):
                     continue  # idle peer: fine, the timeout only bounds sends
                 except OSError as exc:
                     if not conn.closed:  # errors caused by our own close() are not news

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from incore.transport.tcp_client import BlockingStream
+from incore.transport.sockets import SendTimeoutError
 from incore.transport.tcp_server import Connection, ConnectionClosedError, TcpServer
 from transport_helpers import WAIT, Echo, client, read_eof, recv_exactly
 
@@ -291,3 +292,48 @@ def test_server_connection_send_is_thread_safe() -> None:
         for t in threads:
             t.join(WAIT)
         stream.close()
+
+
+class Flooder(Recorder):
+    """On b"flood", sends until the send fails; reports the failure to `failures`."""
+
+    failures: queue.SimpleQueue
+
+    def data_received(self, data: bytes) -> None:
+        if data != b"flood":
+            return super().data_received(data)
+        chunk = bytes(64 * 1024)
+        try:
+            while True:
+                self.conn.send(chunk)
+        except OSError as exc:
+            self.failures.put(exc)
+
+
+def test_a_peer_that_stops_reading_is_dropped_after_io_timeout_and_others_are_served() -> None:
+    lost: queue.SimpleQueue = queue.SimpleQueue()
+    failures: queue.SimpleQueue = queue.SimpleQueue()
+    handler = type("F", (Flooder,), {"lost": lost, "failures": failures})
+    with TcpServer(handler, host="127.0.0.1", name="flood", io_timeout=0.3) as server:
+        with client(server.address) as stuck, client(server.address) as good:
+            stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stuck.sendall(b"flood")  # ... and never reads
+            exc = failures.get(timeout=WAIT)
+            assert isinstance(exc, SendTimeoutError), exc
+            assert "send timed out" in str(exc)
+            lost.get(timeout=WAIT)
+            good.sendall(b"alive")
+            assert recv_exactly(good, 5) == b"alive"
+
+
+def test_an_idle_connection_outlives_io_timeout() -> None:
+    """io_timeout bounds sends only: a quiet client is not dropped (nor woken by a poll)."""
+    lost: queue.SimpleQueue = queue.SimpleQueue()
+    with recorder_server(lost, name="idle", io_timeout=0.05) as server:
+        with client(server.address) as quiet:
+            quiet.sendall(b"hi")
+            assert recv_exactly(quiet, 2) == b"hi"  # served: the connection is registered
+            conn = server.connections()[0]
+            assert not conn.wait_closed(0.3)  # six io_timeouts of silence
+            quiet.sendall(b"still here")
+            assert recv_exactly(quiet, 10) == b"still here"
