@@ -12,18 +12,19 @@ from __future__ import annotations
 import logging
 import queue
 import socket
-import struct
-import sys
 import threading
 import time
 from concurrent.futures import Future
 from typing import Callable, TypeVar
 
+from incore.transport.futures import CompletedFuture
 from incore.transport.handover import Courier, Post
+from incore.transport.spin import DEFAULT_BUDGET, Spinner
 from incore.transport.sockets import (RECV_SIZE, Address, ConnectionClosedError,
                                       NotConnectedError, ReceiveTimeoutError,
                                       SendTimeoutError, peer_of, sendall,
-                                      shutdown_quietly, tune)
+                                      set_kernel_timeout, shutdown_quietly, tune,
+                                      use_kernel_timeouts)
 
 __all__ = ["BlockingStream", "ClientWorker", "open_connection", "ConnectionClosedError",
            "NotConnectedError", "ReceiveTimeoutError", "SendTimeoutError"]
@@ -73,10 +74,12 @@ class BlockingStream:
     of a recv() are kept for the next read, so frames can be read header-then-body with two
     calls. The socket stays in blocking mode and waits are bounded by the kernel
     (SO_RCVTIMEO/SO_SNDTIMEO, re-armed only when the bound changes): Python's own socket
-    timeouts cost a poll() before every send and recv. Receives land in one reusable buffer.
+    timeouts cost a poll() before every send and recv. Receives land in one reusable buffer,
+    and poll for up to ``spin`` seconds before sleeping (see incore.transport.spin).
     """
 
-    def __init__(self, sock: socket.socket, io_timeout: float = 5.0) -> None:
+    def __init__(self, sock: socket.socket, io_timeout: float = 5.0,
+                 spin: float = DEFAULT_BUDGET) -> None:
         if io_timeout <= 0:
             raise ValueError("io_timeout must be > 0")
         self._sock = sock
@@ -84,7 +87,8 @@ class BlockingStream:
         self._rx = memoryview(bytearray(RECV_SIZE))
         self._closed = False
         self._armed = {socket.SO_RCVTIMEO: 0.0, socket.SO_SNDTIMEO: 0.0}
-        self._kernel_timeouts = _use_kernel_timeouts(sock)
+        self._kernel_timeouts = use_kernel_timeouts(sock)
+        self._spinner = Spinner(spin)
         self.io_timeout = io_timeout
         self.peer: Address = peer_of(sock)
 
@@ -100,11 +104,7 @@ class BlockingStream:
         if self._closed:
             self._check_open()
         self._arm(socket.SO_SNDTIMEO, timeout or self.io_timeout)
-        try:
-            sendall(self._sock, data, self.peer)
-        except BlockingIOError:  # the kernel's SO_SNDTIMEO ran out
-            raise SendTimeoutError(f"{self.peer[0]}:{self.peer[1]}: send timed out "
-                                   f"({len(data)} bytes)") from None
+        sendall(self._sock, data, self.peer)
 
     def recv_exactly(self, n: int, timeout: float | None = None) -> bytes:
         """Return exactly ``n`` bytes, waiting at most ``timeout`` in total.
@@ -119,14 +119,18 @@ class BlockingStream:
         del buf[:n]
         return data
 
-    def recv_some(self, timeout: float | None = None) -> bytes:
-        """Return whatever is available (at least one byte), for stream-shaped protocols."""
+    def recv_some(self, timeout: float | None = None, spin: bool = True) -> bytes:
+        """Return whatever is available (at least one byte), for stream-shaped protocols.
+
+        ``spin=False`` sleeps at once: for a wait that expects nothing (a liveness probe),
+        which would only teach the spinner that the peer is slow.
+        """
         if self._buf:
             data = bytes(self._buf)
             self._buf.clear()
             return data
         wait = timeout or self.io_timeout
-        got = self._recv_once(wait, wait)
+        got = self._recv_once(wait, wait, spin)
         return bytes(self._rx[:got])
 
     def close(self) -> None:
@@ -151,22 +155,22 @@ class BlockingStream:
             return
         self._armed[option] = timeout
         if self._kernel_timeouts:
-            micros = max(int(timeout * 1_000_000), 1)  # 0 would mean "wait forever"
-            self._sock.setsockopt(socket.SOL_SOCKET, option,
-                                  _TIMEVAL.pack(micros // 1_000_000, micros % 1_000_000))
+            set_kernel_timeout(self._sock, option, timeout)
         else:
             self._sock.settimeout(timeout)
 
-    def _recv_once(self, wait: float, timeout: float) -> int:
+    def _recv_once(self, wait: float, timeout: float, spin: bool = True) -> int:
         """One recv into the reusable buffer, waiting at most ``wait``; returns its length."""
         if self._closed:
             self._check_open()
-        self._arm(socket.SO_RCVTIMEO, wait)
-        try:
-            got = self._sock.recv_into(self._rx)
-        except (BlockingIOError, TimeoutError):
-            raise ReceiveTimeoutError(f"{self.peer[0]}:{self.peer[1]}: got {len(self._buf)} "
-                                      f"bytes within {timeout}s") from None
+        got = self._spinner.recv_into(self._sock, self._rx) if spin else None
+        if got is None:
+            self._arm(socket.SO_RCVTIMEO, wait)
+            try:
+                got = self._sock.recv_into(self._rx)
+            except (BlockingIOError, TimeoutError):
+                raise ReceiveTimeoutError(f"{self.peer[0]}:{self.peer[1]}: got {len(self._buf)} "
+                                          f"bytes within {timeout}s") from None
         if not got:
             raise ConnectionClosedError(f"{self.peer[0]}:{self.peer[1]}: closed by peer")
         return got
@@ -184,22 +188,6 @@ class BlockingStream:
             except ReceiveTimeoutError:
                 continue  # the deadline check above raises with a clear message
             buf += self._rx[:got]
-
-
-_TIMEVAL = struct.Struct("@ll")
-
-
-def _use_kernel_timeouts(sock: socket.socket) -> bool:
-    """Switch ``sock`` to blocking mode bounded by SO_RCVTIMEO/SO_SNDTIMEO where the
-    platform takes a struct timeval; elsewhere keep Python's socket timeouts."""
-    if sys.platform == "win32":
-        return False
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _TIMEVAL.pack(0, 1))
-        sock.settimeout(None)
-    except OSError:
-        return False
-    return True
 
 
 class ClientWorker:
@@ -273,21 +261,21 @@ class ClientWorker:
         if not self._job_lock.acquire(blocking=False):
             return None
         try:
-            with self._lock:
-                if self._pending or self._closing:
-                    return None
-            future: Future[T] = Future()
-            if then is not None:
-                future.add_done_callback(lambda f: self._courier.deliver(then, f))
-            future.set_running_or_notify_cancel()
+            # Read without _lock: a job queued after this check waits for the job lock, and a
+            # shutdown() racing with it aborts the stream under the call, which then fails.
+            if self._pending or self._closing:
+                return None
             try:
-                self._execute(fn, future)
+                result, error = self._outcome(fn)
             except BaseException as exc:  # KeyboardInterrupt mid-exchange: the stream is unusable
                 self._drop_stream(ConnectionAbortedError(f"{self.name}: interrupted ({exc!r})"))
                 raise
-            return future
         finally:
             self._job_lock.release()
+        future: Future[T] = CompletedFuture(result, error)
+        if then is not None:
+            self._courier.deliver(then, future)
+        return future
 
     def connect(self, host: str, port: int, timeout: float = 3.0,
                 setup: Callable[[BlockingStream], T] | None = None,
@@ -368,7 +356,7 @@ class ClientWorker:
                         if self._closing:
                             future.cancel()
                         elif future.set_running_or_notify_cancel():
-                            self._execute(job, future, BaseException)
+                            self._execute(job, future)
                     finally:
                         with self._lock:
                             self._pending -= 1
@@ -376,17 +364,24 @@ class ClientWorker:
             with self._job_lock:  # an inline call still using the stream finishes first
                 self._drop_stream(None)
 
-    def _execute(self, job: Callable[[], T], future: Future[T],
-                 catch: type[BaseException] = Exception) -> None:
-        """Run ``job`` into ``future``; an OSError leaves the stream unusable: drop it."""
+    def _execute(self, job: Callable[[], T], future: Future[T]) -> None:
+        """Run ``job`` into ``future`` (on the worker, where nothing may escape)."""
+        result, error = self._outcome(job, BaseException)
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def _outcome(self, job: Callable[[], T], catch: type[BaseException] = Exception
+                 ) -> tuple[T | None, BaseException | None]:
+        """Run ``job``: (result, None) or (None, exception). An OSError leaves the stream
+        unusable, so it is dropped here, before any caller sees the outcome."""
         try:
-            result = job()
+            return job(), None
         except catch as exc:
             if isinstance(exc, OSError):
-                self._drop_stream(exc)  # before the future: callers see it closed
-            future.set_exception(exc)
-        else:
-            future.set_result(result)
+                self._drop_stream(exc)
+            return None, exc
 
     def _require_stream(self) -> BlockingStream:
         stream = self._stream

@@ -19,6 +19,7 @@ from ...protocols.errors import S7Error
 from ...protocols.s7 import Operation, S7ClientProtocol
 from ...protocols.s7.constants import ClientError, client_error_text
 from ...transport.reconnect import Backoff, Reconnector
+from ...transport.futures import CompletedFuture
 from ...transport.tcp_client import BlockingStream, ClientWorker
 from ..errors import ErrorReporting, error_property
 from .client_host import VariableBatcher
@@ -378,8 +379,7 @@ class S7Client(S7Operations, ErrorReporting):
 
     def _failed(self, exc: BaseException, then: Callable[[Future], None] | None = None) -> Future:
         """A future that already failed with ``exc`` (reported like any failure)."""
-        future: Future = Future()
-        future.set_exception(exc)
+        future: Future = CompletedFuture(exception=exc)
         self._operation_done(future)
         if then is not None:
             self._loop_post(then, future)

@@ -127,7 +127,7 @@ class IsoLink:
 
     def probe(self) -> None:
         """Raise S7ConnectionError if the peer has closed; costs at most a millisecond."""
-        data = self._recv(0.001)
+        data = self._recv(0.001, spin=False)
         if data:
             self._feed(data, connecting=False)
 
@@ -166,10 +166,10 @@ class IsoLink:
         data = self._recv(left)
         return self._feed(data, connecting) if data else False
 
-    def _recv(self, timeout: float) -> bytes:
+    def _recv(self, timeout: float, spin: bool = True) -> bytes:
         """Whatever arrives within ``timeout`` (b"" if nothing did)."""
         try:
-            return self.stream.recv_some(timeout=timeout)
+            return self.stream.recv_some(timeout=timeout, spin=spin)
         except ReceiveTimeoutError:
             return b""
         except ConnectionClosedError:
