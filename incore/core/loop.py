@@ -50,6 +50,7 @@ class EventLoop:
         self._stopping = False
         self._running = False
         self.thread_ident: int | None = None
+        self._dispatching: int | None = None  # thread running callbacks (run/process_events/run_until)
 
     # -- thread-safe -----------------------------------------------------------------------
     def post(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -77,13 +78,28 @@ class EventLoop:
     def in_loop_thread(self) -> bool:
         return threading.get_ident() == engine.owner_ident()
 
+    def dispatching_here(self) -> bool:
+        """True while this thread runs the loop's callbacks (in run, process_events or
+        run_until): code here must not block, or every other object waits with it."""
+        return self._dispatching == threading.get_ident()
+
+    def _dispatch_on_this_thread(self) -> tuple[int | None, tuple[int, Any]]:
+        """Make the calling thread the loop's until _restore(); returns what to restore."""
+        ident = threading.get_ident()
+        previous, self._dispatching = self._dispatching, ident
+        return previous, engine.set_owner(ident, self.post)
+
+    def _restore(self, saved: tuple[int | None, tuple[int, Any]]) -> None:
+        self._dispatching = saved[0]
+        engine.set_owner(*saved[1])
+
     def run(self, timeout: float | None = None) -> None:
         """Run until `stop()` (or until `timeout` seconds passed, for tests and tools)."""
         deadline = None if timeout is None else _now() + timeout
         self._stopping = False
         self._running = True
         self.thread_ident = threading.get_ident()
-        previous_owner = engine.set_owner(self.thread_ident, self.post)
+        saved = self._dispatch_on_this_thread()
         try:
             while not self._stopping:
                 wait = self._run_due_timers()
@@ -95,22 +111,22 @@ class EventLoop:
                 self._process_queue(wait)
         finally:
             self._running = False
-            engine.set_owner(*previous_owner)
+            self._restore(saved)
 
     def process_events(self, timeout: float = 0.0) -> None:
         """Run what is due now (waiting up to `timeout` for the first event); for tests."""
-        previous_owner = engine.set_owner(threading.get_ident(), self.post)
+        saved = self._dispatch_on_this_thread()
         try:
             self._run_due_timers()
             self._process_queue(timeout)
             self._run_due_timers()
         finally:
-            engine.set_owner(*previous_owner)
+            self._restore(saved)
 
     def run_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Process events until `predicate()` is true or `timeout` passes; returns the predicate."""
         deadline = _now() + timeout
-        previous_owner = engine.set_owner(threading.get_ident(), self.post)
+        saved = self._dispatch_on_this_thread()
         try:
             while not predicate():
                 left = deadline - _now()
@@ -120,7 +136,7 @@ class EventLoop:
                 self._process_queue(min(left, wait if wait is not None else left, 0.05))
             return True
         finally:
-            engine.set_owner(*previous_owner)
+            self._restore(saved)
 
     def _process_queue(self, wait: float | None) -> None:
         q = self._queue

@@ -9,7 +9,6 @@ client_host.VariableBatcher.
 from __future__ import annotations
 
 import enum
-import threading
 import time
 from concurrent.futures import Future
 from typing import Any, Callable, TypeVar
@@ -373,9 +372,10 @@ class S7Client(S7Operations, ErrorReporting):
         return future
 
     def _may_block(self) -> bool:
-        """False on the thread running the event loop, which must never wait for a PLC."""
+        """False on the thread running the event loop's callbacks (in run, process_events or
+        run_until), which must never wait for a PLC."""
         loop = self._loop
-        return loop is None or not (loop.running and threading.get_ident() == loop.thread_ident)
+        return loop is None or not loop.dispatching_here()
 
     def _failed(self, exc: BaseException, then: Callable[[Future], None] | None = None) -> Future:
         """A future that already failed with ``exc`` (reported like any failure)."""
