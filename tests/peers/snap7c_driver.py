@@ -18,7 +18,9 @@ from snap7.client import Client
 from snap7.server import Server
 from snap7.type import Area, Parameter, S7DataItem, SrvArea, WordLen
 
-STATE: dict = {"client": None, "server": None, "areas": {}}
+STATE: dict = {"client": None, "server": None, "areas": {}, "rw": None, "rw_log": []}
+#: Bytes per element of each word length (Snap7 C's DataSizeByte).
+WIDTH = {1: 1, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 4, 8: 4, 0x1C: 2, 0x1D: 2}
 
 
 def _client() -> Client:
@@ -78,7 +80,7 @@ def op_write_area(c: dict):
 def op_read_typed(c: dict):
     """Cli_ReadArea with an explicit word length (BIT, REAL, ...)."""
     cli = _client()
-    size = c["amount"] * {1: 1, 2: 1, 4: 2, 6: 4, 8: 4, 0x1C: 2, 0x1D: 2}[c["wordlen"]]
+    size = c["amount"] * WIDTH[c["wordlen"]]
     buf = (ctypes.c_uint8 * size)()
     res = cli._lib.Cli_ReadArea(cli._s7_client, c["area"], c.get("db", 0), c["start"], c["amount"], c["wordlen"],  # noqa: SLF001
                                 ctypes.byref(buf))
@@ -174,9 +176,49 @@ def op_server_start(c: dict):
         buf = (ctypes.c_uint8 * spec["size"]).from_buffer_copy(bytes.fromhex(spec.get("data", "")).ljust(spec["size"], b"\x00"))
         STATE["areas"][(spec["area"], spec.get("index", 0))] = buf
         srv.register_area(SrvArea(spec["area"]), spec.get("index", 0), buf)
+    if c.get("resourceless"):
+        _answer_resourceless(srv)
     srv.start_to("127.0.0.1", c["port"])
     STATE["server"] = srv
     return c["port"]
+
+
+class _Tag(ctypes.Structure):
+    """TS7Tag, what Srv_SetRWAreaCallback's callback gets."""
+
+    _fields_ = [(name, ctypes.c_int) for name in ("Area", "DBNumber", "Start", "Size", "WordLen")]
+
+
+_RW_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                                ctypes.POINTER(_Tag), ctypes.POINTER(ctypes.c_uint8))
+
+
+def _answer_resourceless(srv: Server) -> None:
+    """Resourceless mode (python-snap7 2.x has no wrapper for it): every access calls back with
+    the tag; it is logged, with a write's bytes, and a read gets byte i = (Start + i) & 0xFF."""
+    def on_rw(_usr, _sender, operation, tag_p, data):
+        tag = tag_p.contents
+        size = tag.Size * WIDTH.get(tag.WordLen, 1)
+        entry = [operation, tag.Area, tag.DBNumber, tag.Start, tag.Size, tag.WordLen]
+        if operation == 0:
+            for i in range(size):
+                data[i] = (tag.Start + i) & 0xFF
+            entry.append("")
+        else:
+            entry.append(bytes(data[:size]).hex())
+        STATE["rw_log"].append(entry)
+        return 0
+
+    STATE["rw"] = _RW_CALLBACK(on_rw)  # kept alive as long as the server may call it
+    STATE["rw_log"].clear()
+    srv._lib.Srv_SetRWAreaCallback(srv._s7_server, STATE["rw"], None)  # noqa: SLF001
+
+
+def op_server_rw_log(c: dict):
+    """The resourceless callbacks since the last call: [operation, Area, DBNumber, Start, Size,
+    WordLen, written bytes hex]."""
+    log, STATE["rw_log"] = STATE["rw_log"], []
+    return log
 
 
 def op_server_area(c: dict):

@@ -75,6 +75,43 @@ def test_bits_and_typed_reads():
     assert run(client.read_area(Area.DB, 1, 0, 1, TransportSize.INT), ex) == H("3F80")
 
 
+class RecordingStore(MemoryAreaStore):
+    """A memory store that logs each call: (method, start, size or bit, the request item)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple] = []
+
+    def read(self, area, index, start, size, *, spec=None):
+        self.calls.append(("read", start, size, spec))
+        return super().read(area, index, start, size)
+
+    def write(self, area, index, start, data, *, spec=None):
+        self.calls.append(("write", start, len(data), spec))
+        super().write(area, index, start, data)
+
+    def write_bit(self, area, index, start, bit, value, *, spec=None):
+        self.calls.append(("write_bit", start, bit, spec))
+        super().write_bit(area, index, start, bit, value)
+
+
+def test_a_bit_write_is_one_store_step_and_every_access_carries_its_item():
+    """The store, not the engine, read-modify-writes a bit: one call it can make atomic (and
+    one readWrite call in resourceless mode); each call carries the item as the client asked."""
+    store = RecordingStore()
+    store.register(Area.MK, 0, bytearray(b"\xff" * 16))
+    store.register(Area.TM, 0, 16)
+    server, client = S7ServerProtocol(store), S7ClientProtocol()
+    run(client.setup_communication(), server.handle)
+    run(client.write_area(Area.MK, 0, 10 * 8 + 3, b"\x00", TransportSize.BIT), server.handle)
+    assert store.areas[(Area.MK, 0)][9:12] == b"\xff\xf7\xff"  # only that bit cleared
+    run(client.write_area(Area.MK, 0, 2, H("0102 0304"), TransportSize.WORD), server.handle)
+    assert run(client.read_area(Area.TM, 0, 3, 2), server.handle) == bytes(4)
+    assert [call[:3] for call in store.calls] == [("write_bit", 10, 3), ("write", 2, 4), ("read", 6, 4)]
+    assert [(s.address, s.count, s.transport_size) for *_, s in store.calls] == [
+        (83, 1, TransportSize.BIT), (16, 2, TransportSize.WORD), (3, 2, TransportSize.TIMER)]
+
+
 def test_missing_db_is_item_not_available_with_context():
     client, _, _, events, ex, _ = make_pair()
     with pytest.raises(S7Error) as info:
@@ -235,7 +272,7 @@ def test_pipelined_requests_are_answered_in_order_through_the_iso_layer():
 
 def test_store_errors_become_item_codes():
     class Faulty(MemoryAreaStore):
-        def read(self, area, index, start, size):
+        def read(self, area, index, start, size, *, spec=None):
             if area == Area.PE:
                 raise RuntimeError("bug in the store")
             if area == Area.PA:

@@ -123,8 +123,11 @@ class S7Server(ErrorReporting, MemoryHost):
                                 "describes it.")
     readWrite = Signal("sender", "operation", "tag", "buffer",
                        doc="Resourceless mode: a client reads (fill `buffer` in place, e.g. "
-                           "buffer[:] = ...) or writes (`buffer` holds its bytes). `tag` has "
-                           "Area, DBNumber, Start, Size, WordLen.")
+                           "buffer[:] = ...) or writes (`buffer` holds its bytes); one call "
+                           "per item. `tag` (Area, DBNumber, Start, Size, WordLen) is the item "
+                           "as the client asked it, as in Snap7 C: Size elements of WordLen "
+                           "from byte Start (BIT: bit address byte*8+bit, buffer one byte; "
+                           "timers, counters: element number).")
 
     def __init__(self, parent: Any = None, **properties: Any) -> None:
         self._core = ServerCore(self._deliver, self._answer, self._has_event_listeners)
@@ -392,10 +395,9 @@ class S7Server(ErrorReporting, MemoryHost):
             engine.schedule_call(self._finish, (job,))  # after the handlers of this wave
 
     def _finish(self, job: Job) -> None:
-        expected = job.tag.Size * (2 if job.tag.WordLen in (0x1C, 0x1D) else 1)
-        if len(job.buffer) != expected:
+        if len(job.buffer) != job.size:
             log.warning("%r: a readWrite handler left %d bytes in a %d-byte buffer", self,
-                        len(job.buffer), expected)
+                        len(job.buffer), job.size)
             job.finish(ReturnCode.ADDRESS_OUT_OF_RANGE)
         else:
             job.finish(ReturnCode.SUCCESS)

@@ -32,8 +32,12 @@ class S7ServerEvent(NamedTuple):
 class S7Tag(NamedTuple):
     """node-snap7's tag object of a resourceless `readWrite`.
 
-    `Area` is the wire area code (0x84 DB, 0x81 PE, ...), `Start` the byte offset (the element
-    number for timers and counters), `Size` the number of elements of `WordLen`.
+    The item as the client asked it, as Snap7 C passes it: `Area` the wire area code (0x84 DB,
+    0x81 PE, ...), `WordLen` the requested word length (0x01 BIT, 0x02 BYTE, 0x04 WORD,
+    0x08 REAL, 0x1D TIMER, ...), `Size` the number of its elements, `Start` the byte offset
+    (the bit address byte*8+bit for BIT, the element number for timers and counters). The
+    buffer holds Size elements of their width (one byte for BIT: the byte that holds the
+    bit on a read; 0x00 or 0x01 on a write).
     """
 
     Area: int

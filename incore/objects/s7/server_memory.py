@@ -18,6 +18,8 @@ from typing import Any
 
 from ...protocols.errors import AreaError
 from ...protocols.s7.constants import Area, ReturnCode, SrvArea, TransportSize
+from ...protocols.s7.items import ItemSpec
+from ...protocols.s7.server import set_bit
 from .server_events import S7Tag
 
 #: snap7 area number (registerArea) -> wire area code (what clients address).
@@ -28,6 +30,8 @@ MAX_AREA_SIZE = 1 << 21
 _OUT_OF_RANGE = ReturnCode.ADDRESS_OUT_OF_RANGE
 _MISSING = ReturnCode.OBJECT_DOES_NOT_EXIST
 _COUNTED = (Area.TM, Area.CT)
+#: Word lengths whose Start is the wire address itself (bit address, element number).
+_RAW_ADDRESS = frozenset((TransportSize.BIT, TransportSize.TIMER, TransportSize.COUNTER))
 
 
 class Interrupted(Exception):
@@ -97,10 +101,7 @@ class ServerMemory:
     @staticmethod
     def write_bit(block: Block, offset: int, bit: int, on: bool) -> None:
         with block.lock:
-            if on:
-                block.buf[offset] |= 1 << bit
-            else:
-                block.buf[offset] &= ~(1 << bit) & 0xFF
+            set_bit(block.buf, offset, bit, on)
 
     @staticmethod
     def set_locked(block: Block, locked: bool) -> None:
@@ -110,16 +111,36 @@ class ServerMemory:
                 block.cond.notify_all()
 
 
-class Job:
-    """One resourceless read or write, answered on the loop (see S7Server.readWrite)."""
+def resourceless_tag(area: int, index: int, start: int, size: int,
+                     spec: ItemSpec | None) -> S7Tag:
+    """The tag of a resourceless access, as Snap7 C hands it to its callback: the item as the
+    client asked it (`Start` a byte offset, or the bit address of a BIT item, or the element
+    number of a timer/counter; `Size` in elements; `WordLen` the requested one). Without the
+    request item (`spec` None) the access is described in bytes."""
+    if spec is not None:
+        ts = spec.transport_size
+        return S7Tag(area, index, spec.address if ts in _RAW_ADDRESS else spec.byte_offset,
+                     spec.count, ts)
+    if area in _COUNTED:
+        word_len = TransportSize.TIMER if area == Area.TM else TransportSize.COUNTER
+        return S7Tag(area, index, start // 2, size // 2, int(word_len))
+    return S7Tag(area, index, start, size, int(TransportSize.BYTE))
 
-    __slots__ = ("sender", "operation", "tag", "buffer", "code", "done")
+
+class Job:
+    """One resourceless read or write, answered on the loop (see S7Server.readWrite).
+
+    `size` is the buffer's length the client needs back: elements times their width (one
+    byte for a BIT, whose bit the engine then picks from it)."""
+
+    __slots__ = ("sender", "operation", "tag", "buffer", "size", "code", "done")
 
     def __init__(self, sender: str, operation: int, tag: S7Tag, buffer: bytearray) -> None:
         self.sender = sender
         self.operation = operation
         self.tag = tag
         self.buffer = buffer
+        self.size = len(buffer)
         self.code = 0  # set by the loop: ReturnCode.SUCCESS or an item error code
         self.done = threading.Event()
 
@@ -155,41 +176,61 @@ class ClientAccess:
             waiting.done.set()
 
     # -- AreaStore --------------------------------------------------------------------------
-    def read(self, area: int, index: int, start: int, size: int) -> bytes:
+    def read(self, area: int, index: int, start: int, size: int, *,
+             spec: ItemSpec | None = None) -> bytes:
         if self._core.resourceless:
-            return self._resourceless(0, area, index, start, size, None)
-        block = self._blocks.get((area, index))
-        if block is None:
-            raise AreaError(_MISSING)
-        end = start + size
+            return self._resourceless(0, resourceless_tag(area, index, start, size, spec),
+                                      bytearray(size))
+        block = self._block(area, index)
         with block.lock:
-            if block.locked:
-                self._wait(block, area, index)
-            buf = block.buf
-            if start < 0 or end > len(buf):
-                raise AreaError(_OUT_OF_RANGE)
-            return buf[start:end]
+            return self._buffer(block, start, start + size)[start:start + size]
 
-    def write(self, area: int, index: int, start: int, data: bytes) -> None:
+    def write(self, area: int, index: int, start: int, data: bytes, *,
+              spec: ItemSpec | None = None) -> None:
         if self._core.resourceless:
-            self._resourceless(1, area, index, start, len(data), data)
+            self._resourceless(1, resourceless_tag(area, index, start, len(data), spec),
+                               bytearray(data))
             return
-        block = self._blocks.get((area, index))
-        if block is None:
-            raise AreaError(_MISSING)
+        block = self._block(area, index)
         end = start + len(data)
         with block.lock:
-            if block.locked:
-                self._wait(block, area, index)
-            buf = block.buf
-            if start < 0 or end > len(buf):
-                raise AreaError(_OUT_OF_RANGE)
-            buf[start:end] = data
+            self._buffer(block, start, end)[start:end] = data
         if block.watched:
             self._core.changed(block, start, end)
 
-    # -- waiting ------------------------------------------------------------------------------
-    def _wait(self, block: Block, area: int, index: int) -> None:
+    def write_bit(self, area: int, index: int, start: int, bit: int, value: bool, *,
+                  spec: ItemSpec | None = None) -> None:
+        """One bit, read-modify-written under one hold of the area's lock (so no other
+        writer's change to the byte's other bits is lost); resourceless: one handler call
+        with the bit's tag and one byte, 0x00 or 0x01, as Snap7 C makes it."""
+        if self._core.resourceless:
+            self._resourceless(1, resourceless_tag(area, index, start, 1, spec),
+                               bytearray((1 if value else 0,)))
+            return
+        block = self._block(area, index)
+        with block.lock:
+            set_bit(self._buffer(block, start, start + 1), start, bit, value)
+        if block.watched:
+            self._core.changed(block, start, start + 1)
+
+    # -- finding and waiting ------------------------------------------------------------------
+    def _block(self, area: int, index: int) -> Block:
+        block = self._blocks.get((area, index))
+        if block is None:
+            raise AreaError(_MISSING)
+        return block
+
+    def _buffer(self, block: Block, start: int, end: int) -> bytearray:
+        """The area's buffer once bytes start..end may be touched (call holding block.lock):
+        waits out lockArea, then checks the range."""
+        if block.locked:
+            self._wait(block)
+        buf = block.buf
+        if start < 0 or end > len(buf):
+            raise AreaError(_OUT_OF_RANGE)
+        return buf
+
+    def _wait(self, block: Block) -> None:
         """Wait (holding block.lock) until the area is unlocked, or raise if it went away."""
         self._waiting = block
         try:
@@ -199,17 +240,12 @@ class ClientAccess:
             self._waiting = None
         if self._closed:
             raise Interrupted("connection closed while waiting for a locked area")
-        if self._blocks.get((area, index)) is not block:
+        if self._blocks.get((block.area, block.index)) is not block:
             raise AreaError(_MISSING)  # unregistered while we waited
 
-    def _resourceless(self, operation: int, area: int, index: int, start: int, size: int,
-                      data: bytes | None) -> bytes:
-        counted = area in _COUNTED
-        word_len = (TransportSize.TIMER if area == Area.TM else TransportSize.COUNTER) \
-            if counted else TransportSize.BYTE
-        tag = S7Tag(area, index, start // 2 if counted else start,
-                    size // 2 if counted else size, int(word_len))
-        job = Job(self.sender, operation, tag, bytearray(size) if data is None else bytearray(data))
+    def _resourceless(self, operation: int, tag: S7Tag, buffer: bytearray) -> bytes:
+        """Hand one access to the loop's readWrite handlers and wait for their answer."""
+        job = Job(self.sender, operation, tag, buffer)
         self._waiting = job
         try:
             if self._closed:

@@ -43,7 +43,7 @@ from .pdu import S7Pdu, SetupCommunication, decode_pdu, decode_setup, encode_set
 from .szl import Identity
 from .userdata import UserdataHandler
 
-__all__ = ["AreaStore", "MemoryAreaStore", "PlcState", "S7ServerProtocol", "EventTuple"]
+__all__ = ["AreaStore", "MemoryAreaStore", "PlcState", "S7ServerProtocol", "EventTuple", "set_bit"]
 
 EventTuple = tuple[int, int, int, int, int, int]
 _MIN_PDU = 64
@@ -65,11 +65,33 @@ class AreaStore(Protocol):
     0x1D TM), ``index`` the DB number (0 elsewhere), ``start`` a byte offset
     (timer/counter N is at byte 2N).  Refuse with ``AreaError(0x0A)`` for a
     missing area and ``AreaError(0x05)`` for an out-of-range access.
+
+    ``spec`` is the request item as the client asked it (bit address, element
+    count, word length).  Memory ignores it; a store that hands each access to
+    an application (snap7's resourceless mode) needs it to describe the access
+    the way the client saw it rather than as the bytes behind it.
     """
 
-    def read(self, area: int, index: int, start: int, size: int) -> bytes: ...
+    def read(self, area: int, index: int, start: int, size: int, *, spec: ItemSpec | None = None) -> bytes: ...
 
-    def write(self, area: int, index: int, start: int, data: bytes) -> None: ...
+    def write(self, area: int, index: int, start: int, data: bytes, *, spec: ItemSpec | None = None) -> None: ...
+
+    def write_bit(self, area: int, index: int, start: int, bit: int, value: bool, *,
+                  spec: ItemSpec | None = None) -> None:
+        """Set or clear one bit of the byte at ``start``.
+
+        The store does the read-modify-write itself, so it can be one atomic
+        step against other writers and one call for a resourceless handler.
+        """
+        ...
+
+
+def set_bit(buf: bytearray, offset: int, bit: int, value: bool) -> None:
+    """Set or clear bit ``bit`` of ``buf[offset]``, leaving its other bits (the caller locks)."""
+    if value:
+        buf[offset] |= 1 << bit
+    else:
+        buf[offset] &= ~(1 << bit) & 0xFF
 
 
 class MemoryAreaStore:
@@ -91,11 +113,15 @@ class MemoryAreaStore:
             raise AreaError(ReturnCode.ADDRESS_OUT_OF_RANGE)
         return buf
 
-    def read(self, area: int, index: int, start: int, size: int) -> bytes:
+    def read(self, area: int, index: int, start: int, size: int, *, spec: ItemSpec | None = None) -> bytes:
         return bytes(self._area(area, index, start, size)[start : start + size])
 
-    def write(self, area: int, index: int, start: int, data: bytes) -> None:
+    def write(self, area: int, index: int, start: int, data: bytes, *, spec: ItemSpec | None = None) -> None:
         self._area(area, index, start, len(data))[start : start + len(data)] = data
+
+    def write_bit(self, area: int, index: int, start: int, bit: int, value: bool, *,
+                  spec: ItemSpec | None = None) -> None:
+        set_bit(self._area(area, index, start, 1), start, bit, value)
 
 
 def _now() -> datetime:
@@ -267,7 +293,7 @@ class S7ServerProtocol:
         def action() -> bytes:
             nonlocal index, start, size
             index, start, size = self._locate(spec)
-            data = bytes(self.store.read(spec.area, index, start, size))
+            data = bytes(self.store.read(spec.area, index, start, size, spec=spec))
             if len(data) != size:
                 raise AreaError(ReturnCode.ADDRESS_OUT_OF_RANGE)
             return data
@@ -298,12 +324,10 @@ class S7ServerProtocol:
                 raise AreaError(ReturnCode.DATA_TYPE_NOT_SUPPORTED)
             if len(item.data) != size:
                 raise AreaError(ReturnCode.DATA_TYPE_INCONSISTENT)
-            data = item.data
-            if spec.transport_size == TransportSize.BIT:
-                current = self.store.read(spec.area, index, start, 1)[0]
-                mask = 1 << spec.bit
-                data = bytes(((current | mask) if data[0] & 1 else (current & ~mask),))
-            self.store.write(spec.area, index, start, data)
+            if spec.transport_size == TransportSize.BIT:  # the store's one atomic step
+                self.store.write_bit(spec.area, index, start, spec.bit, bool(item.data[0] & 1), spec=spec)
+            else:
+                self.store.write(spec.area, index, start, item.data, spec=spec)
             return None
 
         code, _ = self._guarded(action)
