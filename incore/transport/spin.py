@@ -1,21 +1,24 @@
 """Spin-then-block receiving: poll briefly for a reply before sleeping in the kernel.
 
 A request/response client spends most of a fast exchange asleep in recv(): the reply comes
-back from a local or nearby peer within tens of microseconds, and putting the thread to
-sleep and waking it again costs about as much CPU as that (far more in a virtual machine,
-where every wake-up is an inter-processor interrupt through the hypervisor). Polling the
-socket for a short budget first keeps the thread on its core, which measured here (Snap7 C
-server on loopback, bench/s7_client.py) roughly doubles round trips per second for the same
+back from a nearby peer within tens of microseconds, and putting the thread to sleep and
+waking it again costs about as much (far more in a virtual machine, where waking a thread
+on another CPU is an inter-processor interrupt through the hypervisor). Polling the socket
+for a short budget first keeps the thread on its core: against a Snap7 C server on another
+CPU, measured here, that gives two to three times the round trips per second for the same
 CPU per request.
 
-The spin adapts to the peer: a budget that ran out without a reply means the peer is slower
-than the budget (a PLC on a real network answers in milliseconds), so the next receives
-skip spinning, twice as many after each further miss, up to MAX_SKIP. A reply within the
-budget resets that. Against a slow peer the spin costs a fraction of a percent of a core.
+Whether spinning pays depends on where the peer runs, so each socket measures it. A
+receive either spins (up to the budget, then sleeps) or sleeps at once, and the time it
+waited for its data goes into a moving average for that way. The cheaper way is used; for
+TRIAL receives of every PERIOD the other way is tried again, so a change (the peer moved
+to this CPU, a PLC on a real network that answers in milliseconds) is noticed within a few
+hundred requests. When the peer shares this CPU, spinning only delays it, and blocking wins;
+against a slow peer a spin runs out and counts as the budget plus the sleep, so blocking
+wins again and the spin costs TRIAL budgets per PERIOD requests.
 
-Disabled (budget 0) on single-CPU machines, where spinning would only delay the peer, and
-where the platform lacks MSG_DONTWAIT. ``INCORE_RECV_SPIN_US`` overrides the default budget
-(0 turns spinning off).
+Off on single-CPU machines and where the platform lacks MSG_DONTWAIT.
+``INCORE_RECV_SPIN_US`` overrides the default budget (0 turns spinning off).
 """
 from __future__ import annotations
 
@@ -23,10 +26,13 @@ import os
 import socket
 import time
 
-__all__ = ["DEFAULT_BUDGET", "MAX_SKIP", "Spinner"]
+__all__ = ["DEFAULT_BUDGET", "PERIOD", "TRIAL", "Spinner"]
 
-#: Receives skipped after the longest run of misses; bounds the cost against a slow peer.
-MAX_SKIP = 256
+#: Every PERIOD receives, the first TRIAL use the way that is not preferred, to re-measure it.
+PERIOD = 256
+TRIAL = 4
+#: Weight of the newest wait in its way's moving average.
+ALPHA = 0.2
 
 _DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
 
@@ -40,48 +46,64 @@ def _default_budget() -> float:
         except ValueError:
             raise ValueError(f"INCORE_RECV_SPIN_US must be a number of microseconds, "
                              f"not {env!r}") from None
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return 100e-6 if cpus > 1 and _DONTWAIT else 0.0
+    # The machine's CPUs, not this process's affinity: a client pinned to one CPU still
+    # gains when its peer runs on another, and the measurement finds out which it is.
+    return 100e-6 if (os.cpu_count() or 1) > 1 and _DONTWAIT else 0.0
 
 
 DEFAULT_BUDGET: float = _default_budget()
 
 
 class Spinner:
-    """One socket's spin state. Not thread-safe: used by whichever thread owns the stream."""
+    """One socket's choice between spinning and sleeping. Not thread-safe: used by the
+    thread that owns the stream. Per receive: ``spin = choose()``, then ``poll()`` if
+    spin (None: sleep in recv after all), then ``record(spin, seconds waited)``."""
 
-    __slots__ = ("budget", "_skip", "_backoff")
+    __slots__ = ("budget", "_count", "_prefer_spin", "_spin_wait", "_block_wait")
 
     def __init__(self, budget: float = DEFAULT_BUDGET) -> None:
         if budget < 0:
             raise ValueError("spin budget must be >= 0")
         self.budget = budget if _DONTWAIT else 0.0
-        self._skip = 0  # receives left that block without spinning
-        self._backoff = 0  # the skip after the next miss is twice this
+        self._count = 0
+        self._prefer_spin = True  # the first receives block (a trial), the next ones spin
+        self._spin_wait: float | None = None  # moving averages of the wait for data, seconds
+        self._block_wait: float | None = None
 
-    def recv_into(self, sock: socket.socket, buf: memoryview) -> int | None:
-        """Poll ``sock`` for up to the budget; the byte count received (0 at EOF), or None
-        if nothing arrived and the caller should block. Socket errors propagate."""
+    @property
+    def prefers_spinning(self) -> bool:
+        return bool(self.budget) and self._prefer_spin
+
+    def choose(self) -> bool:
+        """Whether the next receive spins first."""
         if not self.budget:
-            return None
-        if self._skip:
-            self._skip -= 1
-            return None
+            return False
+        count = self._count
+        self._count = count + 1
+        if count % PERIOD < TRIAL:
+            return not self._prefer_spin  # a trial of the other way
+        return self._prefer_spin
+
+    def poll(self, sock: socket.socket, buf: memoryview) -> int | None:
+        """Poll ``sock`` for up to the budget; the byte count received (0 at EOF), or None
+        if nothing arrived and the caller should sleep in recv. Socket errors propagate."""
         recv_into = sock.recv_into
         clock = time.perf_counter
         deadline = clock() + self.budget
         while True:
             try:
-                got = recv_into(buf, 0, _DONTWAIT)
+                return recv_into(buf, 0, _DONTWAIT)
             except BlockingIOError:
                 if clock() >= deadline:
-                    break
-                continue
-            self._backoff = 0
-            return got
-        self._backoff = min(max(1, 2 * self._backoff), MAX_SKIP)
-        self._skip = self._backoff
-        return None
+                    return None
+
+    def record(self, spun: bool, waited: float) -> None:
+        """A receive that spun first (or not) had its data after ``waited`` seconds."""
+        if spun:
+            old = self._spin_wait
+            self._spin_wait = waited if old is None else old + ALPHA * (waited - old)
+        else:
+            old = self._block_wait
+            self._block_wait = waited if old is None else old + ALPHA * (waited - old)
+        if self._spin_wait is not None and self._block_wait is not None:
+            self._prefer_spin = self._spin_wait < self._block_wait

@@ -163,17 +163,27 @@ class BlockingStream:
         """One recv into the reusable buffer, waiting at most ``wait``; returns its length."""
         if self._closed:
             self._check_open()
-        got = self._spinner.recv_into(self._sock, self._rx) if spin else None
-        if got is None:
-            self._arm(socket.SO_RCVTIMEO, wait)
-            try:
-                got = self._sock.recv_into(self._rx)
-            except (BlockingIOError, TimeoutError):
-                raise ReceiveTimeoutError(f"{self.peer[0]}:{self.peer[1]}: got {len(self._buf)} "
-                                          f"bytes within {timeout}s") from None
+        spinner = self._spinner
+        if spin and spinner.budget:
+            started = time.perf_counter()
+            spun = spinner.choose()
+            got = spinner.poll(self._sock, self._rx) if spun else None
+            if got is None:
+                got = self._recv_blocking(wait, timeout)
+            spinner.record(spun, time.perf_counter() - started)
+        else:
+            got = self._recv_blocking(wait, timeout)
         if not got:
             raise ConnectionClosedError(f"{self.peer[0]}:{self.peer[1]}: closed by peer")
         return got
+
+    def _recv_blocking(self, wait: float, timeout: float) -> int:
+        self._arm(socket.SO_RCVTIMEO, wait)
+        try:
+            return self._sock.recv_into(self._rx)
+        except (BlockingIOError, TimeoutError):
+            raise ReceiveTimeoutError(f"{self.peer[0]}:{self.peer[1]}: got {len(self._buf)} "
+                                      f"bytes within {timeout}s") from None
 
     def _fill(self, n: int, timeout: float) -> None:
         buf = self._buf

@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 
 from incore.transport import spin
-from incore.transport.spin import MAX_SKIP, Spinner
+from incore.transport.spin import PERIOD, TRIAL, Spinner
 from incore.transport.tcp_client import BlockingStream
 from transport_helpers import WAIT
 
@@ -34,7 +34,7 @@ def test_data_already_there_is_taken_without_blocking(pair) -> None:
     a, b = pair
     a.sendall(b"reply")
     buf = buffer()
-    assert Spinner(0.01).recv_into(b, buf) == 5
+    assert Spinner(0.01).poll(b, buf) == 5
     assert bytes(buf[:5]) == b"reply"
 
 
@@ -46,7 +46,7 @@ def test_a_reply_arriving_during_the_spin_ends_it_at_once(pair) -> None:
     sender.start()
     started = time.monotonic()
     go.set()
-    got = spinner.recv_into(b, buffer())
+    got = spinner.poll(b, buffer())
     sender.join(WAIT)
     assert got == 4
     assert time.monotonic() - started < WAIT / 2
@@ -55,43 +55,62 @@ def test_a_reply_arriving_during_the_spin_ends_it_at_once(pair) -> None:
 def test_eof_during_the_spin_is_zero_bytes(pair) -> None:
     a, b = pair
     a.shutdown(socket.SHUT_WR)
-    assert Spinner(0.01).recv_into(b, buffer()) == 0
+    assert Spinner(0.01).poll(b, buffer()) == 0
 
 
-def test_a_miss_skips_spinning_for_twice_as_many_receives_each_time(pair) -> None:
-    a, b = pair
-    spinner = Spinner(0.0005)
-    expected_skips = [1, 2, 4, 8]
-    for skips in expected_skips:
-        assert spinner.recv_into(b, buffer()) is None  # spun out: the peer is slow
-        a.sendall(b"x")  # now there is data, but the spinner does not look
-        for _ in range(skips):
-            assert spinner.recv_into(b, buffer()) is None
-        b.recv(16)  # drain, as the blocking receive would have
-    a.sendall(b"fast")
-    assert spinner.recv_into(b, buffer()) == 4  # a hit resets the backoff
-    assert spinner.recv_into(b, buffer()) is None  # spun (nothing there) and missed
-    a.sendall(b"y")
-    assert spinner.recv_into(b, buffer()) is None  # skips exactly one again
-
-
-def test_the_backoff_is_bounded(pair) -> None:
+def test_nothing_within_the_budget_means_sleep(pair) -> None:
     _, b = pair
-    spinner = Spinner(0.00001)
-    misses = 0
-    for _ in range(2 * MAX_SKIP + 20):
-        before = spinner._skip
-        spinner.recv_into(b, buffer())
-        misses += before == 0
-    assert spinner._backoff == MAX_SKIP
-    assert misses >= 10  # it keeps probing now and then
+    started = time.perf_counter()
+    assert Spinner(0.002).poll(b, buffer()) is None
+    assert time.perf_counter() - started >= 0.002
 
 
-def test_a_zero_budget_never_touches_the_socket(pair) -> None:
-    a, b = pair
-    a.sendall(b"data")
-    assert Spinner(0.0).recv_into(b, buffer()) is None
-    assert b.recv(16) == b"data"
+def test_it_measures_both_ways_first_then_keeps_the_cheaper() -> None:
+    spinner = Spinner(100e-6)
+    ways = [spinner.choose() for _ in range(TRIAL)]
+    assert ways == [False] * TRIAL  # the opening trial sleeps at once
+    for _ in ways:
+        spinner.record(False, 90e-6)  # a sleeping receive had its reply after 90 us
+    assert spinner.choose() is True  # then it spins
+    spinner.record(True, 30e-6)
+    assert spinner.prefers_spinning
+    assert all(spinner.choose() for _ in range(PERIOD - TRIAL - 1))
+    # Every PERIOD receives, TRIAL of them re-measure sleeping.
+    assert [spinner.choose() for _ in range(TRIAL + 1)] == [False] * TRIAL + [True]
+
+
+def test_a_peer_on_this_cpu_makes_it_sleep() -> None:
+    """Spinning delays a peer that needs this CPU: the spins measure slower, so it sleeps."""
+    spinner = Spinner(100e-6)
+    spinner.record(False, 20e-6)
+    spinner.record(True, 35e-6)
+    assert not spinner.prefers_spinning
+    assert all(spinner.choose() for _ in range(TRIAL))  # the opening trial, now of spinning
+    assert not any(spinner.choose() for _ in range(TRIAL, PERIOD))
+
+
+def test_a_slow_peer_makes_it_sleep_and_costs_few_spins() -> None:
+    spinner = Spinner(100e-6)
+    spinner.record(False, 2e-3)  # a PLC that answers in 2 ms
+    spinner.record(True, 100e-6 + 2e-3)  # the spin ran out, then it slept
+    spins = sum(spinner.choose() for _ in range(10 * PERIOD))
+    assert spins <= 10 * TRIAL  # only the trials spin
+
+
+def test_the_averages_follow_a_change() -> None:
+    spinner = Spinner(100e-6)
+    spinner.record(False, 90e-6)
+    spinner.record(True, 30e-6)
+    assert spinner.prefers_spinning
+    for _ in range(10):  # the peer moved to this CPU: spins now take longer
+        spinner.record(True, 200e-6)
+    assert not spinner.prefers_spinning
+
+
+def test_a_zero_budget_never_spins(pair) -> None:
+    spinner = Spinner(0.0)
+    assert not any(spinner.choose() for _ in range(PERIOD))
+    assert not spinner.prefers_spinning
 
 
 def test_negative_budget_is_refused() -> None:
@@ -113,19 +132,21 @@ def test_a_bad_environment_value_is_a_clear_error(monkeypatch) -> None:
 
 def test_single_cpu_machines_do_not_spin(monkeypatch) -> None:
     monkeypatch.delenv("INCORE_RECV_SPIN_US", raising=False)
-    monkeypatch.setattr(spin.os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr(spin.os, "cpu_count", lambda: 1)
     assert spin._default_budget() == 0.0
-    monkeypatch.setattr(spin.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(spin.os, "cpu_count", lambda: 2)
     assert spin._default_budget() > 0.0
 
 
-def test_blocking_stream_spins_and_still_reads_exact_lengths(pair) -> None:
+def test_blocking_stream_spins_or_sleeps_and_still_reads_exact_lengths(pair) -> None:
     a, b = pair
     stream = BlockingStream(b, io_timeout=WAIT, spin=0.01)
-    for size in (1, 7, 300):
-        a.sendall(bytes(range(256)) * 2)
-        assert stream.recv_exactly(size) == (bytes(range(256)) * 2)[:size]
-        stream.recv_some()  # the rest of that chunk
+    data = bytes(range(256)) * 2
+    for size in (1, 7, 300) * 4:  # through the opening trial into the chosen way
+        a.sendall(data)
+        assert stream.recv_exactly(size) == data[:size]
+        assert stream.recv_exactly(len(data) - size) == data[size:]
+    assert stream._spinner._count >= 12
     stream.close()
 
 
@@ -134,5 +155,5 @@ def test_a_probe_without_spin_leaves_the_spinner_alone(pair) -> None:
     stream = BlockingStream(b, io_timeout=WAIT, spin=0.01)
     a.sendall(b"z")
     assert stream.recv_some(timeout=WAIT, spin=False) == b"z"
-    assert stream._spinner._skip == 0 and stream._spinner._backoff == 0
+    assert stream._spinner._count == 0  # neither chosen nor measured
     stream.close()
