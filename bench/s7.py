@@ -1,17 +1,30 @@
 """S7 server benchmark: incore's S7Server object against python-snap7's and Snap7 C's servers.
 
-One run measures all three (this machine is noisy): python-snap7 3.x's client does
+One run measures them all (this machine is noisy): python-snap7 3.x's client does
 `db_read(1, 0, 64)` round trips against each server, and each server runs in a process of
-its own so its CPU time per request can be read from /proc. The client is the same for
-all three, so differences in round trips per second and in server CPU are the servers'.
+its own so its CPU time per request, user and system apart, can be read from /proc. The
+client is the same for all, so differences in round trips per second and in server CPU are
+the servers'. Each measure is the best of ROUNDS samples; the CPU columns are those of the
+sample with the least CPU per request, whose total /proc gets right to a 10 ms tick but
+splits into user and system by the kernel's tick sampling, so small user figures are rough.
+Most server CPU is system time, and it depends on where the two ends run: a reply that
+wakes a thread on the other CPU costs several times one on the same CPU (more so in a
+virtual machine). So every server is measured twice, the client and the server pinned to
+the same CPU and then to two CPUs (bench/placement.py), each placement with its own table.
+
+A fourth contender, the "python floor" (bench/s7_floor.py), is a measuring stick, not a
+server: a thread-per-connection loop that answers every request with a canned reply. Its
+CPU per request is what any Python server pays on this machine before doing any work, so
+the lines under the table set incore's CPU against python-snap7's (the target: at most
+half) next to the floor's, and the reader sees whether the target is in reach at all.
 Then the S7 client benchmark (bench/s7_client.py) adds its rows, when it is present.
 
     python -m bench.s7                   (or: make bench)
     python -m bench.s7 --profile incore  (cProfile of our server's connection thread)
 
-This file doubles as the server process: `--serve KIND PORT` (run by main). The Snap7 C
-server runs under .venv-snap7c's interpreter, which has no incore, so every import of a
-server's library happens inside its serve function.
+This file doubles as the server process: `--serve KIND PORT` (run by main; KIND is one of
+SERVERS). The Snap7 C server runs under .venv-snap7c's interpreter, which has no incore, so
+every import of a server's library happens inside its serve function.
 """
 from __future__ import annotations
 
@@ -25,13 +38,19 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from bench.placement import CPUs, at_start, describe, pinned, placements
+
 REPO = Path(__file__).resolve().parents[1]
-REQUESTS = 20_000  # per server, in ROUNDS samples; the time bound ends slow servers first
+# per server, in ROUNDS samples long enough for /proc's 10 ms CPU ticks; the time bound
+# ends slow servers first
+REQUESTS = 120_000
 ROUNDS = 4
-TIME_BOUND = 16.0  # seconds of measuring per server
+TIME_BOUND = 10.0  # seconds of measuring per server and placement
 WARMUP = 300
 DB_SIZE = 1024
-SERVERS = ("incore", "python-snap7", "snap7-c")
+SERVERS = ("incore", "python-snap7", "snap7-c", "floor")  # incore first, python-snap7 second
+LABELS = {"floor": "python floor"}  # the name in the tables, where it is not the kind
+TARGET = 0.5  # incore's server CPU per request, as a fraction of python-snap7's, at most
 
 
 # -- server processes ---------------------------------------------------------------------------
@@ -115,6 +134,12 @@ def serve_snap7_c(port: int) -> None:
     server.destroy()
 
 
+def serve_floor(port: int) -> None:
+    from bench.s7_floor import serve
+
+    serve(port)
+
+
 # -- the measuring side -------------------------------------------------------------------------
 def snap7c_python() -> str:
     return os.environ.get("INCORE_SNAP7C_PYTHON") or str(REPO / ".venv-snap7c" / "bin" / "python")
@@ -126,30 +151,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc (what `top` counts)."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, all its threads: utime and stime from /proc
+    (what `top` counts), in clock ticks of 10 ms, so samples must be long."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-class ServerProcess:
-    """A server of one kind in its own process, on a free port, until close()."""
+class ChildProcess:
+    """A bench helper in a process of its own, from "ready" until close().
 
-    def __init__(self, kind: str, profile: str | None = None) -> None:
-        self.kind = kind
-        self.port = free_port()
-        python = snap7c_python() if kind == "snap7-c" else sys.executable
-        cmd = [python, str(Path(__file__).resolve()), "--serve", kind, str(self.port)]
-        if profile:
-            cmd += ["--profile-file", profile]
+    The child prints "ready" once it is set up, answers one line for each line asked, and
+    ends when its stdin closes. Used for the servers here and by bench/s7_client.py.
+    """
+
+    def __init__(self, cmd: list[str], what: str, env: dict[str, str] | None = None,
+                 cpus: CPUs | None = None) -> None:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, cwd=REPO,
-                                     env={**os.environ, "PYTHONPATH": str(REPO)})
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
+                                     text=True, cwd=REPO, preexec_fn=at_start(cpus),
+                                     env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)})
+        line = self._read()
         if line.strip() != "ready":
             self.close()
-            raise RuntimeError(f"{kind} server did not start (said {line!r})")
+            raise RuntimeError(f"{what} did not start (said {line!r})")
+
+    def ask(self, line: str) -> str:
+        """Send one line, return the child's one-line answer."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def _read(self) -> str:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline()
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -164,19 +200,34 @@ class ServerProcess:
             self.proc.stdout.close()
 
 
+class ServerProcess(ChildProcess):
+    """A server of one kind in its own process, on a free port, until close()."""
+
+    def __init__(self, kind: str, profile: str | None = None, cpus: CPUs | None = None) -> None:
+        self.kind = kind
+        self.port = free_port()
+        python = snap7c_python() if kind == "snap7-c" else sys.executable
+        cmd = [python, str(Path(__file__).resolve()), "--serve", kind, str(self.port)]
+        if profile:
+            cmd += ["--profile-file", profile]
+        super().__init__(cmd, f"{kind} server", cpus=cpus)
+
+
 class Contender:
     """One server process and a python-snap7 client connected to it."""
 
-    def __init__(self, kind: str, profile: str | None = None) -> None:
+    def __init__(self, kind: str, profile: str | None = None,
+                 cpus: CPUs | None = None) -> None:
         import snap7
 
         self.kind = kind
-        self.server = ServerProcess(kind, profile)
+        self.server = ServerProcess(kind, profile, cpus)
         self.client = snap7.client.Client()
         self.client.connect("127.0.0.1", 0, 2, self.server.port)
         for _ in range(WARMUP):
             self.client.db_read(1, 0, 64)
-        self.samples: list[tuple[int, float, float]] = []  # (requests, seconds, cpu seconds)
+        # (requests, seconds, user CPU seconds, system CPU seconds)
+        self.samples: list[tuple[int, float, float, float]] = []
 
     def run(self, requests: int, bound: float) -> None:
         """One sample: up to `requests` round trips or `bound` seconds."""
@@ -191,13 +242,19 @@ class Contender:
             if not done & 63 and time.perf_counter() > deadline:
                 break
         elapsed = time.perf_counter() - start
-        self.samples.append((done, elapsed, cpu_seconds(self.server.proc.pid) - cpu0))
+        user, system = cpu_seconds(self.server.proc.pid)
+        self.samples.append((done, elapsed, user - cpu0[0], system - cpu0[1]))
 
     def result(self) -> dict[str, Any]:
-        """The least disturbed sample of each measure (this machine is shared and noisy)."""
-        return {"server": self.kind, "requests": sum(n for n, _, _ in self.samples),
-                "rate": max(n / t for n, t, _ in self.samples),
-                "cpu_per_10k": min(c / n for n, _, c in self.samples) * 10_000}
+        """The least disturbed sample of each measure (this machine is shared and noisy): the
+        best rate, and the sample with the least CPU per request, split into user and system
+        seconds per 10,000 requests (of that one sample, so that they add up)."""
+        n, _, user, system = min(self.samples, key=lambda s: (s[2] + s[3]) / s[0])
+        return {"server": LABELS.get(self.kind, self.kind),
+                "requests": sum(s[0] for s in self.samples),
+                "rate": max(s[0] / s[1] for s in self.samples),
+                "user_per_10k": user / n * 10_000, "sys_per_10k": system / n * 10_000,
+                "cpu_per_10k": (user + system) / n * 10_000}
 
     def close(self) -> None:
         try:
@@ -207,19 +264,29 @@ class Contender:
 
 
 def measure(kinds: tuple[str, ...] = SERVERS, requests: int = REQUESTS,
-            profile: str | None = None) -> list[dict[str, Any]]:
+            profile: str | None = None,
+            placement: tuple[CPUs, CPUs] | None = None) -> list[dict[str, Any]]:
     """Round trips per second and server CPU seconds per 10,000 requests, per server.
 
     The servers take turns, ROUNDS samples each, so a burst of load elsewhere on the machine
-    spoils one sample of each rather than all samples of one.
+    spoils one sample of each rather than all samples of one. ``placement`` pins the client
+    (this thread) and the server processes: (client CPUs, server CPUs); see bench/placement.
     """
+    if placement is None:
+        return _measure(kinds, requests, profile, None)
+    with pinned(placement[0]):
+        return _measure(kinds, requests, profile, placement[1])
+
+
+def _measure(kinds: tuple[str, ...], requests: int, profile: str | None,
+             server_cpus: CPUs | None) -> list[dict[str, Any]]:
     import logging
 
     logging.getLogger("snap7").setLevel(logging.WARNING)
     contenders: list[Contender] = []
     try:
         for kind in kinds:
-            contenders.append(Contender(kind, profile))
+            contenders.append(Contender(kind, profile, server_cpus))
         per_round = max(1, requests // ROUNDS)
         for _ in range(ROUNDS):
             for contender in contenders:
@@ -230,25 +297,53 @@ def measure(kinds: tuple[str, ...] = SERVERS, requests: int = REQUESTS,
             contender.close()
 
 
+def _ratio(value: float, reference: float | None) -> str:
+    return f"{value / reference:.2f}x" if reference else "-"
+
+
 def server_table(rows: list[dict[str, Any]]) -> str:
-    ours = rows[0]
-    lines = ["| server | requests | round trips/s | server CPU s / 10k requests | "
-             "CPU vs incore |", "|---|---:|---:|---:|---:|"]
+    """Rates and server CPU (user, system, total seconds per 10k requests), against incore."""
+    ours = rows[0]["cpu_per_10k"]
+    lines = ["| server | requests | round trips/s | user CPU s / 10k | system CPU s / 10k | "
+             "server CPU s / 10k requests | CPU vs incore |", "|---|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
-        ratio = row["cpu_per_10k"] / ours["cpu_per_10k"] if ours["cpu_per_10k"] else float("nan")
         lines.append(f"| {row['server']} | {row['requests']} | {row['rate']:,.0f} | "
-                     f"{row['cpu_per_10k']:.2f} | {ratio:.2f}x |")
+                     f"{row['user_per_10k']:.3f} | {row['sys_per_10k']:.3f} | "
+                     f"{row['cpu_per_10k']:.3f} | {_ratio(row['cpu_per_10k'], ours)} |")
     return "\n".join(lines)
 
 
-def client_table(rows: dict[str, float]) -> str:
-    """The client benchmark's rates as a table, each against python-snap7's client."""
+def server_verdict(rows: list[dict[str, Any]]) -> str:
+    """incore's and the floor's CPU as fractions of python-snap7's, and the target's verdict."""
+    by_name = {row["server"]: row for row in rows}
+    ours, theirs = by_name["incore"], by_name["python-snap7"]
+    floor = by_name.get(LABELS["floor"])
+
+    def share(row: dict[str, Any], key: str = "cpu_per_10k") -> float:
+        return row[key] / theirs[key] if theirs[key] else float("nan")
+
+    lines = [f"Server CPU per request as a fraction of python-snap7's: incore {share(ours):.2f} "
+             f"(user space only: {share(ours, 'user_per_10k'):.2f})"
+             + (f", python floor {share(floor):.2f}" if floor else "") + "."]
+    if floor:
+        reach = ("within it: the target is reachable by a Python server here"
+                 if share(floor) <= TARGET else "ABOVE it: no Python server can meet it here")
+        lines.append(f"The python floor (recv, canned reply, send) against the target of "
+                     f"{TARGET:g}: {reach}.")
+    verdict = "met" if ours["cpu_per_10k"] <= TARGET * theirs["cpu_per_10k"] else "MISSED"
+    lines.append(f"Target (incore server CPU per request <= half of python-snap7's): {verdict} "
+                 f"({share(ours):.2f} of python-snap7's)")
+    return "\n".join(lines)
+
+
+def client_table(rows: dict[str, tuple[float, float]]) -> str:
+    """The client benchmark's rates and client CPU, each against python-snap7's client."""
     theirs = next((v for k, v in rows.items() if "python-snap7" in k), None)
-    lines = ["| client | round trips/s | vs python-snap7 |", "|---|---:|---:|"]
-    for name, rate in rows.items():
-        name = name.removesuffix(", round trips/s")
-        ratio = f"{rate / theirs:.2f}x" if theirs else "-"
-        lines.append(f"| {name} | {rate:,.0f} | {ratio} |")
+    lines = ["| client | round trips/s | vs python-snap7 | client CPU s / 10k requests | "
+             "CPU vs python-snap7 |", "|---|---:|---:|---:|---:|"]
+    for name, (rate, cpu) in rows.items():
+        lines.append(f"| {name} | {rate:,.0f} | {_ratio(rate, theirs and theirs[0])} | "
+                     f"{cpu:.3f} | {_ratio(cpu, theirs and theirs[1])} |")
     return "\n".join(lines)
 
 
@@ -264,10 +359,9 @@ def main(argv: list[str] | None = None) -> None:
         kind, port = args.serve[0], int(args.serve[1])
         if kind == "incore":
             serve_incore(port, args.profile_file)
-        elif kind == "python-snap7":
-            serve_python_snap7(port)
         else:
-            serve_snap7_c(port)
+            {"python-snap7": serve_python_snap7, "snap7-c": serve_snap7_c,
+             "floor": serve_floor}[kind](port)
         return
     if args.profile:
         import pstats
@@ -278,21 +372,21 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{row['requests']} requests, {row['rate']:,.0f}/s")
             pstats.Stats(path).sort_stats("tottime").print_stats(25)
         return
-    print(f"\n## S7 server: python-snap7 3.x client, db_read(1, 0, 64), up to {args.requests} "
-          f"requests or {TIME_BOUND:.0f} s per server in {ROUNDS} turns (best turn shown)\n")
-    rows = measure(SERVERS, args.requests)
-    print(server_table(rows))
-    ours, theirs = rows[0]["cpu_per_10k"], rows[1]["cpu_per_10k"]
-    verdict = "met" if ours <= theirs / 2 else "MISSED"
-    print(f"\nTarget (incore server CPU per request <= half of python-snap7's): {verdict} "
-          f"({ours / theirs:.2f} of python-snap7's)")
-    try:
-        from bench.s7_client import client_rows
-    except ImportError as exc:
-        print(f"\n(S7 client benchmark not available: {exc})")
-        return
-    print("\n## S7 client: round trips/s of db_read(1, 0, 64) against the Snap7 C server\n")
-    print(client_table(client_rows()))
+    for name, cpus in placements().items():
+        print(f"\n## S7 server, {describe(name, cpus)}: python-snap7 3.x client, "
+              f"db_read(1, 0, 64), up to {args.requests} requests or {TIME_BOUND:.0f} s per "
+              f"server in {ROUNDS} turns (best turn shown)\n")
+        rows = measure(SERVERS, args.requests, placement=cpus)
+        print(server_table(rows))
+        print()
+        print(server_verdict(rows))
+    from bench.s7_client import client_rows
+
+    for name, cpus in placements().items():
+        print(f"\n## S7 client, {describe(name, cpus)}: db_read(1, 0, 64) against the Snap7 C "
+              f"server, round trips/s and the client process's CPU (best of rounds)\n")
+        print(client_table(client_rows(cpus)))
+
 
 if __name__ == "__main__":
     main()
