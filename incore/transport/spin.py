@@ -10,10 +10,10 @@ CPU per request.
 
 Whether spinning pays depends on where the peer runs, so each socket measures it. A
 receive either spins (up to the budget, then sleeps) or sleeps at once, and the time it
-waited for its data goes into a moving average for that way. The cheaper way is used; for
-TRIAL receives of every PERIOD the other way is tried again, so a change (the peer moved
-to this CPU, a PLC on a real network that answers in milliseconds) is noticed within a few
-hundred requests. When the peer shares this CPU, spinning only delays it, and blocking wins;
+waited for its data goes into a moving average for that way (every SAMPLE-th receive: the
+clock costs more than the decision). The cheaper way is used; for TRIAL receives of every
+PERIOD the other way is measured afresh, so a change (the peer moved to this CPU, a PLC on
+a real network that answers in milliseconds) is noticed within about a thousand requests. When the peer shares this CPU, spinning only delays it, and blocking wins;
 against a slow peer a spin runs out and counts as the budget plus the sleep, so blocking
 wins again and the spin costs TRIAL budgets per PERIOD requests.
 
@@ -26,11 +26,15 @@ import os
 import socket
 import time
 
-__all__ = ["DEFAULT_BUDGET", "PERIOD", "TRIAL", "Spinner"]
+__all__ = ["DEFAULT_BUDGET", "PERIOD", "TRIAL", "SAMPLE", "SPIN", "TIMED", "Spinner"]
 
 #: Every PERIOD receives, the first TRIAL use the way that is not preferred, to re-measure it.
-PERIOD = 256
+PERIOD = 1024
 TRIAL = 4
+#: Of the other receives, every SAMPLE-th is timed, to follow the preferred way's cost.
+SAMPLE = 8
+#: Bits of what choose() returns: spin first; time this receive and record() it.
+SPIN, TIMED = 1, 2
 #: Weight of the newest wait in its way's moving average.
 ALPHA = 0.2
 
@@ -56,8 +60,9 @@ DEFAULT_BUDGET: float = _default_budget()
 
 class Spinner:
     """One socket's choice between spinning and sleeping. Not thread-safe: used by the
-    thread that owns the stream. Per receive: ``spin = choose()``, then ``poll()`` if
-    spin (None: sleep in recv after all), then ``record(spin, seconds waited)``."""
+    thread that owns the stream. Per receive: ``way = choose()``; if ``way & SPIN``,
+    ``poll()`` (None: sleep in recv after all), else sleep in recv; if ``way & TIMED``,
+    ``record(way & SPIN, seconds from choose() to the data)``."""
 
     __slots__ = ("budget", "_count", "_prefer_spin", "_spin_wait", "_block_wait")
 
@@ -74,15 +79,23 @@ class Spinner:
     def prefers_spinning(self) -> bool:
         return bool(self.budget) and self._prefer_spin
 
-    def choose(self) -> bool:
-        """Whether the next receive spins first."""
+    def choose(self) -> int:
+        """How the next receive goes: SPIN and TIMED bits (0: sleep at once, untimed)."""
         if not self.budget:
-            return False
+            return 0
         count = self._count
         self._count = count + 1
-        if count % PERIOD < TRIAL:
-            return not self._prefer_spin  # a trial of the other way
-        return self._prefer_spin
+        phase = count % PERIOD
+        if phase < TRIAL:  # a trial of the other way, measured afresh
+            if not phase:
+                if self._prefer_spin:
+                    self._block_wait = None
+                else:
+                    self._spin_wait = None
+            return TIMED if self._prefer_spin else SPIN | TIMED
+        if phase % SAMPLE:
+            return SPIN if self._prefer_spin else 0
+        return SPIN | TIMED if self._prefer_spin else TIMED
 
     def poll(self, sock: socket.socket, buf: memoryview) -> int | None:
         """Poll ``sock`` for up to the budget; the byte count received (0 at EOF), or None
@@ -97,7 +110,7 @@ class Spinner:
                 if clock() >= deadline:
                     return None
 
-    def record(self, spun: bool, waited: float) -> None:
+    def record(self, spun: int, waited: float) -> None:
         """A receive that spun first (or not) had its data after ``waited`` seconds."""
         if spun:
             old = self._spin_wait

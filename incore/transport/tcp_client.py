@@ -19,7 +19,7 @@ from typing import Callable, TypeVar
 
 from incore.transport.futures import CompletedFuture
 from incore.transport.handover import Courier, Post
-from incore.transport.spin import DEFAULT_BUDGET, Spinner
+from incore.transport.spin import DEFAULT_BUDGET, SPIN, TIMED, Spinner
 from incore.transport.sockets import (RECV_SIZE, Address, ConnectionClosedError,
                                       NotConnectedError, ReceiveTimeoutError,
                                       SendTimeoutError, peer_of, sendall,
@@ -87,6 +87,7 @@ class BlockingStream:
         self._rx = memoryview(bytearray(RECV_SIZE))
         self._closed = False
         self._armed = {socket.SO_RCVTIMEO: 0.0, socket.SO_SNDTIMEO: 0.0}
+        self._asked = dict(self._armed)  # the last bound asked for, armed or close enough
         self._kernel_timeouts = use_kernel_timeouts(sock)
         self._spinner = Spinner(spin)
         self.io_timeout = io_timeout
@@ -103,7 +104,9 @@ class BlockingStream:
         """Send all of ``data`` (one sendall) within ``timeout`` (default ``io_timeout``)."""
         if self._closed:
             self._check_open()
-        self._arm(socket.SO_SNDTIMEO, timeout or self.io_timeout)
+        bound = timeout or self.io_timeout
+        if bound != self._asked[socket.SO_SNDTIMEO]:
+            self._arm(socket.SO_SNDTIMEO, bound)
         sendall(self._sock, data, self.peer)
 
     def recv_exactly(self, n: int, timeout: float | None = None) -> bytes:
@@ -148,7 +151,9 @@ class BlockingStream:
     def _arm(self, option: int, timeout: float) -> None:
         """Bound the next blocking send/recv by ``timeout`` (a syscall only when it changed
         by more than 1 ms or 1 %, so a deadline's shrinking remainder is not re-armed)."""
-        if not self._kernel_timeouts:
+        if self._kernel_timeouts:
+            self._asked[option] = timeout  # the callers skip asking again for the same bound
+        else:
             option = socket.SO_RCVTIMEO  # one Python timeout serves both directions
         armed = self._armed[option]
         if abs(timeout - armed) <= 0.001 + 0.01 * armed:
@@ -164,13 +169,14 @@ class BlockingStream:
         if self._closed:
             self._check_open()
         spinner = self._spinner
-        if spin and spinner.budget:
-            started = time.perf_counter()
-            spun = spinner.choose()
-            got = spinner.poll(self._sock, self._rx) if spun else None
+        way = spinner.choose() if spin else 0
+        if way:
+            started = time.perf_counter() if way & TIMED else 0.0
+            got = spinner.poll(self._sock, self._rx) if way & SPIN else None
             if got is None:
                 got = self._recv_blocking(wait, timeout)
-            spinner.record(spun, time.perf_counter() - started)
+            if way & TIMED:
+                spinner.record(way & SPIN, time.perf_counter() - started)
         else:
             got = self._recv_blocking(wait, timeout)
         if not got:
@@ -178,7 +184,8 @@ class BlockingStream:
         return got
 
     def _recv_blocking(self, wait: float, timeout: float) -> int:
-        self._arm(socket.SO_RCVTIMEO, wait)
+        if wait != self._asked[socket.SO_RCVTIMEO]:
+            self._arm(socket.SO_RCVTIMEO, wait)
         try:
             return self._sock.recv_into(self._rx)
         except (BlockingIOError, TimeoutError):
@@ -268,7 +275,7 @@ class ClientWorker:
         worker is busy, shut down, or this is its own thread): use :meth:`call`. Never
         call it from a thread that must not block, such as the event loop's.
         """
-        if not self._job_lock.acquire(blocking=False):
+        if not self._job_lock.acquire(False):  # (positional: this is every inline request)
             return None
         try:
             # Read without _lock: a job queued after this check waits for the job lock, and a

@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 
 from incore.transport import spin
-from incore.transport.spin import PERIOD, TRIAL, Spinner
+from incore.transport.spin import PERIOD, SAMPLE, SPIN, TIMED, TRIAL, Spinner
 from incore.transport.tcp_client import BlockingStream
 from transport_helpers import WAIT
 
@@ -65,45 +65,65 @@ def test_nothing_within_the_budget_means_sleep(pair) -> None:
     assert time.perf_counter() - started >= 0.002
 
 
+def spins(ways: list[int]) -> list[bool]:
+    return [bool(way & SPIN) for way in ways]
+
+
 def test_it_measures_both_ways_first_then_keeps_the_cheaper() -> None:
     spinner = Spinner(100e-6)
     ways = [spinner.choose() for _ in range(TRIAL)]
-    assert ways == [False] * TRIAL  # the opening trial sleeps at once
+    assert ways == [TIMED] * TRIAL  # the opening trial sleeps at once, every one timed
     for _ in ways:
-        spinner.record(False, 90e-6)  # a sleeping receive had its reply after 90 us
-    assert spinner.choose() is True  # then it spins
-    spinner.record(True, 30e-6)
+        spinner.record(0, 90e-6)  # a sleeping receive had its reply after 90 us
+    rest = [spinner.choose() for _ in range(PERIOD - TRIAL)]
+    assert all(spins(rest))  # then it spins, and times a sample of those receives
+    assert [i for i, way in enumerate(rest, TRIAL) if way & TIMED] == \
+        list(range(SAMPLE, PERIOD, SAMPLE))
+    spinner.record(SPIN, 30e-6)
     assert spinner.prefers_spinning
-    assert all(spinner.choose() for _ in range(PERIOD - TRIAL - 1))
     # Every PERIOD receives, TRIAL of them re-measure sleeping.
-    assert [spinner.choose() for _ in range(TRIAL + 1)] == [False] * TRIAL + [True]
+    assert spins([spinner.choose() for _ in range(TRIAL + 1)]) == [False] * TRIAL + [True]
+
+
+def test_a_trial_measures_its_way_afresh() -> None:
+    spinner = Spinner(100e-6)
+    spinner.record(0, 90e-6)
+    spinner.record(SPIN, 30e-6)
+    for _ in range(PERIOD):
+        spinner.choose()
+    assert spinner.choose() == TIMED and spinner._block_wait is None  # forgotten, re-measured
+    spinner.record(0, 10e-6)  # sleeping is now the cheaper way
+    assert not spinner.prefers_spinning
 
 
 def test_a_peer_on_this_cpu_makes_it_sleep() -> None:
     """Spinning delays a peer that needs this CPU: the spins measure slower, so it sleeps."""
     spinner = Spinner(100e-6)
-    spinner.record(False, 20e-6)
-    spinner.record(True, 35e-6)
+    spinner.record(0, 20e-6)
+    spinner.record(SPIN, 35e-6)
     assert not spinner.prefers_spinning
-    assert all(spinner.choose() for _ in range(TRIAL))  # the opening trial, now of spinning
-    assert not any(spinner.choose() for _ in range(TRIAL, PERIOD))
+    assert all(spins([spinner.choose() for _ in range(TRIAL)]))  # the opening trial spins
+    assert not any(spins([spinner.choose() for _ in range(TRIAL, PERIOD)]))
 
 
 def test_a_slow_peer_makes_it_sleep_and_costs_few_spins() -> None:
     spinner = Spinner(100e-6)
-    spinner.record(False, 2e-3)  # a PLC that answers in 2 ms
-    spinner.record(True, 100e-6 + 2e-3)  # the spin ran out, then it slept
-    spins = sum(spinner.choose() for _ in range(10 * PERIOD))
-    assert spins <= 10 * TRIAL  # only the trials spin
+    spinner.record(0, 2e-3)  # a PLC that answers in 2 ms
+    spinner.record(SPIN, 100e-6 + 2e-3)  # the spin ran out, then it slept
+    ways = [spinner.choose() for _ in range(10 * PERIOD)]
+    for way in ways:  # the trials keep measuring what they saw before
+        if way & TIMED:
+            spinner.record(way & SPIN, 2.1e-3 if way & SPIN else 2e-3)
+    assert sum(spins(ways)) == 10 * TRIAL  # only the trials spin
 
 
 def test_the_averages_follow_a_change() -> None:
     spinner = Spinner(100e-6)
-    spinner.record(False, 90e-6)
-    spinner.record(True, 30e-6)
+    spinner.record(0, 90e-6)
+    spinner.record(SPIN, 30e-6)
     assert spinner.prefers_spinning
     for _ in range(10):  # the peer moved to this CPU: spins now take longer
-        spinner.record(True, 200e-6)
+        spinner.record(SPIN, 200e-6)
     assert not spinner.prefers_spinning
 
 

@@ -346,9 +346,6 @@ class S7Client(S7Operations, ErrorReporting):
         self._start()
 
     # -- running operations (any thread) -----------------------------------------------------
-    def _current_link(self) -> S7Link | None:
-        return self._link
-
     def _submit(self, make: Callable[[S7ClientProtocol], Operation[T]],
                 then: Callable[[Future], None] | None = None) -> Future:
         """Run one engine operation; failures are reported on the client.
@@ -362,12 +359,12 @@ class S7Client(S7Operations, ErrorReporting):
             return self._failed(not_connected(self._label), then)
         self._last_io = time.monotonic()
         label = self._label
-        job = lambda: run_on(self._current_link, label, make)  # noqa: E731
+        job = lambda: run_on(self._link, label, make)  # noqa: E731  (the link of when it runs)
         future = worker.run_inline(job, then) if self._may_block() else None
         if future is None:
             future = worker.call(job, then)
             future.add_done_callback(self._operation_done)
-        else:
+        elif future.exception() is not None:  # finished here: report a failure now
             self._operation_done(future)
         return future
 

@@ -78,10 +78,8 @@ def open_link(stream: BlockingStream, settings: LinkSettings) -> S7Link:
     return link
 
 
-def run_on(get_link: Callable[[], S7Link | None], where: str,
-           make: Callable[[S7ClientProtocol], Operation[T]]) -> T:
-    """Build and run one operation on the current link (worker thread)."""
-    link = get_link()
-    if link is None or link.closed:
+def run_on(link: S7Link | None, where: str, make: Callable[[S7ClientProtocol], Operation[T]]) -> T:
+    """Build and run one operation on ``link``, the client's link when the job runs."""
+    if link is None or link.iso.stream.closed:
         raise not_connected(where)
-    return link.call(make(link.protocol))
+    return run(make(link.protocol), link.iso.exchange)

@@ -29,6 +29,7 @@ _AREA_NAMES = {
     "TM": Area.TM, "T": Area.TM, "TIMERS": Area.TM,
 }
 _USER_AREAS = frozenset((Area.PE, Area.PA, Area.MK, Area.DB, Area.CT, Area.TM))
+_DB = int(Area.DB)
 
 
 def area_code(area: Any) -> int:
@@ -111,10 +112,18 @@ class S7Operations:
                  wordLen: Any = None) -> Future:
         """Read ``amount`` elements (bytes by default; timers/counters: elements of 2 bytes)
         from any area; split into as many requests as the PDU size needs. -> bytes"""
-        def build() -> Callable[[S7ClientProtocol], Operation[bytes]]:
+        try:  # spelled out rather than through _checked: this is every poll's path
             code, ts = area_code(area), transport_size(wordLen)
-            return lambda p: p.read_area(code, int(dbNumber), int(start), int(amount), ts)
-        return self._checked(build)
+        except S7Error as exc:
+            return self._failed(exc)
+        return self._read(code, dbNumber, start, amount, ts)
+
+    def _read(self, area: int, dbNumber: Any, start: Any, amount: Any, ts: int | None) -> Future:
+        try:
+            db, first, count = int(dbNumber), int(start), int(amount)
+        except (TypeError, ValueError) as exc:
+            return self._failed(fail(ClientError.InvalidParams, str(exc)))
+        return self._submit(lambda p: p.read_area(area, db, first, count, ts))
 
     def writeArea(self, area: Any, dbNumber: int, start: int, data: bytes,
                   wordLen: Any = None) -> Future:
@@ -126,7 +135,7 @@ class S7Operations:
 
     def dbRead(self, dbNumber: int, start: int, size: int) -> Future:
         """Read ``size`` bytes of a data block. -> bytes"""
-        return self.readArea(Area.DB, dbNumber, start, size)
+        return self._read(_DB, dbNumber, start, size, None)
 
     def dbWrite(self, dbNumber: int, start: int, data: bytes) -> Future:
         """Write bytes to a data block. -> None"""

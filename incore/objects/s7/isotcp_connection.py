@@ -120,10 +120,27 @@ class IsoLink:
 
     def exchange(self, pdu: bytes) -> bytes:
         """Send one request PDU and return the PDU that answers it (S7 is one-at-a-time, so
-        anything received before the request was sent can not be its answer)."""
+        anything received before the request was sent can not be its answer).
+
+        A request that fits one frame is sent as one, and a reply that arrives as exactly
+        one whole frame is taken as it is: the session's queue and events are for the rest.
+        """
         self._inbox.clear()
-        self.send_pdu(pdu)
-        return self.receive_pdu()
+        frame = self.session.frame_pdu(pdu)
+        if frame is None:
+            self.send_pdu(pdu)
+            return self.receive_pdu()
+        deadline = time.monotonic() + self.timeout
+        self._send(frame)
+        data = self._recv(self.timeout)
+        payload = self.session.whole_payload(data)
+        if payload is not None:
+            return payload
+        if data:
+            self._feed(data, connecting=False)
+        while not self._inbox:
+            self._pump(deadline)
+        return self._inbox.popleft()
 
     def probe(self) -> None:
         """Raise S7ConnectionError if the peer has closed; costs at most a millisecond."""
@@ -145,8 +162,10 @@ class IsoLink:
 
     def _flush(self) -> None:
         out = self.session.data_to_send()
-        if not out:
-            return
+        if out:
+            self._send(out)
+
+    def _send(self, out: bytes) -> None:
         try:
             self.stream.send(out, timeout=self.timeout)
         except SendTimeoutError:

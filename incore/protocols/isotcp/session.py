@@ -102,6 +102,23 @@ class _IsoSession:
         self._outbox.clear()
         return out
 
+    def frame_pdu(self, pdu: bytes) -> bytes | None:
+        """The whole frame of a PDU that fits one DT, to send at once; None if it does not
+        fit (or the connection is not up): then queue it with :meth:`send_pdu`."""
+        if len(pdu) > self.tpdu_size - 3 or self.state is not IsoState.CONNECTED:
+            return None
+        return _DT_FRAME.pack(3, 0, len(pdu) + 7, 2, DT, EOT) + pdu
+
+    def whole_payload(self, data: bytes) -> bytes | None:
+        """The PDU of ``data`` if it is exactly one whole, unfragmented DT and nothing is
+        half-received; None otherwise (then feed it to :meth:`receive_data`)."""
+        if (len(data) > 7 and data[0] == 3 and data[4] == 2 and data[5] == DT and data[6] & EOT
+                and data[2] << 8 | data[3] == len(data) and self.state is IsoState.CONNECTED
+                and self._decoder.idle and not self._reassembler.pending
+                and len(data) - 7 <= self._reassembler.max_size):
+            return data[7:]
+        return None
+
     def send_pdu(self, pdu: bytes) -> None:
         """Queue one S7 PDU, split into DT fragments that fit the TPDU size."""
         if self.state is not IsoState.CONNECTED:
@@ -123,11 +140,9 @@ class _IsoSession:
 
     def receive_data(self, data: bytes) -> list[IsoEvent]:
         """Feed received bytes; return the events they complete."""
-        if (len(data) > 7 and data[0] == 3 and data[4] == 2 and data[5] == DT and data[6] & EOT
-                and data[2] << 8 | data[3] == len(data) and self.state is IsoState.CONNECTED
-                and self._decoder.idle and not self._reassembler.pending
-                and len(data) - 7 <= self._reassembler.max_size):
-            return [IsoData(bytes(data[7:]))]  # exactly one whole, unfragmented DT
+        payload = self.whole_payload(data)
+        if payload is not None:
+            return [IsoData(bytes(payload))]
         events: list[IsoEvent] = []
         for frame in self._decoder.feed(data):
             if self.state is IsoState.CLOSED:
