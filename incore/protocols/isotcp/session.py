@@ -112,10 +112,11 @@ class _IsoSession:
     def whole_payload(self, data: bytes) -> bytes | None:
         """The PDU of ``data`` if it is exactly one whole, unfragmented DT and nothing is
         half-received; None otherwise (then feed it to :meth:`receive_data`)."""
-        if (len(data) > 7 and data[0] == 3 and data[4] == 2 and data[5] == DT and data[6] & EOT
-                and data[2] << 8 | data[3] == len(data) and self.state is IsoState.CONNECTED
+        size = len(data)
+        if (size > 7 and data[2] << 8 | data[3] == size and data[0] == 3 and data[4] == 2
+                and data[5] == DT and data[6] & EOT and self.state is IsoState.CONNECTED
                 and self._decoder.idle and not self._reassembler.pending
-                and len(data) - 7 <= self._reassembler.max_size):
+                and size - 7 <= self._reassembler.max_size):
             return data[7:]
         return None
 
