@@ -20,7 +20,7 @@ from ...protocols.s7 import PlcState, S7ServerProtocol
 from ...protocols.s7.constants import CpuStatus, Event
 from ...transport.tcp_server import Connection
 from .server_events import LoopInbox, S7ServerEvent
-from .server_fastpath import FRAME_SIZE, fast_read, whole_frames
+from .server_fastpath import FRAME_SIZE, fast_count, fast_read, whole_frames
 from .server_memory import Block, ClientAccess, Job, ServerMemory
 
 log = logging.getLogger("incore.s7server")
@@ -75,7 +75,7 @@ class S7Connection:
     """One client: ISO session + S7 engine over the connection's own thread."""
 
     __slots__ = ("core", "conn", "sender", "stopping", "access", "session", "engine", "failed",
-                 "aligned", "fast")
+                 "aligned", "fast", "fast_count")
 
     def __init__(self, core: ServerCore, conn: Connection) -> None:
         self.core = core
@@ -89,6 +89,7 @@ class S7Connection:
         self.failed = False
         self.aligned = True  # every chunk so far was whole frames
         self.fast = False  # aligned, and the session is connected
+        self.fast_count = 0  # the most bytes the fast path answers (PDU and TPDU sizes)
         conn.add_close_callback(self.access.wake)
         core.emit(self.sender, Event.ClientAdded)
         core.inbox.status()
@@ -108,6 +109,8 @@ class S7Connection:
         if self.aligned and not whole_frames(data):
             self.aligned = False
         self.fast = self.aligned and self.session.state is IsoState.CONNECTED
+        if self.fast:  # the sizes change only on the general way (setup communication)
+            self.fast_count = fast_count(self.engine, self.session)
 
     def _general(self, data: bytes) -> None:
         session = self.session

@@ -29,6 +29,11 @@ _AREAS = frozenset((0x81, 0x82, 0x83, 0x84))
 _DATA_READ = int(Event.DataRead)
 
 
+def fast_count(engine: Any, session: Any) -> int:
+    """The most bytes a one-frame read reply carries, for the negotiated PDU and TPDU sizes."""
+    return min(engine.effective_pdu - 18, session.tpdu_size - 21)
+
+
 def whole_frames(data: bytes) -> bool:
     """True if `data` is a run of complete TPKT frames with no DT fragment awaiting more.
 
@@ -48,16 +53,14 @@ def fast_read(conn: Any, data: bytes) -> bytes | None:
     """The reply frame to a single-item byte read, or None to take the general way.
 
     `conn` is the S7Connection (its session must be connected and empty, which the caller
-    knows). Emits the DataRead event the engine would.
+    knows; `fast_count` is the most bytes one reply carries). Emits the DataRead event the
+    engine would.
     """
-    if data[:11] != _HEAD or data[13:23] != _MIDDLE:
+    if not data.startswith(_HEAD) or not data.startswith(_MIDDLE, 13):
         return None
     count, db, area, high, low = _ITEM.unpack_from(data, 23)
     address = high << 16 | low
-    if area not in _AREAS or address & 7 or not count:
-        return None
-    engine = conn.engine
-    if 18 + count > engine.effective_pdu or 21 + count > conn.session.tpdu_size:
+    if area not in _AREAS or address & 7 or not count or count > conn.fast_count:
         return None  # the engine answers with a PDU-size error, or the reply needs splitting
     core = conn.core
     if core.resourceless:
