@@ -14,10 +14,6 @@ from incore.transport.spin import PERIOD, SAMPLE, SPIN, TIMED, TRIAL, Spinner
 from incore.transport.tcp_client import BlockingStream
 from transport_helpers import WAIT
 
-pytestmark = pytest.mark.skipif(not getattr(socket, "MSG_DONTWAIT", 0),
-                                reason="spinning needs MSG_DONTWAIT")
-
-
 @pytest.fixture
 def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     a, b = socket.socketpair()
