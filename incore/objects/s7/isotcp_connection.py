@@ -125,7 +125,8 @@ class IsoLink:
         A request that fits one frame is sent as one, and a reply that arrives as exactly
         one whole frame is taken as it is: the session's queue and events are for the rest.
         """
-        self._inbox.clear()
+        if self._inbox:
+            self._inbox.clear()
         frame = self.session.frame_pdu(pdu)
         if frame is None:
             self.send_pdu(pdu)
@@ -167,7 +168,7 @@ class IsoLink:
 
     def _send(self, out: bytes) -> None:
         try:
-            self.stream.send(out, timeout=self.timeout)
+            self.stream.send(out, self.timeout)
         except SendTimeoutError:
             raise timeout_error(ClientError.SendPacket,
                                 f"{self.where}: send timed out after {self.timeout:g} s") from None
@@ -188,7 +189,7 @@ class IsoLink:
     def _recv(self, timeout: float, spin: bool = True) -> bytes:
         """Whatever arrives within ``timeout`` (b"" if nothing did)."""
         try:
-            return self.stream.recv_some(timeout=timeout, spin=spin)
+            return self.stream.recv_some(timeout, spin)
         except ReceiveTimeoutError:
             return b""
         except ConnectionClosedError:
