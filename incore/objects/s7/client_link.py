@@ -80,6 +80,6 @@ def open_link(stream: BlockingStream, settings: LinkSettings) -> S7Link:
 
 def run_on(link: S7Link | None, where: str, make: Callable[[S7ClientProtocol], Operation[T]]) -> T:
     """Build and run one operation on ``link``, the client's link when the job runs."""
-    if link is None or link.iso.stream.closed:
+    if link is None or link.closed:
         raise not_connected(where)
-    return run(make(link.protocol), link.iso.exchange)
+    return link.call(make(link.protocol))

@@ -113,10 +113,7 @@ class IsoLink:
 
     def receive_pdu(self, timeout: float | None = None) -> bytes:
         """The next S7 PDU (DT fragments joined), waiting at most ``timeout``."""
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while not self._inbox:
-            self._pump(deadline)
-        return self._inbox.popleft()
+        return self._next_pdu(time.monotonic() + (self.timeout if timeout is None else timeout))
 
     def exchange(self, pdu: bytes) -> bytes:
         """Send one request PDU and return the PDU that answers it (S7 is one-at-a-time, so
@@ -139,9 +136,7 @@ class IsoLink:
             return payload
         if data:
             self._feed(data, connecting=False)
-        while not self._inbox:
-            self._pump(deadline)
-        return self._inbox.popleft()
+        return self._next_pdu(deadline)
 
     def probe(self) -> None:
         """Raise S7ConnectionError if the peer has closed; costs at most a millisecond."""
@@ -160,6 +155,11 @@ class IsoLink:
             pass
 
     # -- internals -------------------------------------------------------------------
+
+    def _next_pdu(self, deadline: float) -> bytes:
+        while not self._inbox:
+            self._pump(deadline)
+        return self._inbox.popleft()
 
     def _flush(self) -> None:
         out = self.session.data_to_send()
