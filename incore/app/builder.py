@@ -434,10 +434,10 @@ class Builder:
                         f"for handler '{name}'{registry.suggest(name, handlers)}")
             return
         code = self._compile(node, src, lambda c, t, line: c.handler(
-            type(obj), t, signal.args, line, name))
+            type(obj), t, signal.handler_args, line, name))
         if code is None:
             return
-        fn = partial(code, obj)
+        fn = signal.adapt_handler(partial(code, obj))
         fn.location = src.location(node)
         source_info.info(obj, create=True).handlers[name] = node.value
         if target is obj:

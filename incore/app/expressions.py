@@ -353,4 +353,4 @@ def compile_python_binding(obj: Any, source: str, scope: dict, location: str
     return partial(fn, obj)
 
 
-core_object.engine_compiler[0] = compile_python_binding
+core_object.set_expression_compiler(compile_python_binding)

@@ -1,17 +1,25 @@
-"""The propagation engine: dependency capture, glitch-free change waves, binding loops.
+"""The propagation engine: dependency capture, consistent reads, glitch-free change waves.
 
-A *wave* starts when a property changes outside of any wave. Within a wave:
+The model is *push dirty, pull evaluate*, with a level-ordered wave settling the rest:
 
-1. every binding that depends on a changed property is marked dirty and queued in a heap
-   ordered by its *level* (1 + the highest level among the bindings that feed it), so a
-   binding is evaluated only after all of its inputs of this wave are settled (a diamond
-   evaluates its bottom once and never sees a mixed old/new state);
-2. only when no binding is dirty do change listeners and signal handlers run, in FIFO
-   order, so handlers always observe a settled state;
-3. a property written by a handler is stored at once and its dependants join the same wave:
-   it is queued, never recursed into, so a handler can not grow the stack without bound.
+1. A write that changes a property marks the bindings that read it dirty and queues them in
+   a heap ordered by *level* (1 + the highest level among the bindings that feed it).
+2. Reading a bound property while bindings are dirty settles it first: every queued binding
+   of a lower level is evaluated (in level order, so each sees settled inputs), then the
+   binding itself if it is dirty. A read therefore returns exactly what synchronous
+   evaluation would give, from a handler as from plain Python.
+3. The wave evaluates whatever is still dirty in level order, so a diamond is evaluated
+   once per change and never sees a mix of old and new; a binding evaluated early by a
+   read is not evaluated again for the same write.
+4. Change signals and other handlers run after the writer's own code returns, in FIFO
+   order, one at a time; each change handler gets the value of its own change. A handler's
+   writes join the same wave (queued, never recursed into), so handlers cannot grow the
+   stack without bound.
 
-Everything here runs on the loop thread; writes from other threads are marshalled there.
+A binding evaluated twice between two writes made outside binding evaluation is a binding
+loop: reported once, and the loop is cut.
+
+Everything here runs on the owning (loop) thread; other threads marshal writes there.
 """
 from __future__ import annotations
 
@@ -24,24 +32,49 @@ from typing import Any, Callable
 
 log = logging.getLogger("incore.binding")
 
-# The thread that owns all objects, and how to reach it from another thread.
-_owner: list = [threading.get_ident(), None]
+
+class EngineState:
+    """The engine's mutable state: one slotted instance, read on the hot paths."""
+
+    __slots__ = ("owner", "post", "capture", "running", "phase", "evaluating")
+
+    def __init__(self) -> None:
+        #: The thread that owns every Object, and how other threads reach it.
+        self.owner: int = threading.get_ident()
+        self.post: Callable[..., None] | None = None
+        #: The list recording (object, name) reads of the binding being evaluated, or None.
+        self.capture: list | None = None
+        #: A wave is running.
+        self.running = False
+        #: Bumped by every change made outside binding evaluation (a new "write").
+        self.phase = 0
+        #: How many binding evaluations are on the stack.
+        self.evaluating = 0
+
+
+state = EngineState()
+
+#: Dirty bindings as (level, sequence, binding); entries whose binding is no longer dirty
+#: (evaluated early by a read) are skipped when popped.
+_heap: list = []
+_calls: deque = deque()
+_seq = itertools.count()
 
 
 def owner_ident() -> int:
-    return _owner[0]
+    return state.owner
 
 
 def set_owner(ident: int, post: Callable[..., None] | None) -> tuple[int, Any]:
     """Make `ident` the owning thread; return the previous (ident, post) to restore later."""
-    previous = (_owner[0], _owner[1])
-    _owner[0] = ident
-    _owner[1] = post
+    previous = (state.owner, state.post)
+    state.owner = ident
+    state.post = post
     return previous
 
 
 def post_to_owner(fn: Callable[..., None], *args: Any) -> None:
-    post = _owner[1]
+    post = state.post
     if post is None:
         raise RuntimeError(
             "a property was written from a thread that does not own the objects, and no "
@@ -51,53 +84,89 @@ def post_to_owner(fn: Callable[..., None], *args: Any) -> None:
     post(fn, *args)
 
 
-# -- dependency capture -------------------------------------------------------------------
-# `capture[0]` is the list that records (object, name) pairs read while a binding evaluates.
-capture: list = [None]
-
-# -- the wave -------------------------------------------------------------------------------
-_heap: list = []
-_calls: deque = deque()
-_seq = itertools.count()
-_state = [False, 0]  # [a wave is running, binding phase number]
-
-
 def in_wave() -> bool:
-    return _state[0]
+    return state.running
+
+
+def pending() -> bool:
+    """True while bindings or handlers wait to run (tests check the engine is idle)."""
+    return bool(_heap or _calls or state.running)
 
 
 def schedule_call(fn: Callable[..., Any], args: tuple) -> None:
     """Run `fn(*args)` as a handler of the current wave (now, if no wave is running)."""
     _calls.append((fn, args))
-    if not _state[0]:
+    if not state.running:
+        run_wave()
+
+
+def run_on_owner(fn: Callable[..., Any], *args: Any) -> None:
+    """Apply `fn(*args)` on the owning thread, in this wave or the next.
+
+    From another thread it is posted to the loop. On the owning thread it runs now: inside
+    a wave as part of it, outside one as a wave of its own, so every change it makes is
+    settled together before any handler runs (a handler sees `error` and `errorString`
+    of one report, never one without the other).
+    """
+    if threading.get_ident() != state.owner:
+        post_to_owner(run_on_owner, fn, *args)
+    elif state.running:
+        fn(*args)
+    else:
+        schedule_call(fn, args)
+
+
+def queue_handlers(subscribers: list, args: tuple) -> None:
+    """Queue the handlers (not the bindings) among `subscribers` with `args`; run the wave."""
+    for s in subscribers:
+        if s.__class__ is not Binding:
+            _calls.append((s, args))
+    if not state.running:
+        run_wave()
+
+
+def mark_bindings(subscribers: list) -> None:
+    """Re-evaluate the bindings among `subscribers` though their input kept its value (a
+    DataObject rewritten with the same value, or whose quality changed: what follows it
+    must take the new timestamp or quality)."""
+    st = state
+    if not st.evaluating:
+        st.phase += 1
+    for s in subscribers:
+        if s.__class__ is Binding:
+            s.mark_dirty()
+    if not st.running:
         run_wave()
 
 
 def notify(subscribers: list, value: Any) -> None:
     """A property changed: mark dependent bindings dirty, queue listeners, run the wave."""
+    st = state
+    if not st.evaluating:
+        st.phase += 1
     for s in subscribers:
         if s.__class__ is Binding:
             s.mark_dirty()
         else:
             _calls.append((s, (value,)))
-    if not _state[0]:
+    if not st.running:
         run_wave()
 
 
 def run_wave() -> None:
-    state = _state
-    state[0] = True
-    state[1] += 1
+    st = state
+    st.running = True
     heap = _heap
     calls = _calls
+    pop = heapq.heappop
     try:
         while True:
             if heap:
-                binding = heapq.heappop(heap)[2]
-                binding.dirty = False
-                binding.evaluate()
+                binding = pop(heap)[2]
+                if binding.dirty:
+                    binding.dirty = False
+                    binding.evaluate()
             elif calls:
-                state[1] += 1  # a new binding phase starts after each handler
                 fn, args = calls.popleft()
                 try:
                     fn(*args)
@@ -106,7 +175,7 @@ def run_wave() -> None:
             else:
                 break
     finally:
-        state[0] = False
+        st.running = False
 
 
 def report_handler_error(fn: Any, exc: BaseException) -> None:
@@ -155,11 +224,28 @@ class Binding:
     def mark_dirty(self) -> None:
         if self.dirty or not self.active:
             return
-        if self.evaluating or (self.phase == _state[1] and _state[0]):
+        if self.evaluating:
+            # An input settled while this binding reads it (a read pulled it): the value
+            # being read is already the new one.
+            return
+        if self.phase == state.phase and state.running:
             self.report_loop()
             return
         self.dirty = True
         heapq.heappush(_heap, (self.level, next(_seq), self))
+
+    def settle(self) -> None:
+        """Bring the target up to date before it is read (the pull half of the engine)."""
+        heap = _heap
+        level = self.level
+        while heap and heap[0][0] < level:
+            b = heapq.heappop(heap)[2]
+            if b.dirty:
+                b.dirty = False
+                b.evaluate()
+        if self.dirty and not self.evaluating:
+            self.dirty = False
+            self.evaluate()
 
     def report_loop(self) -> None:
         if not self.loop_reported:
@@ -171,33 +257,36 @@ class Binding:
         """Evaluate now and write the target; exceptions are reported, the value is kept."""
         if not self.active:
             return
-        self.phase = _state[1] if _state[0] else -1
+        st = state
+        self.phase = st.phase if st.running else -1
         deps: list = []
-        cap = capture
-        outer = cap[0]
-        cap[0] = deps
+        outer = st.capture
+        st.capture = deps
+        st.evaluating += 1
         self.evaluating = True
         try:
-            value = self.fn()
-        except Exception as exc:
-            cap[0] = outer
-            self.evaluating = False
-            self._update_deps(deps)
-            if isinstance(exc, TypeError) and _reads_none(deps):
-                # An input that has not arrived yet (e.g. before a PLC's first poll): wait for
-                # it quietly, as QML does with undefined, instead of logging at every start.
-                log.debug("%s: binding waits for an input that is None: %s", self.location, exc)
+            try:
+                value = self.fn()
+            except Exception as exc:
+                st.capture = outer
+                self._update_deps(deps)
+                if isinstance(exc, TypeError) and _reads_none(deps):
+                    # An input that has not arrived yet (e.g. before a PLC's first poll): wait
+                    # for it quietly, as QML does with undefined, instead of logging at start.
+                    log.debug("%s: binding waits for an input that is None: %s",
+                              self.location, exc)
+                    return
+                self.report_error(exc)
                 return
-            self.report_error(exc)
-            return
-        cap[0] = outer
-        self._update_deps(deps)
-        try:
-            self.prop.write(self.target, value, True)
-        except (TypeError, ValueError) as exc:  # the result does not fit the property
-            self.report_error(exc)
+            st.capture = outer
+            self._update_deps(deps)
+            try:
+                self.prop.write(self.target, value, True)
+            except (TypeError, ValueError) as exc:  # the result does not fit the property
+                self.report_error(exc)
         finally:
             self.evaluating = False
+            st.evaluating -= 1
 
     def report_error(self, exc: BaseException) -> None:
         where = f"{self.location}: " if self.location else ""
@@ -224,6 +313,9 @@ class Binding:
             bindings = obj._bindings
             if bindings is not None:
                 feeder = bindings.get(name)
+                if feeder is None:  # a value another binding derives (DataObject.quality)
+                    follows = type(obj)._props[name].follows
+                    feeder = bindings.get(follows) if follows else None
                 if feeder is not None and feeder.level >= level:
                     level = feeder.level + 1
         self.deps = new
@@ -241,17 +333,20 @@ class Binding:
         stack = [self]
         while stack:
             b = stack.pop()
-            for s in b.target._subscribers(b.prop.name):
-                if s.__class__ is Binding and s.level <= b.level:
-                    if s is self:
-                        self.report_loop()
-                        return
-                    s.level = b.level + 1
-                    stack.append(s)
+            target = b.target
+            for key in (b.prop.name, *b.prop.followers):
+                for s in target._subscribers(key):
+                    if s.__class__ is Binding and s.level <= b.level:
+                        if s is self:
+                            self.report_loop()
+                            return
+                        s.level = b.level + 1
+                        stack.append(s)
 
     def detach(self) -> None:
         """Stop following the expression (assignment replaced it, or the object died)."""
         self.active = False
+        self.dirty = False
         for obj, name in set(self.deps):
             obj._unsubscribe(name, self)
         self.deps = []

@@ -25,12 +25,36 @@ log = logging.getLogger("incore.object")
 diagnostics = blinker.Namespace()
 binding_removed = diagnostics.signal("binding-removed")
 
-_log_binding_removal = [False]
+_log_binding_removal = False
 
 
 def set_binding_removal_diagnostic(enabled: bool) -> None:
     """Log every binding removed by an assignment, with the binding's file:line (opt-in)."""
-    _log_binding_removal[0] = enabled
+    global _log_binding_removal
+    _log_binding_removal = enabled
+
+
+class Lifecycle:
+    """Named bits of `Object._state` (plain ints: they are tested on hot paths).
+
+    Types test them through `isCompleted`, `isShutDown` and `isLive`; bits from
+    `FIRST_TYPE_FLAG` on are free for a type's own flags (DataObject's quality owner).
+    """
+
+    COMPLETED = 1  #: complete() ran: start-up work is done
+    SHUT_DOWN = 2  #: shutdown() ran: threads and sockets are released
+    FIRST_TYPE_FLAG = 16
+
+
+#: The app layer's expression compiler: fn(obj, text, scope, location) -> callable.
+#: Installed by `set_expression_compiler` (the core knows no expression syntax).
+_expression_compiler: Callable[..., Callable[[], Any]] | None = None
+
+
+def set_expression_compiler(compiler: Callable[..., Callable[[], Any]]) -> None:
+    """Let `Object.bind(name, "text")` compile expression strings (incore.app does this)."""
+    global _expression_compiler
+    _expression_compiler = compiler
 
 
 class ChildrenProperty(Property):
@@ -179,11 +203,16 @@ class ObjectMeta(type):
         cls._prop_list = list(cls._props.values())
         if [p.index for p in cls._prop_list] != list(range(len(cls._prop_list))):
             raise TypeError(f"{name}: property slots are not contiguous; reorder the bases")
+        for p in cls._prop_list:
+            if p.on_write is not None and not callable(getattr(cls, p.on_write, None)):
+                raise TypeError(f"{name}.{p.name}: on_write names '{p.on_write}', which is not "
+                                f"a method of {name}")
         cls._defaults = [p.initial() for p in cls._prop_list]
         cls._mutable = tuple(p.index for p in cls._prop_list if p.mutable)
 
 
 _pending: list[Property] = []
+_LIVE_MASK = Lifecycle.COMPLETED | Lifecycle.SHUT_DOWN
 
 
 class Object(metaclass=ObjectMeta):
@@ -281,10 +310,10 @@ class Object(metaclass=ObjectMeta):
             raise TypeError(f"{type(self).__name__} has no property '{name}'"
                             f"{registry.suggest(name, type(self)._props)}")
         if isinstance(fn, str):
-            if engine_compiler[0] is None:
+            if _expression_compiler is None:
                 raise RuntimeError("expression bindings need incore.app (import incore)")
             source = source or fn
-            fn = engine_compiler[0](self, fn, scope or {}, location)
+            fn = _expression_compiler(self, fn, scope or {}, location)
         self.unbind(name)
         b = engine.Binding(self, prop, fn, location=location, source=source)
         if self._bindings is None:
@@ -293,9 +322,7 @@ class Object(metaclass=ObjectMeta):
         if engine.in_wave():
             b.mark_dirty()
         else:
-            b.evaluate()
-            if engine._calls and not engine.in_wave():
-                engine.run_wave()
+            engine.schedule_call(b.evaluate, ())
         return b
 
     def unbind(self, name: str) -> None:
@@ -309,7 +336,7 @@ class Object(metaclass=ObjectMeta):
     def _remove_binding(self, name: str, reason: str) -> None:
         b = self._bindings.pop(name)
         b.detach()
-        if _log_binding_removal[0]:
+        if _log_binding_removal:
             where = f"{b.location}: " if b.location else ""
             log.warning("%sbinding of %s.%s (`%s`) removed by %s", where, type(self).__name__,
                         name, b.source, reason)
@@ -355,15 +382,33 @@ class Object(metaclass=ObjectMeta):
     # -- life cycle --------------------------------------------------------------------------
     @property
     def isCompleted(self) -> bool:
-        return bool(self._state & 1)
+        """complete() ran (the object is started or was)."""
+        return bool(self._state & Lifecycle.COMPLETED)
+
+    @property
+    def isShutDown(self) -> bool:
+        """shutdown() ran: the object must not start I/O any more."""
+        return bool(self._state & Lifecycle.SHUT_DOWN)
+
+    @property
+    def isLive(self) -> bool:
+        """Completed and not shut down: the window in which an object does its work."""
+        return self._state & _LIVE_MASK == Lifecycle.COMPLETED
+
+    def has_receivers(self, signal: str) -> bool:
+        """True if anything listens to `signal` (a signal name or a property's `fooChanged`):
+        lets a type skip building arguments nobody will see."""
+        key = signal[:-7] if signal.endswith("Changed") and signal[:-7] in type(self)._props \
+            else signal
+        return bool(self._obs and self._obs.get(key))
 
     def complete(self) -> None:
         """Complete children first, then this object; then emit `completed` (QML order)."""
-        if self._state & 1:
+        if self._state & Lifecycle.COMPLETED:
             return
         for child in self._v[2]:
             child.complete()
-        self._state |= 1
+        self._state |= Lifecycle.COMPLETED
         self._on_completed()
         self.completed.emit()
 
@@ -372,9 +417,9 @@ class Object(metaclass=ObjectMeta):
 
     def shutdown(self) -> None:
         """Stop what `complete()` started, children first; safe to call twice."""
-        if self._state & 2:
+        if self._state & Lifecycle.SHUT_DOWN:
             return
-        self._state |= 2
+        self._state |= Lifecycle.SHUT_DOWN
         for child in reversed(self._v[2]):
             child.shutdown()
         try:
@@ -410,9 +455,6 @@ class Object(metaclass=ObjectMeta):
         from .serialize import from_json
         from_json(self, text)
 
-
-#: The app layer installs its expression compiler here (the core knows no expression syntax).
-engine_compiler: list = [None]
 
 # `parent` was declared before Object existed; resolve it now.
 ObjectMeta._resolve_pending()

@@ -15,8 +15,8 @@ from . import engine
 from .convert import converter_for, type_name
 
 _get_ident = threading.get_ident
-_owner = engine._owner
-_capture = engine.capture
+_state = engine.state
+_heap = engine._heap
 _notify = engine.notify
 
 
@@ -30,6 +30,11 @@ class Property:
     on_write: name of a method called with the value after every user or binding write,
           changed or not (DataObject.timestamp, S7Variable writes to the PLC).
     """
+
+    #: The property whose binding derives this one's value (reads settle that binding).
+    follows: str | None = None
+    #: The properties a binding of this one derives (DataObject.data: quality, timestamp).
+    followers: tuple[str, ...] = ()
 
     __slots__ = ("name", "type", "default", "readonly", "doc", "serializable", "on_write",
                  "index", "convert", "owner", "mutable", "unit")
@@ -84,13 +89,19 @@ class Property:
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:
             return self
-        deps = _capture[0]
+        deps = _state.capture
         if deps is not None:
             deps.append((obj, self.name))
+        if _heap:  # bindings are dirty: a bound value is brought up to date before it is read
+            bindings = obj._bindings
+            if bindings is not None:
+                binding = bindings.get(self.name)
+                if binding is not None:
+                    binding.settle()
         return obj._v[self.index]
 
     def __set__(self, obj: Any, value: Any) -> None:
-        if _get_ident() != _owner[0]:
+        if _get_ident() != _state.owner:
             engine.post_to_owner(self.__set__, obj, value)
             return
         if self.readonly:

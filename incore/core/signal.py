@@ -38,6 +38,15 @@ class Signal:
     def __repr__(self) -> str:
         return f"<Signal {self.name}({', '.join(self.args)})>"
 
+    @property
+    def handler_args(self) -> tuple:
+        """The names an app-file handler of this signal sees its arguments by."""
+        return self.args
+
+    def adapt_handler(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """`fn` taking `handler_args`, as a callable taking what the signal emits."""
+        return fn
+
 
 class ChangeSignal(Signal):
     """`fooChanged`: subscribers are stored under the property's own name."""
@@ -49,6 +58,21 @@ class ChangeSignal(Signal):
         self.prop = prop
         self.name = prop.name + "Changed"
         self.key = prop.name
+
+    @property
+    def handler_args(self) -> tuple:
+        """`value` and the property's own name: in `onSetpointChanged`, `setpoint` is the
+        value of the change being handled, even if a later write changed it again."""
+        name = self.prop.name
+        return self.args if name in self.args else (*self.args, name)
+
+    def adapt_handler(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        if self.prop.name in self.args:
+            return fn
+
+        def handler(value: Any) -> None:
+            fn(value, value)
+        return handler
 
 
 def _positional_capacity(fn: Callable[..., Any]) -> int | None:
@@ -132,11 +156,7 @@ class BoundSignal:
         """Queue every connected handler in the current wave (run now if none is running)."""
         subs = self.obj._subscribers(self.signal.key)
         if subs:
-            for s in subs:
-                if s.__class__ is not engine.Binding:
-                    engine._calls.append((s, args))
-            if not engine.in_wave():
-                engine.run_wave()
+            engine.queue_handlers(subs, args)
 
     __call__ = emit
 

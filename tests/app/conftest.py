@@ -25,7 +25,7 @@ def clean_engine() -> Iterator[None]:
     """No test leaves a half-run wave or the removal diagnostic behind."""
     yield
     incore.set_binding_removal_diagnostic(False)
-    assert not engine._heap and not engine._calls and not engine.in_wave()
+    assert not engine.pending()
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
 """DataObject (a named value with a timestamp) and Measurement (a value with a unit)."""
 from __future__ import annotations
 
+import enum
 import logging
 import time
 from typing import Any
 
-from ...core import Object, Property, method
+from ...core import Object, Property, engine, method
+from ...core.object import Lifecycle
 from .datatypes import DataType, coerce
 
 log = logging.getLogger("incore.objects")
@@ -16,16 +18,76 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class Quality(enum.IntEnum):
+    """How far a value can be trusted; a larger value is worse (a binding takes the worst)."""
+
+    Good = 0
+    Uncertain = 1
+    Bad = 2
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class DataProperty(Property):
     """`data`: any value, checked against the object's `dataType` before it is stored."""
 
     __slots__ = ()
+    followers = ("quality", "qualityReason", "timestamp")
 
     def write(self, obj: Any, value: Any, user: bool) -> bool:
         data_type = obj._v[_DATA_TYPE_INDEX]
         if data_type:
             value = coerce(data_type, value, self.qualname)
-        return super().write(obj, value, user)
+        changed = super().write(obj, value, user)
+        if not changed and user:
+            # Same value, new timestamp: what follows this value takes the new timestamp.
+            observers = obj._obs
+            subs = observers.get("data") if observers is not None else None
+            if subs:
+                engine.mark_bindings(subs)
+        return changed
+
+
+class FollowerProperty(Property):
+    """A property derived with `data` when data is bound (quality, timestamp): a read
+    settles the data binding first, and a change re-evaluates the bindings that read data,
+    so quality flows on even when the value itself stays the same."""
+
+    __slots__ = ()
+    follows = "data"
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is not None and engine._heap:
+            bindings = obj._bindings
+            if bindings is not None:
+                binding = bindings.get("data")
+                if binding is not None:
+                    binding.settle()
+        return Property.__get__(self, obj, objtype)
+
+    def write(self, obj: Any, value: Any, user: bool) -> bool:
+        changed = super().write(obj, value, user)
+        if changed and self.name != "timestamp":
+            observers = obj._obs
+            subs = observers.get("data") if observers is not None else None
+            if subs:
+                engine.mark_bindings(subs)
+        return changed
+
+
+class QualityProperty(FollowerProperty):
+    """`quality`: written by a user, it stops following the inputs of a bound `data`."""
+
+    __slots__ = ()
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj._state |= QUALITY_OWNED
+        super().__set__(obj, value)
+
+
+#: DataObject._state bit: the user wrote `quality`, so a bound data no longer derives it.
+QUALITY_OWNED = Lifecycle.FIRST_TYPE_FLAG
 
 
 class DataObject(Object):
@@ -38,16 +100,32 @@ class DataObject(Object):
     """
 
     DataType = DataType
+    Quality = Quality
     accepts = ("Polling",)
 
     data = DataProperty(object, None, on_write="_data_written",
                         doc="The value (any type; checked against dataType when set).")
     dataType = Property(DataType, DataType.Invalid, on_write="_data_type_written",
                         doc="The type of data (Invalid: any value).")
-    timestamp = Property(int, 0, readonly=True, unit="ms",
-                         doc="When data was last written (ms since the epoch), changed or not.")
+    timestamp = FollowerProperty(int, 0, readonly=True, unit="ms",
+                                 doc="When data was last written (ms since the epoch), changed "
+                                 "or not; for a bound data, the newest timestamp of the "
+                                 "values its binding read.")
+    quality = QualityProperty(Quality, Quality.Good, serializable=False,
+                              doc="How far data can be trusted (Good, Uncertain, Bad), set by "
+                              "its source; for a bound data, the worst quality of the values "
+                              "its binding read, unless quality is bound or written.")
+    qualityReason = FollowerProperty(str, "", serializable=False,
+                                     doc="Why quality is not Good, where the source says "
+                                     "(e.g. 'connection refused').")
     name = Property(str, "", doc="A name for the value (shown to users and in logs).")
     description = Property(str, "", doc="A description of the value.")
+
+    def _set_quality(self, quality: Quality, reason: str = "") -> None:
+        """Set quality and its reason together, as the value's source (call on the loop
+        thread inside a wave, e.g. through `engine.run_on_owner`): a handler sees both."""
+        _QUALITY.write(self, quality, False)
+        _REASON.write(self, reason, False)
 
     @method
     def touch(self) -> None:
@@ -55,7 +133,32 @@ class DataObject(Object):
         self._update("timestamp", now_ms())
 
     def _data_written(self, _value: Any) -> None:
+        bindings = self._bindings
+        if bindings is not None:
+            binding = bindings.get("data")
+            if binding is not None and binding.evaluating:
+                self._follow_inputs(binding.deps, "quality" not in bindings
+                                    and not self._state & QUALITY_OWNED)
+                return
         _TIMESTAMP.write(self, now_ms(), False)
+
+    def _follow_inputs(self, deps: list, derive_quality: bool) -> None:
+        """Take the newest timestamp and the worst quality of the DataObjects whose data the
+        binding of data read (their values are settled: the binding just read them)."""
+        worst, reason, newest = Quality.Good, "", 0
+        for obj, name in deps:
+            if name == "data" and isinstance(obj, DataObject):
+                values = obj._v
+                quality = values[_QUALITY.index]
+                if quality > worst:
+                    worst, reason = quality, values[_REASON.index]
+                stamp = values[_TIMESTAMP.index]
+                if stamp > newest:
+                    newest = stamp
+        _TIMESTAMP.write(self, newest or now_ms(), False)
+        if derive_quality:
+            _QUALITY.write(self, worst, False)
+            _REASON.write(self, reason, False)
 
     def _data_type_written(self, data_type: DataType) -> None:
         """Convert the current data to the new type where it fits (e.g. int 5 -> 5.0)."""
@@ -71,6 +174,8 @@ class DataObject(Object):
 # The hot path (every write of data) reaches these without a lookup.
 _DATA_TYPE_INDEX = DataObject.dataType.index
 _TIMESTAMP = DataObject.timestamp
+_QUALITY = DataObject.quality
+_REASON = DataObject.qualityReason
 
 
 def format_value(value: Any, decimals: int, unit: str) -> str:
