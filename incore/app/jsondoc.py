@@ -109,6 +109,10 @@ def dumps(tree: Object, indent: int | None = 2) -> str:
     return _NOT_YAML_SAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def loads(text: str) -> Object:
-    """Build the tree of a dumps() document (not completed, nothing started)."""
-    return load_string(text, "<json>").root
+def loads(text: str, filename: str = "<json>") -> Object:
+    """Build the tree of a dumps() document (not completed, nothing started).
+
+    A mistake raises AppError at FILE:LINE:COL (`filename` names the text, say the file it
+    was read from) and gives no tree: a document is checked whole, like any app file.
+    """
+    return load_string(text, filename).root
