@@ -9,6 +9,10 @@ result as a ratio to incore's. Run with `make bench` or `python -m bench.reactiv
 (c) a diamond (b and c follow a, d follows b + c): evaluations of d per change of a
 (d) bytes per object with 5 properties (tracemalloc)
 (e) load time of an app file with 10,000 objects and 10,000 bindings, and with 100,000
+(f) a write of an input and the read of a property bound to it right after, in ns (what a
+    handler pays for a consistent read)
+(g) a 100-DataObject binding chain whose quality and timestamp flow with the data: us per
+    hop, beside (b)'s chain of plain properties measured in the same run
 """
 from __future__ import annotations
 
@@ -24,9 +28,10 @@ import traitlets
 import incore
 from bench.counters import evaluations
 from incore.core import Object, Property
+from incore.objects.foundation.data import DataObject
 
 with enaml.imports():
-    from bench.enaml_nodes import Diamond, Link, Source
+    from bench.enaml_nodes import Diamond, Link, Scaled, Source
 
 SETS = 200_000
 CHAIN = 100
@@ -204,6 +209,68 @@ def plain_diamond() -> Callable[[float], None]:
     return set_a
 
 
+# -- (f) write, then read what follows it ----------------------------------------------------------
+READS = 200_000
+
+
+def write_read_ns(build: Callable[[], tuple[Callable[[float], None], Callable[[], float]]]) -> float:
+    write, read = build()
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        for i in range(READS):
+            write(float(i + 1))
+            read()
+        return time.perf_counter() - t0
+
+    elapsed = best_of(run)
+    assert read() == float(READS) * 10.0, "the read must see the last write"
+    return elapsed / READS * 1e9
+
+
+def incore_write_read() -> tuple[Callable[[float], None], Callable[[], float]]:
+    n = IncoreNode()
+    n.bind("b", lambda: n.a * 10.0)
+    return (lambda v: setattr(n, "a", v)), (lambda: n.b)
+
+
+def enaml_write_read() -> tuple[Callable[[float], None], Callable[[], float]]:
+    n = Scaled()
+    n.initialize()
+    return (lambda v: setattr(n, "a", v)), (lambda: n.b)
+
+
+def plain_write_read() -> tuple[Callable[[float], None], Callable[[], float]]:
+    n = PlainNode()
+    n.observers.append(lambda v: setattr(n, "b", v * 10.0))
+    return (lambda v: setattr(n, "a", v)), (lambda: n.b)
+
+
+# -- (g) a chain of DataObjects: quality and timestamp flow with data --------------------------------
+class _DataChainEnd:
+    """Gives chain_us_per_hop the `a` it drives and reads, on DataObject's `data`."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: DataObject) -> None:
+        self.obj = obj
+
+    @property
+    def a(self) -> float:
+        return self.obj.data
+
+    @a.setter
+    def a(self, value: float) -> None:
+        self.obj.data = value
+
+
+def dataobject_chain() -> tuple[object, object]:
+    nodes = [DataObject(data=0.0) for _ in range(CHAIN)]
+    for prev, node in zip(nodes, nodes[1:]):
+        node.bind("data", (lambda p: lambda: p.data)(prev))
+    return _DataChainEnd(nodes[0]), _DataChainEnd(nodes[-1])
+
+
 # -- (d) memory -----------------------------------------------------------------------------------
 def bytes_per_object(make: Callable[[], object]) -> float:
     gc.collect()
@@ -278,6 +345,16 @@ def main() -> dict:
     small, large = load_seconds(10_000), load_seconds(100_000)
     rows.append(("(e) load seconds, N objects + N bindings", "{:.3f}", {
         "incore 10k": small, "incore 100k": large,
+    }))
+    rows.append(("(f) ns for a write and a read of what is bound to it (lower is better)",
+                 "{:.0f}", {
+                     "incore": write_read_ns(incore_write_read),
+                     "enaml <<": write_read_ns(enaml_write_read),
+                     "plain": write_read_ns(plain_write_read),
+                 }))
+    rows.append(("(g) us per hop, 100-DataObject chain with quality (lower is better)", "{:.3f}", {
+        "incore DataObject": chain_us_per_hop(dataobject_chain),
+        "incore Property (b)": chain_us_per_hop(incore_chain),
     }))
     print_table("reactive core", rows)
     print(f"(e) growth 100k/10k: {large / small:.1f}x (linear would be 10x)")

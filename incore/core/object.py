@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import enum
 import logging
-import threading
 from typing import Any, Callable, Iterator
 
 import blinker

@@ -8,6 +8,7 @@ from typing import Any
 
 from ...core import Object, Property, engine, method
 from ...core.object import Lifecycle
+from ..errors import about
 from .datatypes import DataType, coerce
 
 log = logging.getLogger("incore.objects")
@@ -51,8 +52,7 @@ class DataProperty(Property):
 
 class FollowerProperty(Property):
     """A property derived with `data` when data is bound (quality, timestamp): a read
-    settles the data binding first, and a change re-evaluates the bindings that read data,
-    so quality flows on even when the value itself stays the same."""
+    settles the data binding first, so it is as consistent as data itself."""
 
     __slots__ = ()
     follows = "data"
@@ -66,23 +66,27 @@ class FollowerProperty(Property):
                     binding.settle()
         return Property.__get__(self, obj, objtype)
 
+
+
+class QualityProperty(FollowerProperty):
+    """`quality` and its reason: a change re-evaluates the bindings that read data, so
+    quality flows on even when the value itself stays the same. A user's write of
+    `quality` stops it following the inputs of a bound data."""
+
+    __slots__ = ()
+
     def write(self, obj: Any, value: Any, user: bool) -> bool:
         changed = super().write(obj, value, user)
-        if changed and self.name != "timestamp":
+        if changed:
             observers = obj._obs
             subs = observers.get("data") if observers is not None else None
             if subs:
                 engine.mark_bindings(subs)
         return changed
 
-
-class QualityProperty(FollowerProperty):
-    """`quality`: written by a user, it stops following the inputs of a bound `data`."""
-
-    __slots__ = ()
-
     def __set__(self, obj: Any, value: Any) -> None:
-        obj._state |= QUALITY_OWNED
+        if self.name == "quality":
+            obj._state |= QUALITY_OWNED
         super().__set__(obj, value)
 
 
@@ -115,7 +119,7 @@ class DataObject(Object):
                               doc="How far data can be trusted (Good, Uncertain, Bad), set by "
                               "its source; for a bound data, the worst quality of the values "
                               "its binding read, unless quality is bound or written.")
-    qualityReason = FollowerProperty(str, "", serializable=False,
+    qualityReason = QualityProperty(str, "", serializable=False,
                                      doc="Why quality is not Good, where the source says "
                                      "(e.g. 'connection refused').")
     name = Property(str, "", doc="A name for the value (shown to users and in logs).")
@@ -155,10 +159,15 @@ class DataObject(Object):
                 stamp = values[_TIMESTAMP.index]
                 if stamp > newest:
                     newest = stamp
-        _TIMESTAMP.write(self, newest or now_ms(), False)
+        mine = self._v  # unchanged values skip the writes: this runs once per bound hop
+        stamp = newest or now_ms()
+        if mine[_TIMESTAMP.index] != stamp:
+            _TIMESTAMP.write(self, stamp, False)
         if derive_quality:
-            _QUALITY.write(self, worst, False)
-            _REASON.write(self, reason, False)
+            if mine[_QUALITY.index] is not worst:
+                _QUALITY.write(self, worst, False)
+            if mine[_REASON.index] != reason:
+                _REASON.write(self, reason, False)
 
     def _data_type_written(self, data_type: DataType) -> None:
         """Convert the current data to the new type where it fits (e.g. int 5 -> 5.0)."""
@@ -166,7 +175,7 @@ class DataObject(Object):
         try:
             converted = coerce(data_type, current, DataObject.data.qualname)
         except (TypeError, ValueError) as exc:
-            log.warning("%r: data kept as it is: %s", self, exc)
+            log.warning("%s: data kept as it is: %s", about(self), exc)
             return
         self._update("data", converted)
 
