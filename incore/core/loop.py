@@ -4,6 +4,13 @@ This is Qt's queued-connection model. Transport threads never touch a property; 
 callable, and the loop runs it on its own thread, so the reactive core needs no locks and its
 order is deterministic. `post()` is safe from any thread and keeps each thread's order
 (a single FIFO queue is fed by all of them).
+
+Under a flood the loop stays responsive: it runs posted callables in stretches of at most
+SLICE seconds and never past the time of the next timer, so timers fire on time whatever
+the queue holds, and `stop()` takes effect after the callable that is running. The queue
+is bounded: a thread that posts while the loop is `backlog_limit` callables behind waits
+until the loop has worked off half of them (back-pressure on whoever floods it; the loop's
+own thread never waits).
 """
 from __future__ import annotations
 
@@ -20,6 +27,15 @@ from . import engine
 log = logging.getLogger("incore.loop")
 
 _now = time.monotonic
+
+#: Longest stretch (seconds) of posted callables between two looks at the timers.
+SLICE = 0.05
+#: Posted callables the loop may be behind before posting threads wait.
+BACKLOG_LIMIT = 10_000
+#: How often (seconds) a waiting poster looks again, should a wake-up be missed.
+_RECHECK = 0.1
+#: At most one warning about held-back posters in this many seconds.
+_WARN_EVERY = 60.0
 
 
 class TimerHandle:
@@ -43,7 +59,7 @@ class EventLoop:
     `run()` blocks the calling thread, which becomes the owner of every Object until `stop()`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, backlog_limit: int = BACKLOG_LIMIT) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._timers: list[tuple[float, int, TimerHandle]] = []
         self._seq = itertools.count()
@@ -51,16 +67,31 @@ class EventLoop:
         self._running = False
         self.thread_ident: int | None = None
         self._dispatching: int | None = None  # thread running callbacks (run/process_events/run_until)
+        self.backlog_limit = max(2, backlog_limit)
+        self._room = threading.Condition(threading.Lock())
+        self._waiters = 0  # posting threads held back (read by the loop without the lock)
+        self._warned_at = -_WARN_EVERY
 
     # -- thread-safe -----------------------------------------------------------------------
     def post(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run `fn(*args)` on the loop thread, after everything posted before it."""
+        """Run `fn(*args)` on the loop thread, after everything posted before it.
+
+        From another thread while the loop is `backlog_limit` callables behind, this waits
+        until it has caught up by half (or stops dispatching).
+        """
+        if self._queue.qsize() >= self.backlog_limit:
+            self._wait_for_room()
         self._queue.put((fn, args))
 
     def stop(self) -> None:
         """Ask `run()` to return once the current callable finishes (any thread)."""
         self._stopping = True
         self._queue.put(None)
+
+    @property
+    def backlog(self) -> int:
+        """Posted callables not run yet (approximate while other threads post)."""
+        return self._queue.qsize()
 
     # -- loop thread only --------------------------------------------------------------------
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
@@ -92,6 +123,8 @@ class EventLoop:
     def _restore(self, saved: tuple[int | None, tuple[int, Any]]) -> None:
         self._dispatching = saved[0]
         engine.set_owner(*saved[1])
+        if self._waiters:
+            self._make_room()  # nobody drains the queue now: held-back posters go on
 
     def run(self, timeout: float | None = None) -> None:
         """Run until `stop()` (or until `timeout` seconds passed, for tests and tools)."""
@@ -102,13 +135,10 @@ class EventLoop:
         saved = self._dispatch_on_this_thread()
         try:
             while not self._stopping:
-                wait = self._run_due_timers()
-                if deadline is not None:
-                    left = deadline - _now()
-                    if left <= 0:
-                        break
-                    wait = left if wait is None else min(wait, left)
-                self._process_queue(wait)
+                until = _earliest(self._run_due_timers(), deadline)
+                if deadline is not None and _now() >= deadline:
+                    break
+                self._process_queue(until, until)
         finally:
             self._running = False
             self._restore(saved)
@@ -117,8 +147,8 @@ class EventLoop:
         """Run what is due now (waiting up to `timeout` for the first event); for tests."""
         saved = self._dispatch_on_this_thread()
         try:
-            self._run_due_timers()
-            self._process_queue(timeout)
+            next_timer = self._run_due_timers()
+            self._process_queue(_now() + timeout, next_timer)
             self._run_due_timers()
         finally:
             self._restore(saved)
@@ -129,21 +159,30 @@ class EventLoop:
         saved = self._dispatch_on_this_thread()
         try:
             while not predicate():
-                left = deadline - _now()
-                if left <= 0:
+                if _now() >= deadline:
                     return bool(predicate())
-                wait = self._run_due_timers()
-                self._process_queue(min(left, wait if wait is not None else left, 0.05))
+                until = _earliest(self._run_due_timers(), deadline)
+                self._process_queue(min(until, _now() + 0.05), until)
             return True
         finally:
             self._restore(saved)
 
-    def _process_queue(self, wait: float | None) -> None:
+    def _process_queue(self, wait_until: float | None, stop_at: float | None) -> None:
+        """Run posted callables in order: wait for the first until `wait_until` (None: for
+        ever), then go on until the queue is empty, stop() is asked, `stop_at` (the next
+        timer) comes or SLICE has passed; at least one callable runs if one is there."""
         q = self._queue
         try:
-            item = q.get(timeout=wait) if (wait is None or wait > 0) else q.get_nowait()
+            if wait_until is None:
+                item = q.get()
+            else:
+                wait = wait_until - _now()
+                item = q.get(timeout=wait) if wait > 0 else q.get_nowait()
         except queue.Empty:
             return
+        end = _now() + SLICE
+        if stop_at is not None and stop_at < end:
+            end = stop_at
         while True:
             if item is not None:
                 fn, args = item
@@ -151,30 +190,67 @@ class EventLoop:
                     fn(*args)
                 except Exception:  # a failing callback must never kill the loop
                     log.exception("error in posted callback %r", fn)
-            if self._stopping:
-                return
+            if self._stopping or _now() >= end:
+                break
             try:
                 item = q.get_nowait()
             except queue.Empty:
-                return
+                break
+        if self._waiters and q.qsize() < self.backlog_limit // 2:
+            self._make_room()
 
     def _run_due_timers(self) -> float | None:
-        """Run every due timer; return seconds until the next one (None if there is none)."""
+        """Run the timers due now (not those they schedule for now: posted callables come
+        first); return when the next one is due (None if there is none)."""
         timers = self._timers
+        now = _now()
         while timers:
             when, _, handle = timers[0]
             if handle.cancelled:
                 heapq.heappop(timers)
                 continue
-            now = _now()
             if when > now:
-                return when - now
+                return when
             heapq.heappop(timers)
             try:
                 handle.fn(*handle.args)
             except Exception:
                 log.exception("error in timer callback %r", handle.fn)
         return None
+
+    # -- back-pressure -------------------------------------------------------------------------
+    def _must_wait(self) -> bool:
+        """A poster waits while the loop is behind and some other thread is working it off."""
+        dispatching = self._dispatching
+        return (self._queue.qsize() >= self.backlog_limit // 2 and dispatching is not None
+                and dispatching != threading.get_ident() and not self._stopping)
+
+    def _wait_for_room(self) -> None:
+        with self._room:
+            if not self._must_wait():
+                return
+            now = _now()
+            if now - self._warned_at >= _WARN_EVERY:
+                self._warned_at = now
+                log.warning("the loop is %d callables behind: threads that post to it wait "
+                            "until it catches up", self._queue.qsize())
+            self._waiters += 1
+            try:
+                while self._must_wait():
+                    self._room.wait(_RECHECK)
+            finally:
+                self._waiters -= 1
+
+    def _make_room(self) -> None:
+        with self._room:
+            self._room.notify_all()
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    """The earlier of two optional times (None: no time)."""
+    if a is None:
+        return b
+    return a if b is None or a <= b else b
 
 
 _default_loop: EventLoop | None = None
