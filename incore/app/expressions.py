@@ -66,9 +66,11 @@ class ExpressionError(ValueError):
 
 
 def new_globals(names: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The globals of one app file: helpers, then ids (added as the file is read)."""
+    """The globals of one app file: helpers, type names (for enums such as `DataObject.Bad`
+    and `S7Client.BigEndian`), then ids (added as the file is read; an id wins)."""
     g: dict[str, Any] = {"__builtins__": builtins}
     g.update(HELPERS)
+    g.update((cls.__name__, cls) for cls in registry.types())
     if names:
         g.update(names)
     return g

@@ -16,8 +16,9 @@ The model is *push dirty, pull evaluate*, with a level-ordered wave settling the
    writes join the same wave (queued, never recursed into), so handlers cannot grow the
    stack without bound.
 
-A binding evaluated twice between two writes made outside binding evaluation is a binding
-loop: reported once, and the loop is cut.
+A binding marked dirty again after it was evaluated, with no write made outside binding
+evaluation (and no new handler) in between, is in a binding loop: reported once, and the
+loop is cut.
 
 Everything here runs on the owning (loop) thread; other threads marshal writes there.
 """
@@ -156,6 +157,7 @@ def notify(subscribers: list, value: Any) -> None:
 def run_wave() -> None:
     st = state
     st.running = True
+    st.phase += 1
     heap = _heap
     calls = _calls
     pop = heapq.heappop
@@ -167,6 +169,7 @@ def run_wave() -> None:
                     binding.dirty = False
                     binding.evaluate()
             elif calls:
+                st.phase += 1  # what a handler does is a new write
                 fn, args = calls.popleft()
                 try:
                     fn(*args)
