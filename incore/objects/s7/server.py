@@ -130,7 +130,7 @@ class S7Server(ErrorReporting, MemoryHost):
                            "timers, counters: element number).")
 
     def __init__(self, parent: Any = None, **properties: Any) -> None:
-        self._core = ServerCore(self._deliver, self._answer, self._has_event_listeners)
+        self._core = ServerCore(self._deliver, self._answer, self._has_event_listeners, self)
         self._tcp: TcpServer | None = None
         self._variables: list = []
         self._mapped: dict = {}
@@ -170,6 +170,7 @@ class S7Server(ErrorReporting, MemoryHost):
         self._core.stopping.set()
         if not tcp.stop(STOP_TIMEOUT):
             log.warning("%r: some client threads did not end within %.0f s", self, STOP_TIMEOUT)
+        self._core.inbox.end_drops()
         self._update("status", self.Stopped)
         self._update("clientsCount", 0)
         self._core.emit(self.networkAddress, Event.ServerStopped)
@@ -403,6 +404,12 @@ class S7Server(ErrorReporting, MemoryHost):
             job.finish(ReturnCode.SUCCESS)
 
     # -- from the connection threads, via the inbox (loop thread) ----------------------------
+    @property
+    def droppedEvents(self) -> int:
+        """Python API: events dropped so far because the `event` handlers fell behind the
+        clients by more than server_events.EVENT_BACKLOG (each run of drops is also logged)."""
+        return self._core.inbox.dropped
+
     def _has_event_listeners(self) -> bool:
         obs = self._obs
         return bool(obs and obs.get("event"))

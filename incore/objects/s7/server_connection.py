@@ -37,14 +37,15 @@ class ServerCore:
 
     `deliver(changes, status, events)` and `answer(job)` run on the loop; `listening()` says
     whether anyone is connected to the server's `event` signal (events nobody hears are not
-    even built).
+    even built); `owner` (the S7Server) is who the inbox's warnings name.
     """
 
     def __init__(self, deliver: Callable[[list, bool, list], None],
-                 answer: Callable[[Job], None], listening: Callable[[], bool]) -> None:
+                 answer: Callable[[Job], None], listening: Callable[[], bool],
+                 owner: Any = None) -> None:
         self.memory = ServerMemory()
         self.state = PlcState(cpu_status=CpuStatus.RUN)
-        self.inbox = LoopInbox(_post, deliver)
+        self.inbox = LoopInbox(_post, deliver, owner)
         self.listening = listening
         self._answer = answer
         self.event_mask = 0xFFFFFFFF
