@@ -29,6 +29,14 @@ class Property:
     serializable: included in toJson()/serializeProperties() and incore.dumps().
     on_write: name of a method called with the value after every user or binding write,
           changed or not (DataObject.timestamp, S7Variable writes to the PLC).
+    minimum, maximum: the range of a number (either may be left open).
+    check: a callable that raises ValueError with a message for a value it refuses; its
+          docstring's first line says what it allows (docs, schema).
+    targets: a registry.ParentTarget: this str property of a modifier names a property of
+          the parent (Polling.on).
+
+    The rules are declared once and read by the loader (FILE:LINE:COL errors), the schema, the
+    reference docs and the types themselves (`problem()`), never on the write path.
     """
 
     #: The property whose binding derives this one's value (reads settle that binding).
@@ -37,11 +45,13 @@ class Property:
     followers: tuple[str, ...] = ()
 
     __slots__ = ("name", "type", "default", "readonly", "doc", "serializable", "on_write",
-                 "index", "convert", "owner", "mutable", "unit")
+                 "index", "convert", "owner", "mutable", "unit", "minimum", "maximum", "check",
+                 "targets", "checked")
 
     def __init__(self, type: Any = object, default: Any = None, *, readonly: bool = False,
                  doc: str = "", serializable: bool = True, on_write: str | None = None,
-                 unit: str = "") -> None:
+                 unit: str = "", minimum: float | None = None, maximum: float | None = None,
+                 check: Callable[[Any], Any] | None = None, targets: Any = None) -> None:
         self.type = type
         self.default = default
         self.readonly = readonly
@@ -54,6 +64,13 @@ class Property:
         self.convert: Callable[[Any], Any] | None = None
         self.mutable = isinstance(default, (list, dict, bytearray, set))
         self.unit = unit
+        self.minimum = minimum
+        self.maximum = maximum
+        self.check = check
+        self.targets = targets
+        #: Whether problem() can find anything (the loader skips it otherwise).
+        self.checked = minimum is not None or maximum is not None or check is not None \
+            or targets is not None
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -78,6 +95,44 @@ class Property:
     @property
     def is_enum(self) -> bool:
         return isinstance(self.type, type) and issubclass(self.type, enum.Enum)
+
+    # -- declared rules (never on the write path) --------------------------------------------
+    def problem(self, value: Any, obj: Any = None) -> str:
+        """What is wrong with `value` (already converted) for this property, or "".
+
+        `obj` is the object it is meant for: a `targets` rule needs its parent.
+        """
+        low, high = self.minimum, self.maximum
+        if (low is not None or high is not None) and isinstance(value, (int, float)) \
+                and not isinstance(value, bool):
+            if (low is not None and value < low) or (high is not None and value > high):
+                return f"{self.qualname} expects {self.range_text()}, got {value!r}"
+        if self.check is not None:
+            try:
+                self.check(value)
+            except ValueError as exc:
+                return f"{self.qualname}: {exc}"
+        if self.targets is not None and obj is not None:
+            return self.targets.problem(self, obj, value)
+        return ""
+
+    def range_text(self) -> str:
+        """The declared range as a reader says it: "1..65535", "0 or more", ""."""
+        low, high = self.minimum, self.maximum
+        if low is not None and high is not None:
+            return f"{low}..{high}"
+        if low is not None:
+            return f"{low} or more"
+        return f"at most {high}" if high is not None else ""
+
+    def rule_text(self) -> str:
+        """Every declared rule in words, for the reference docs and the schema."""
+        rules = [self.range_text()]
+        if self.check is not None:
+            rules.append((self.check.__doc__ or "").strip().split("\n")[0].rstrip("."))
+        if self.targets is not None:
+            rules.append(self.targets.description)
+        return "; ".join(r for r in rules if r)
 
     def initial(self) -> Any:
         return copy.copy(self.default) if self.mutable else self.default

@@ -1,13 +1,18 @@
 """The type registry: every Object type by name, with its properties, signals, methods, enums.
 
 `incore types`, the JSON Schema, the reference docs and the app loader all read this one
-source, so they can never disagree about what a type has.
+source, so they can never disagree about what a type has, nor about the rules its values
+follow (a Property's range and check, a ParentTarget, a type's `_check()` of the whole object).
+
+It also remembers where a loaded object was declared (`location`), so an object's run-time
+warnings can name the file and line the user has to look at.
 """
 from __future__ import annotations
 
 import difflib
 import enum
-from typing import Any, Callable, Iterator
+import weakref
+from typing import Any, Callable, Iterator, NamedTuple
 
 _types: dict[str, type] = {}
 _pending_refs: list[Any] = []
@@ -76,7 +81,8 @@ def describe(cls: type) -> dict[str, Any]:
         props.append({
             "name": p.name, "type": p.type_name, "default": _jsonable(p.initial()),
             "signal": p.name + "Changed", "writable": not p.readonly,
-            "serializable": p.serializable, "doc": p.doc,
+            "serializable": p.serializable, "doc": p.doc, "allowed": p.rule_text(),
+            "minimum": p.minimum, "maximum": p.maximum,
         })
     return {
         "name": cls.__name__,
@@ -95,6 +101,67 @@ def describe(cls: type) -> dict[str, Any]:
                   for e in cls._enums.values()],
         "accepts": [a if isinstance(a, str) else a.__name__ for a in cls.accepts],
     }
+
+
+class Problem(NamedTuple):
+    """A mistake a type's `_check()` finds in a whole object (rules across properties or
+    children, e.g. two S7ServerArea children declaring the same area).
+
+    The app loader reports it at the value of `prop` of `obj` ("" or a property not written
+    in the file: at the object's type name), adding where `first` (obj, prop) was declared.
+    """
+
+    obj: Any
+    prop: str
+    message: str
+    first: tuple[Any, str] | None = None
+
+
+class ParentTarget:
+    """The rule of a modifier's str property that names a property of its parent.
+
+    `verb` says what the modifier does with it ("poll"); `requirement(parent_type, name)`
+    returns why the parent's property `name` can not be a target ("" when it can);
+    `description` says which properties can, for the docs.
+    """
+
+    __slots__ = ("verb", "requirement", "description")
+
+    def __init__(self, verb: str, requirement: Callable[[type, str], str],
+                 description: str) -> None:
+        self.verb = verb
+        self.requirement = requirement
+        self.description = description
+
+    def problem(self, prop: Any, obj: Any, name: str) -> str:
+        """Why `name` can not be the target of `obj` (with its current parent), or ""."""
+        parent = obj.parent
+        owner = prop.owner.__name__ if prop.owner is not None else type(obj).__name__
+        if parent is None:
+            return f"{owner} has no parent to {self.verb}"
+        parent_type = type(parent)
+        pname = parent_type.__name__
+        if not name:
+            return f"{owner} under {pname}: '{prop.name}' names no property"
+        if name not in parent_type._props:
+            usable = [n for n in parent_type._props if not self.requirement(parent_type, n)]
+            return f"{pname} has no property '{name}' to {self.verb}{suggest(name, usable)}"
+        why = self.requirement(parent_type, name)
+        return f"{pname} can not {self.verb} '{name}' ({why})" if why else ""
+
+
+# -- where loaded objects were declared ------------------------------------------------------
+_locations: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def set_location(obj: Any, where: str) -> None:
+    """Remember that `obj` was declared at `where` ("FILE:LINE"); the app loader calls this."""
+    _locations[obj] = where
+
+
+def location(obj: Any) -> str:
+    """"FILE:LINE" of the app file declaration of `obj`, or "" (made in Python)."""
+    return _locations.get(obj, "")
 
 
 def _jsonable(v: Any) -> Any:

@@ -14,7 +14,7 @@ import logging
 import threading
 from typing import Any
 
-from ..core import Object, Property, Signal, engine
+from ..core import Object, Property, Signal, engine, registry
 
 log = logging.getLogger("incore.objects")
 
@@ -24,6 +24,13 @@ def error_property(error_enum: type[enum.IntEnum]) -> Property:
     return Property(error_enum, error_enum(0), readonly=True,
                     doc="The last error (NoError if none); unchanged when the same error "
                         "repeats.")
+
+
+def about(obj: Object) -> str:
+    """How a log line names an object: the FILE:LINE it was declared at, then its repr, so a
+    warning at run time leads to the line of the app file to look at."""
+    where = registry.location(obj)
+    return f"{where}: {obj!r}" if where else repr(obj)
 
 
 class ErrorReporting(Object, register=False):
@@ -64,5 +71,5 @@ class ErrorReporting(Object, register=False):
         self._update("errorString", text)
         if occurred:
             level = logging.WARNING if changed else logging.DEBUG
-            log.log(level, "%r: %s: %s", self, self.error.name, text)
+            log.log(level, "%s: %s: %s", about(self), self.error.name, text)
             self.errorOccurred.emit()
