@@ -225,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_APP_ERROR
     except KeyboardInterrupt:
         print("incore: interrupted", file=sys.stderr)
+        if args.handler is _run:  # aborted: threads the app left must not delay the exit
+            _exit_if_threads_hang(EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
     except OSError as err:  # an unreadable app file or schema destination
         print(f"incore: {err.strerror or err}: {err.filename or ''}".rstrip(": "),

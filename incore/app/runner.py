@@ -3,7 +3,8 @@
 Shutdown is the part that is easy to get wrong: every object's `_on_shutdown` runs (children
 first), so servers stop listening, clients disconnect and worker threads end; threads that
 outlive their object are waited for within a bound and then named in a warning, so a
-stuck peer can delay the exit by seconds, never forever.
+stuck peer can delay the exit by seconds, never forever. A second Ctrl-C aborts at once,
+wherever the first left the app (a handler that does not return, a shutdown that hangs).
 """
 from __future__ import annotations
 
@@ -29,14 +30,16 @@ _STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None),
 class _StopOnSignal:
     """SIGINT/SIGTERM handler: stop the loop, also when the signal comes before it runs.
 
-    A second signal while shutting down raises KeyboardInterrupt, so an operator can
-    still abort a shutdown that hangs.
+    A second signal raises KeyboardInterrupt (and marks `aborted`), whether the loop has
+    returned or not: a handler that does not return keeps the loop from seeing the stop,
+    and a shutdown can hang on a peer, and either way the operator can still end the app.
     """
 
     def __init__(self, loop: EventLoop) -> None:
         self.loop = loop
         self.signum: int | None = None
         self.running = True
+        self.aborted = False
         self.previous: dict[int, Any] = {}
 
     def install(self) -> None:
@@ -52,7 +55,8 @@ class _StopOnSignal:
         self.previous.clear()
 
     def __call__(self, signum: int, _frame: FrameType | None) -> None:
-        if self.signum is not None and not self.running:
+        if self.signum is not None:
+            self.aborted = True
             raise KeyboardInterrupt
         self.signum = signum
         self.loop.stop()
@@ -85,7 +89,8 @@ def run(app_or_root: Any, *, install_signal_handlers: bool = True,
 
     `app_or_root` is an App from load_app(), the path of an app file, or a root Object.
     Completes the tree (children before parents), logs "started" as the loop begins, and on
-    the way out shuts every object down and waits (bounded) for their threads.
+    the way out shuts every object down and waits (bounded) for their threads. A second
+    signal raises KeyboardInterrupt at once and skips whatever shutdown is left.
     """
     root = root_of(app_or_root)
     name = _label(app_or_root, root)
@@ -106,8 +111,11 @@ def run(app_or_root: Any, *, install_signal_handlers: bool = True,
     finally:
         stopper.running = False
         try:
-            root.shutdown()
-            _join_new_threads(threads_before)
+            if stopper.aborted:  # the operator's second signal: no more waiting
+                log.warning("aborted %s: shutdown skipped", name)
+            else:
+                root.shutdown()
+                _join_new_threads(threads_before)
         finally:
             engine.set_owner(*previous_owner)
             stopper.uninstall()

@@ -68,7 +68,8 @@ class EventLoop:
         self.thread_ident: int | None = None
         self._dispatching: int | None = None  # thread running callbacks (run/process_events/run_until)
         self.backlog_limit = max(2, backlog_limit)
-        self._room = threading.Condition(threading.Lock())
+        # Reentrant: a signal handler on the loop's thread may post while it holds the lock.
+        self._room = threading.Condition(threading.RLock())
         self._waiters = 0  # posting threads held back (read by the loop without the lock)
         self._warned_at = -_WARN_EVERY
 
