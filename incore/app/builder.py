@@ -4,7 +4,9 @@ Pass 1 walks the nodes in document order: it creates each object (with its paren
 first, so property hooks can see it), writes literal values through the properties' own
 converters and records what needs the whole file: id references, bindings, handlers and
 functions. Pass 2, when every id is known, resolves references, compiles each expression once,
-installs bindings and connects handlers. Nothing is completed or started here.
+installs bindings and connects handlers, then runs the types' whole-object checks (checks.py).
+A value its property's declared rules refuse is reported at the value and never written.
+Nothing is completed or started here.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from incore.core import Object, registry
 from incore.core.signal import BoundSignal
 
 from . import source as source_info
+from .checks import ObjectChecks
 from .declarations import (DECLARATION_KEYS, HANDLER_KEY, DeclarationReader, install_function,
                            registered_type)
 from .errors import AppError, ErrorCollector
@@ -54,6 +57,7 @@ class Builder:
         self.functions: list[tuple] = []
         self._accepts: dict[tuple[type, type], bool] = {}
         self._including: list[str] = []
+        self.checks = ObjectChecks(self.report)
         self.count = 0  # objects built
 
     def report(self, src: Source, node: Node | None, message: str) -> None:
@@ -70,6 +74,11 @@ class Builder:
         self._including.append(src.path)
         root = None
         for item, item_src in self._expand(node, src, root=True):
+            if len(item.value) > 1:  # a second root key
+                second = item.value[1][0]
+                self.report(item_src, second, f"an app file has one root object; '{second.value}' "
+                            "is a second one (list objects under the root's objects:)")
+                return None
             root = self.build(item, item_src, None)  # built while its include is open
         return root
 
@@ -164,9 +173,11 @@ class Builder:
                 self.functions.append((cls, fname, body_node, src))
         obj = cls()
         self.count += 1
+        registry.set_location(obj, f"{src.name}:{key.start_mark.line + 1}")
         if parent is not None:
             Object.parent.write(obj, parent, False)
         children = None
+        before: tuple[Node, Node] | None = None
         for k, v in items:
             prop = k.value
             if prop == "id":
@@ -174,9 +185,11 @@ class Builder:
             elif prop == "objects":
                 children = v
             elif prop not in DECLARATION_KEYS:
-                self.assign(obj, k, v, src)
+                self.assign(obj, k, v, src, before)
+            before = (k, v)
         for prop, v in values:
             self.assign(obj, ScalarNode(STR, prop, v.start_mark, v.end_mark), v, src)
+        self.checks.built(obj, parent, src, key, items, values)
         if children is not None:
             kids = [c for c in (self.build(n, s, obj) for n, s in self._expand(children, src))
                     if c is not None]
@@ -243,8 +256,10 @@ class Builder:
         self.scope[ident] = obj
         source_info.info(obj, create=True).id = ident
 
-    def assign(self, obj: Object, key: Node, node: Node, src: Source) -> None:
-        """A `name: value` line of an object: property value, binding, reference or handler."""
+    def assign(self, obj: Object, key: Node, node: Node, src: Source,
+               before: tuple[Node, Node] | None = None) -> None:
+        """A `name: value` line of an object (after `before`, the line preceding it):
+        property value, binding, reference or handler."""
         cls = type(obj)
         name = key.value
         prop = cls._props.get(name)
@@ -253,8 +268,9 @@ class Builder:
                 self.handlers.append((obj, key, node, src))
                 return
             writable = [p for p, d in cls._props.items() if not d.readonly]
+            hint = src.comma_hint(before[1]) if before and self._expression(cls, *before) else ""
             self.report(src, key, f"{type_name(cls)} has no property '{name}'"
-                        f"{registry.suggest(name, writable)}")
+                        f"{hint or registry.suggest(name, writable)}")
             return
         if prop.readonly:
             self.report(src, key, f"{type_name(cls)}.{name} is read-only")
@@ -275,6 +291,11 @@ class Builder:
             problem = self.write(obj, prop, value)
             if problem:
                 self.report(src, node, problem)
+
+    def _expression(self, cls: type, key: Node, node: Node) -> bool:
+        """Whether `key: node` of a `cls` object is a handler or a binding."""
+        return node.tag == BIND or (HANDLER_KEY.match(str(key.value)) is not None
+                                    and key.value not in cls._props)
 
     def binding_text(self, node: Node) -> Node | None:
         """The expression node of `!bind EXPR` or {"$bind": EXPR}, else None."""
@@ -301,16 +322,24 @@ class Builder:
         return value
 
     def write(self, obj: Object, prop: Any, value: Any) -> str | None:
-        """Write through the property's converter; returns what was wrong, if anything."""
+        """Write through the property's converter; returns what was wrong, if anything
+        (a value the declared rules refuse is not written: no on_write hook repeats it)."""
         if prop.type is bytes and isinstance(value, str):
             try:
                 value = bytes.fromhex(value)
             except ValueError:
                 pass
         try:
+            if prop.checked:
+                value = prop.convert(value)
+                problem = prop.problem(value, obj)
+                if problem:
+                    self.checks.flag(obj)
+                    return problem
             prop.write(obj, value, True)
             return None
         except Exception as exc:  # a type's own check (on_write) may raise anything
+            self.checks.flag(obj)
             return self._enum_message(prop, value) or str(exc) or type(exc).__name__
 
     def _enum_message(self, prop: Any, value: Any) -> str | None:
@@ -378,6 +407,7 @@ class Builder:
             self._bind(obj, name, node, src)
         for obj, key, node, src in self.handlers:
             self._handler(obj, key, node, src)
+        self.checks.run()
 
     def _resolve_ref(self, obj: Object, prop: Any, node: Node, src: Source) -> None:
         target = self.ids.get(node.value)
@@ -403,7 +433,7 @@ class Builder:
             return how(compiler, node.value, line)
         except ExpressionError as exc:
             line, col = src.position(node, exc.line, exc.col)
-            self.errors.add(AppError(src.name, line, col, exc.message))
+            self.errors.add(AppError(src.name, line, col, exc.message + src.comma_hint(node)))
             return None
 
     def _bind(self, obj: Object, name: str, node: Node, src: Source) -> None:

@@ -6,6 +6,10 @@ the YAML language server as custom tags (`yaml.customTags: ["!bind scalar",
 "!include scalar"]`) next to the `# yaml-language-server: $schema=...` line. A node that
 declares custom `properties` may also set them by name, so such a node admits extra keys.
 
+A property's declared range becomes `minimum`/`maximum`; its other rules (a check, the
+parent property a modifier names, a type's whole-object check) have no JSON Schema form and
+are said in its description. `incore validate` applies them all.
+
 `incore schema -o schemas/incore-app.schema.json` writes the checked-in copy.
 """
 from __future__ import annotations
@@ -52,10 +56,13 @@ def value_schema(prop: Any, owner: str) -> dict[str, Any]:
     t = prop.type
     if t is bool:
         return {"type": "boolean"}
-    if t is int:
-        return {"type": "integer"}
-    if t is float:
-        return {"type": "number"}
+    if t is int or t is float:
+        out: dict[str, Any] = {"type": "integer" if t is int else "number"}
+        if prop.minimum is not None:
+            out["minimum"] = prop.minimum
+        if prop.maximum is not None:
+            out["maximum"] = prop.maximum
+        return out
     if t is str:
         return {"type": "string"}
     if t is bytes:
@@ -75,10 +82,18 @@ def value_schema(prop: Any, owner: str) -> dict[str, Any]:
     return {}
 
 
+def allowed_text(doc: str, rules: str) -> str:
+    """A property's description with its declared rules, as the schema and the docs say it."""
+    if not rules:
+        return doc
+    return f"{doc} Allowed: {rules}." if doc else f"Allowed: {rules}."
+
+
 def _property(prop: Any, owner: str) -> dict[str, Any]:
     out: dict[str, Any] = {"anyOf": [value_schema(prop, owner), {"$ref": "#/$defs/binding"}]}
-    if prop.doc:
-        out["description"] = prop.doc
+    description = allowed_text(prop.doc, prop.rule_text())
+    if description:
+        out["description"] = description
     default = _jsonable(prop.initial())
     if default is not None:
         out["default"] = default

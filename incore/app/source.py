@@ -10,7 +10,7 @@ import os
 import weakref
 from typing import Any
 
-from yaml.nodes import Node
+from yaml.nodes import Node, ScalarNode
 
 from .errors import AppError
 
@@ -82,6 +82,21 @@ class Source:
             indent = len(text) - len(text.lstrip())
             return file_line + 1, indent + col + 1
         return start_line + 1, start_col + 1
+
+    def comma_hint(self, node: Node) -> str:
+        """A hint for an expression that a comma cut short, else "".
+
+        Inside a flow mapping `{...}` a comma ends a plain value, so `{onX: f(a, b)}` gives
+        `f(a` and a key `b)`. In a block mapping a plain value runs to the end of the line.
+        """
+        if node.__class__ is not ScalarNode or node.style not in (None, ""):
+            return ""
+        mark = node.end_mark
+        lines = self.lines()
+        rest = lines[mark.line][mark.column:].lstrip() if mark.line < len(lines) else ""
+        if not rest.startswith(","):
+            return ""
+        return " (inside {...} a comma ends the value: quote it or write it as a block with |)"
 
     def location(self, node: Node) -> str:
         """`file:line` of a scalar's first character, for run-time reports."""

@@ -178,17 +178,63 @@ def compose(text: str, name: str) -> Node | None:
     try:
         return loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        context = ""
-        if exc.context and exc.problem and exc.context_mark is not None:
-            context = (f" ({exc.context} at {exc.context_mark.line + 1}:"
-                       f"{exc.context_mark.column + 1})")
-        raise AppError.at(name, mark, f"YAML syntax error: {problem}{context}") from None
+        raise syntax_error(exc, text, name) from None
     except yaml.YAMLError as exc:
         raise AppError(name, 1, 1, f"YAML syntax error: {exc}") from None
     finally:
         loader.dispose()
+
+
+def _closes(text: str, line: int, column: int) -> bool:
+    """Whether the `{` or `[` at (line, column) has its closing bracket later in `text`
+    (quoted text and comments skipped): if so, a parse error inside it is not about it."""
+    lines = text.split("\n")
+    pos = sum(len(t) + 1 for t in lines[:line]) + column
+    depth, i, n = 0, pos, len(text)
+    while i < n:
+        c = text[i]
+        if c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+            if depth == 0:
+                return True
+        elif c in "\"'":
+            i += 1
+            while i < n and text[i] != c:
+                i += 2 if c == '"' and text[i] == "\\" else 1
+        elif c == "#" and text[i - 1] in " \t\n":
+            while i < n and text[i] != "\n":
+                i += 1
+        i += 1
+    return False
+
+
+def syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> AppError:
+    """The AppError of a YAML syntax error, at its cause where PyYAML knows it.
+
+    An unclosed `{`, `[` or quote is only noticed where the parser gives up, often the end
+    of the file; the error then points at the opening character, which is what to fix.
+    """
+    mark, opened = exc.problem_mark or exc.context_mark, exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    unclosed = False
+    if opened is not None and exc.problem_mark is not None:
+        if exc.context == "while scanning a quoted scalar":
+            unclosed = "end of stream" in problem
+        elif exc.context in ("while parsing a flow mapping", "while parsing a flow sequence"):
+            unclosed = not _closes(text, opened.line, opened.column)
+    if unclosed:
+        line = text.split("\n")[opened.line]
+        char = line[opened.column] if opened.column < len(line) else "opening character"
+        end = exc.problem_mark
+        what = "the file ends" if "end of stream" in problem else problem
+        return AppError.at(name, opened, f"YAML syntax error: this {char!r} is not closed "
+                                         f"({what} at {end.line + 1}:{end.column + 1})")
+    context = ""
+    if exc.context and exc.problem and opened is not None:
+        context = f" ({exc.context} at {opened.line + 1}:{opened.column + 1})"
+    return AppError.at(name, mark, f"YAML syntax error: {problem}{context}")
 
 
 def read_text(path: str, display: str | None = None) -> str:
