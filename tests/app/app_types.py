@@ -60,6 +60,15 @@ class XModifier(Object):
     interval = Property(int, 1000)
 
 
+class XSensor(Object):
+    """Can be polled, like S7Variable: Polling's `on` may name its `data`."""
+
+    data = Property(float, 0.0)
+
+    def pollData(self) -> None:
+        self.data += 1
+
+
 class XConnections(Object):
     """Like Connections: `onX` keys handle the signals of `target` (default: the parent)."""
 

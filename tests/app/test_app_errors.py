@@ -21,6 +21,17 @@ def test_corpus_covers_every_required_kind_of_mistake() -> None:
                 "include_missing.yaml", "include_cyclic.yaml", "two_keys.yaml",
                 "unknown_custom_type.yaml", "bad_override_property.yaml"}
     assert required <= names
+    # issue 7: what `run` would fail on or ignore, and load errors at their cause
+    rules = {"s7server_port_out_of_range.yaml", "s7server_max_clients_negative.yaml",
+             "s7server_area_negative_size.yaml", "s7server_area_twice.yaml",
+             "s7client_port_out_of_range.yaml", "s7client_rack_out_of_range.yaml",
+             "s7client_timeout_negative.yaml", "s7variable_bad_width.yaml",
+             "s7variable_bad_type.yaml", "s7variable_bad_bit.yaml",
+             "polling_unknown_property.yaml", "polling_cannot_poll.yaml",
+             "timer_negative_interval.yaml", "handler_cut_by_comma.yaml",
+             "yaml_unclosed_brace.yaml", "yaml_unclosed_quote.yaml", "two_root_keys.yaml",
+             "bad_override_range.yaml"}
+    assert rules <= names
     assert len(CASES) >= 30
 
 

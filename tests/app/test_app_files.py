@@ -62,6 +62,7 @@ def test_polling_on_loads_as_the_string_key(load) -> None:
       objects:
         - DataObject:
             id: level
+            functions: {pollData: pass}
             objects:
               - Polling: {on: data, interval: 100}
     """)

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from ...core import Object, Property, registry
 from ...core.signal import BoundSignal, _positional_capacity
+from ..errors import about
 
 log = logging.getLogger("incore.objects")
 
@@ -95,7 +96,7 @@ class Connections(Object):
             for name, _fn, relay in self._handlers:
                 signal = _signal_of(new, name)
                 if signal is None:
-                    log.warning("%r: %s", self, _no_signal(new, name))
+                    log.warning("%s: %s", about(self), _no_signal(new, name))
                 else:
                     signal.connect(relay)
 

@@ -6,7 +6,7 @@ import logging
 from typing import Any, Callable
 
 from ...core import Object, Property, method, registry
-from ..errors import ErrorReporting, error_property
+from ..errors import ErrorReporting, about, error_property
 from .data import now_ms
 from .ticker import Ticker
 
@@ -16,6 +16,17 @@ log = logging.getLogger("incore.objects")
 def poll_method_name(prop: str) -> str:
     """The method that refreshes property `prop`: 'data' -> 'pollData'."""
     return "poll" + prop[:1].upper() + prop[1:]
+
+
+def poll_requirement(parent_type: type, prop: str) -> str:
+    """Why the parent's property `prop` can not be polled ("" when it can)."""
+    name = poll_method_name(prop)
+    return "" if callable(getattr(parent_type, name, None)) else f"it has no {name}() method"
+
+
+#: The rule of Polling.on, which the app loader checks and Polling reports at run time.
+POLLABLE = registry.ParentTarget("poll", poll_requirement,
+                                 "a property of the parent that has a poll<Name>() method")
 
 
 class Polling(ErrorReporting):
@@ -36,9 +47,9 @@ class Polling(ErrorReporting):
 
     modifier = True
 
-    on = Property(str, "", on_write="_settings_written",
+    on = Property(str, "", on_write="_settings_written", targets=POLLABLE,
                   doc="The name of the parent's property to poll, e.g. data.")
-    interval = Property(int, 1000, unit="ms", on_write="_settings_written",
+    interval = Property(int, 1000, unit="ms", on_write="_settings_written", minimum=0,
                         doc="Milliseconds between polls.")
     running = Property(bool, True, on_write="_settings_written",
                        doc="Whether polling is active; it starts on completion.")
@@ -61,7 +72,7 @@ class Polling(ErrorReporting):
         try:
             poller()
         except Exception:  # the parent's failure must not stop polling
-            log.exception("%r: %s() failed", self, getattr(poller, "__name__", "poll"))
+            log.exception("%s: %s() failed", about(self), getattr(poller, "__name__", "poll"))
 
     def _on_completed(self) -> None:
         self._apply()
@@ -81,23 +92,12 @@ class Polling(ErrorReporting):
             self._ticker.start(self.interval / 1000.0, immediately=True)
 
     def _resolve(self) -> Callable[[], Any] | None:
-        """The parent's poll method, or None after reporting why there is none."""
-        parent, prop = self.parent, self.on
-        problem = ""
-        if parent is None:
-            problem = "Polling has no parent to poll"
-        elif not prop:
-            problem = f"Polling under {type(parent).__name__}: 'on' names no property"
-        elif prop not in type(parent)._props:
-            problem = (f"{type(parent).__name__} has no property '{prop}' to poll"
-                       f"{registry.suggest(prop, type(parent)._props)}")
-        else:
-            poller = getattr(parent, poll_method_name(prop), None)
-            if callable(poller):
-                if self.error:
-                    self._clear_error()
-                return poller
-            problem = (f"{type(parent).__name__} can not poll '{prop}' "
-                       f"(it has no {poll_method_name(prop)}() method)")
-        self._report_error(self.NotSupportedError, problem)
-        return None
+        """The parent's poll method, or None after reporting why there is none (by the
+        rule of `on`, which the app loader applies too)."""
+        problem = POLLABLE.problem(type(self).on, self, self.on)
+        if problem:
+            self._report_error(self.NotSupportedError, problem)
+            return None
+        if self.error:
+            self._clear_error()
+        return getattr(self.parent, poll_method_name(self.on))

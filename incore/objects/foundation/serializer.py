@@ -63,7 +63,7 @@ class Serializer(ErrorReporting):
                       doc="IndentedJson (readable) or CompactJson (small).")
     mode = Property(Mode, Mode.SerializeManually, on_write="_settings_written",
                     doc="When to save: on update() only, every interval, or on every change.")
-    interval = Property(int, 1000, unit="ms", on_write="_settings_written",
+    interval = Property(int, 1000, unit="ms", on_write="_settings_written", minimum=0,
                         doc="Milliseconds between saves in SerializePeriodically mode.")
     error = error_property(Error)
 

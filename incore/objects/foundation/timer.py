@@ -18,7 +18,7 @@ class Timer(Object):
 
     __slots__ = ("_ticker", "_armed", "_start_tick")
 
-    interval = Property(int, 1000, unit="ms", on_write="_interval_written",
+    interval = Property(int, 1000, unit="ms", on_write="_interval_written", minimum=0,
                         doc="Milliseconds between triggers (changing it restarts a running "
                             "timer).")
     repeat = Property(bool, True, doc="Trigger repeatedly (true) or once (false).")

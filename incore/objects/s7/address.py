@@ -10,6 +10,11 @@ import enum
 import re
 from typing import NamedTuple
 
+#: The largest byte offset a request can name (its bit address is 24 bits: byte * 8 + bit).
+MAX_BYTE_OFFSET = 0x1FFFFF
+#: The largest data block number (16 bits).
+MAX_DB = 0xFFFF
+
 
 class Type(enum.IntEnum):
     """InCore's S7Variable.Type: the area (Data, Input, Output, Memory) times the width."""
@@ -105,6 +110,10 @@ def parse_address(text: str) -> Address:
                 " I0.1, IB2, QW4, M0.0, MD8)")
         area = _AREA_LETTERS[m[1]]
         db, letter, offset, bit = 0, m[2], int(m[3]), m[4]
+    if offset > MAX_BYTE_OFFSET:
+        raise AddressError(f"'{text}': byte offset must be 0..{MAX_BYTE_OFFSET}")
+    if db > MAX_DB:
+        raise AddressError(f"'{text}': DB number must be 0..{MAX_DB}")
     width = _WIDTH_LETTERS[letter]
     if width == "Bit":
         if bit is None:
@@ -119,6 +128,21 @@ def parse_address(text: str) -> Address:
             raise AddressError(f"'{text}': type {suffix} does not fit a {width} address")
         width = chosen
     return Address(db, offset, int(bit or 0), make_type(area, width))
+
+
+#: A name that was meant as an address (so a parse failure is an error, not a plain name).
+_LOOKS_LIKE_ADDRESS = re.compile(r"\s*(DB\d|[IEQAM][XBWD]?\d)", re.IGNORECASE)
+
+
+def address_in_name(text: str) -> Address | None:
+    """The address a name stands for, None for a plain name ("level"); AddressError for a
+    name meant as an address (DB1..., I0.1, MW4) that does not parse."""
+    try:
+        return parse_address(text)
+    except AddressError:
+        if _LOOKS_LIKE_ADDRESS.match(text):
+            raise
+        return None
 
 
 def format_address(db: int, offset: int, bit: int, t: Type) -> str:

@@ -22,7 +22,8 @@ from ...transport.futures import CompletedFuture
 from ...transport.tcp_client import BlockingStream, ClientWorker
 from ..errors import ErrorReporting, error_property
 from .client_host import VariableBatcher
-from .client_link import LinkSettings, S7Link, open_link, remote_tsap_for, run_on
+from .client_link import MAX_RACK, MAX_SLOT, LinkSettings, S7Link, open_link, remote_tsap_for, \
+    run_on
 from .client_ops import S7Operations
 from .isotcp_connection import S7NotConnectedError, not_connected
 
@@ -95,22 +96,24 @@ class S7Client(S7Operations, ErrorReporting):
     error = error_property(Error)
     hostname = Property(str, "", on_write="_settings_written",
                         doc="The hostname or IP address of the PLC.")
-    localTsap = Property(int, 256, on_write="_settings_written",
+    localTsap = Property(int, 256, on_write="_settings_written", minimum=0, maximum=0xFFFF,
                          doc="The local TSAP (0x0100 by default).")
     moduleName = Property(str, "", readonly=True,
                           doc="The PLC's module name (read on connect).")
     moduleTypeName = Property(str, "", readonly=True,
                               doc="The PLC's module type name (read on connect).")
-    port = Property(int, 102, on_write="_settings_written",
+    port = Property(int, 102, on_write="_settings_written", minimum=1, maximum=65535,
                     doc="The TCP port the PLC listens at.")
-    rack = Property(int, 0, on_write="_settings_written", doc="The PLC's rack (0..7).")
-    remoteTsap = Property(int, 0, on_write="_settings_written",
+    rack = Property(int, 0, on_write="_settings_written", minimum=0, maximum=MAX_RACK,
+                    doc="The PLC's rack.")
+    remoteTsap = Property(int, 0, on_write="_settings_written", minimum=0, maximum=0xFFFF,
                           doc="The remote TSAP; 0 computes it from connectionType, rack "
                               "and slot.")
     serialNumber = Property(str, "", readonly=True,
                             doc="The PLC's serial number (read on connect).")
-    slot = Property(int, 0, on_write="_settings_written", doc="The PLC's slot (0..31).")
-    timeout = Property(int, 3000, unit="ms", on_write="_settings_written",
+    slot = Property(int, 0, on_write="_settings_written", minimum=0, maximum=MAX_SLOT,
+                    doc="The PLC's slot.")
+    timeout = Property(int, 3000, unit="ms", on_write="_settings_written", minimum=1,
                        doc="incore extension: how long to wait for a connection and for "
                            "each answer of the PLC.")
 

@@ -23,10 +23,16 @@ __all__ = ["LinkSettings", "S7Link", "open_link", "remote_tsap_for", "run_on"]
 T = TypeVar("T")
 
 
+#: A rack and a slot share a byte of the remote TSAP: 3 bits and 5 bits.
+MAX_RACK = 7
+MAX_SLOT = 31
+
+
 def remote_tsap_for(connection_type: int, rack: int, slot: int) -> int:
     """snap7's remote TSAP: connection type in the high byte, then rack (3 bits), slot (5)."""
-    if not 0 <= rack <= 7 or not 0 <= slot <= 31:
-        raise fail(ClientError.InvalidParams, f"rack {rack} / slot {slot}: rack must be 0..7, slot 0..31")
+    if not 0 <= rack <= MAX_RACK or not 0 <= slot <= MAX_SLOT:
+        raise fail(ClientError.InvalidParams, f"rack {rack} / slot {slot}: rack must be "
+                                              f"0..{MAX_RACK}, slot 0..{MAX_SLOT}")
     return (connection_type << 8) | (rack << 5) | slot
 
 

@@ -14,12 +14,13 @@ import enum
 import functools
 import logging
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from ...core import Property, Signal, engine, method
+from ...core import Property, Signal, engine, method, registry
 from ...protocols.s7.constants import Event, ReturnCode
 from ...transport.tcp_server import TcpServer
-from ..errors import ErrorReporting, error_property
+from ..errors import ErrorReporting, about, error_property
+from .server_area import duplicate_areas
 from .server_connection import S7Connection, ServerCore
 from .server_events import EventCode, ServerError, error_text, event_line
 from .server_host import MemoryHost, area_name
@@ -31,6 +32,8 @@ log = logging.getLogger("incore.s7server")
 STOP_TIMEOUT = 5.0
 
 _PARAMS = {1: "localPort", 6: "workInterval", 10: "pduRequest", 11: "maxClients"}
+#: PDU sizes a server may grant: Snap7's least, and the largest an S7 CPU uses (S7-1500).
+MIN_PDU, MAX_PDU = 240, 960
 
 
 class S7Server(ErrorReporting, MemoryHost):
@@ -91,20 +94,23 @@ class S7Server(ErrorReporting, MemoryHost):
     networkAddress = Property(str, "0.0.0.0",
                               doc="The IPv4 address to listen on (startTo's ip); takes effect "
                                   "at the next start.")
-    localPort = Property(int, 102, doc="The TCP port (0 picks a free one and then holds it); "
+    localPort = Property(int, 102, minimum=0, maximum=65535,
+                         doc="The TCP port (0 picks a free one and then holds it); "
                                        "takes effect at the next start.")
-    workInterval = Property(int, 100, unit="ms",
+    workInterval = Property(int, 100, unit="ms", minimum=0,
                             doc="snap7's socket worker interval (kept for compatibility; "
                                 "workers here wake on data, not on a timer).")
     pduRequest = Property(int, 480, unit="bytes", on_write="_settings_written",
+                          minimum=MIN_PDU, maximum=MAX_PDU,
                           doc="The largest PDU granted to clients (new connections).")
-    maxClients = Property(int, 1024, doc="Clients served at once (0: no limit); one more is "
+    maxClients = Property(int, 1024, minimum=0,
+                          doc="Clients served at once (0: no limit); one more is "
                                          "refused with a ClientRejected event. Takes effect "
                                          "at the next start.")
     resourceless = Property(bool, False, on_write="_settings_written",
                             doc="Answer clients through readWrite handlers instead of "
                                 "registered memory.")
-    readWriteTimeout = Property(int, 5000, unit="ms", on_write="_settings_written",
+    readWriteTimeout = Property(int, 5000, unit="ms", on_write="_settings_written", minimum=0,
                                 doc="How long a client waits for a readWrite handler.")
     autoStart = Property(bool, True, doc="Start listening when the app is complete.")
     status = Property(Status, Status.Stopped, readonly=True,
@@ -112,7 +118,8 @@ class S7Server(ErrorReporting, MemoryHost):
     clientsCount = Property(int, 0, readonly=True, doc="Clients connected now.")
     cpuStatus = Property(CpuStatus, CpuStatus.Run, on_write="_cpu_status_written",
                          doc="The virtual CPU's mode; clients can stop and start it.")
-    eventMask = Property(int, 0xFFFFFFFF, on_write="_settings_written",
+    eventMask = Property(int, 0xFFFFFFFF, on_write="_settings_written", minimum=0,
+                         maximum=0xFFFFFFFF,
                          doc="Which event codes (EventCode bits) reach the event signal.")
     lastError = Property(int, 0, readonly=True,
                          doc="The result of the last operation (snap7's error number, 0 = OK).")
@@ -149,6 +156,10 @@ class S7Server(ErrorReporting, MemoryHost):
     def _on_shutdown(self) -> None:
         self.stop()
 
+    def _check(self) -> Iterator[registry.Problem]:
+        """No two S7ServerArea children declare the same area (the second would be refused)."""
+        return duplicate_areas(self)
+
     @method
     def start(self) -> bool:
         """Listen on networkAddress:localPort; true on success (also when already running)."""
@@ -169,7 +180,8 @@ class S7Server(ErrorReporting, MemoryHost):
         self._tcp = None
         self._core.stopping.set()
         if not tcp.stop(STOP_TIMEOUT):
-            log.warning("%r: some client threads did not end within %.0f s", self, STOP_TIMEOUT)
+            log.warning("%s: some client threads did not end within %.0f s", about(self),
+                        STOP_TIMEOUT)
         self._core.inbox.end_drops()
         self._update("status", self.Stopped)
         self._update("clientsCount", 0)
@@ -224,7 +236,12 @@ class S7Server(ErrorReporting, MemoryHost):
         if name == "localPort" and self._tcp is not None:
             return self._job(ServerError.CannotChangeParam, "LocalPort can not change while "
                                                             "the server runs")
+        prop = type(self)._props[name]
         try:
+            value = prop.convert(value)
+            problem = prop.problem(value)  # the rules an app file's value follows
+            if problem:
+                raise ValueError(problem)
             setattr(self, name, value)
         except (TypeError, ValueError) as exc:
             return self._job(ServerError.InvalidParams, str(exc))

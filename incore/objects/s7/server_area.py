@@ -2,9 +2,20 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, Iterator
 
-from ...core import Object, Property
+from ...core import Object, Property, registry
+from .server_memory import MAX_AREA_SIZE
+
+Problem = registry.Problem
+
+
+def _check_data(data: bytes) -> None:
+    if len(data) > MAX_AREA_SIZE:
+        raise ValueError(f"{len(data)} bytes, more than an area holds ({MAX_AREA_SIZE})")
+
+
+_check_data.__doc__ = f"at most {MAX_AREA_SIZE} bytes"
 
 
 class AreaDataProperty(Property):
@@ -44,13 +55,36 @@ class S7ServerArea(Object):
     area = Property(Area, Area.DB, on_write="_layout_written",
                     doc="PE (inputs), PA (outputs), MK (merkers), CT (counters), TM (timers) or "
                         "DB.")
-    index = Property(int, 0, on_write="_layout_written",
-                     doc="The DB number (for area DB; ignored otherwise).")
-    size = Property(int, 0, on_write="_layout_written", unit="bytes",
+    index = Property(int, 0, on_write="_layout_written", minimum=0, maximum=0xFFFF,
+                     doc="The DB number (area DB only).")
+    size = Property(int, 0, on_write="_layout_written", unit="bytes", minimum=0,
+                    maximum=MAX_AREA_SIZE,
                     doc="Bytes in the area (2 per timer or counter); 0 takes the length of "
                         "data.")
-    data = AreaDataProperty(bytes, b"", on_write="_data_written",
+    data = AreaDataProperty(bytes, b"", on_write="_data_written", check=_check_data,
                             doc="The area's bytes; writing them writes the server's memory.")
+
+    @property
+    def label(self) -> str:
+        """The area as S7 names it: DB5, PE, MK ..."""
+        return f"DB{self.index}" if self.area == self.DB else self.area.name
+
+    def _check(self) -> Iterator[Problem]:
+        """It is under an S7Server, has a size or data (no more data than size), and an index
+        only if its area is DB."""
+        if self._server() is None:
+            yield Problem(self, "", "an S7ServerArea is memory of an S7Server: put it under one")
+            return
+        size, data = self.size, self.data
+        if not size and not data:
+            yield Problem(self, "size", f"S7ServerArea {self.label} needs a size or data "
+                                        f"(1..{MAX_AREA_SIZE} bytes)")
+        elif size and len(data) > size:
+            yield Problem(self, "data", f"S7ServerArea.data has {len(data)} bytes, more than "
+                                        f"its size {size}")
+        if self.index and self.area != self.DB:
+            yield Problem(self, "index", f"S7ServerArea.index is a DB number: area "
+                                         f"{self.area.name} has none")
 
     def _server(self) -> Any:
         parent = self.parent
@@ -73,3 +107,16 @@ class S7ServerArea(Object):
 
 
 _SIZE_INDEX = S7ServerArea.size.index
+
+
+def duplicate_areas(server: Object) -> Iterator[Problem]:
+    """The S7ServerArea children of `server` that declare an area an earlier one declared."""
+    seen: dict[tuple[int, int], S7ServerArea] = {}
+    for child in server.children():
+        if isinstance(child, S7ServerArea):
+            is_db = child.area == S7ServerArea.DB
+            first = seen.setdefault((int(child.area), child.index if is_db else 0), child)
+            if first is not child:
+                prop = "index" if is_db else "area"
+                yield Problem(child, prop, f"{type(server).__name__} already has area "
+                                           f"{child.label}", first=(first, prop))

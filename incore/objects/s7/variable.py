@@ -17,16 +17,15 @@ stored into bit `bit` of the byte at `address`).
 from __future__ import annotations
 
 import enum
-import re
-from typing import Any
+from typing import Any, Iterator
 
-from ...core import Object, Property, Signal, engine, method
+from ...core import Object, Property, Signal, engine, method, registry
 from ...protocols.s7 import Area, TransportSize
 from ..errors import ErrorReporting, error_property
 from ..foundation.data import DataObject, now_ms
 from ..foundation.datatypes import DataType
-from .address import WIDTH_SIZE, AddressError, Type, area_of, format_address, parse_address, \
-    width_of
+from .address import MAX_BYTE_OFFSET, MAX_DB, WIDTH_SIZE, AddressError, Type, address_in_name, \
+    area_of, format_address, width_of
 from .values import decode, encode
 
 __all__ = ["S7Variable", "refine_type"]
@@ -35,8 +34,6 @@ _AREA_CODES = {"Data": Area.DB, "Input": Area.PE, "Output": Area.PA, "Memory": A
 _TRANSPORT = {"Bit": TransportSize.BIT, "Byte": TransportSize.BYTE, "Word": TransportSize.WORD,
               "DWord": TransportSize.DWORD, "Int": TransportSize.INT, "DInt": TransportSize.DINT,
               "Real": TransportSize.REAL}
-#: A name that was meant as an address (so a parse failure is an error, not a plain name).
-_LOOKS_LIKE_ADDRESS = re.compile(r"\s*(DB\d|[IEQAM][XBWD]?\d)", re.IGNORECASE)
 _SIGNED = (DataType.SignedSmallInteger, DataType.SignedInteger, DataType.SignedBigInteger)
 _HOST_METHODS = ("attach_variable", "detach_variable", "read_variable", "write_variable")
 
@@ -52,6 +49,11 @@ def refine_type(t: Type, data_type: DataType) -> Type:
     if width == "Word" and data_type in _SIGNED:
         return Type(t + 2)  # Word -> Int
     return t
+
+
+def _check_name(text: str) -> None:
+    """a plain name, or an S7 address that parses (DB1.DBX0.3, DB1.DBD4:REAL, I0.1, MW10)"""
+    address_in_name(text)
 
 
 def _is_host(obj: Any) -> bool:
@@ -83,14 +85,16 @@ class S7Variable(DataObject):
     client = Property("S7Client", None, on_write="_client_written",
                       doc="The S7Client to read and write through (default: the parent, "
                           "if it is one).")
-    db = Property(int, 0, doc="The data block number (Data types only).")
-    address = Property(int, 0, doc="The byte offset in the area.")
-    bit = Property(int, 0, doc="The bit number (0..7) of Bit types.")
+    db = Property(int, 0, minimum=0, maximum=MAX_DB,
+                  doc="The data block number (Data types only).")
+    address = Property(int, 0, minimum=0, maximum=MAX_BYTE_OFFSET,
+                       doc="The byte offset in the area.")
+    bit = Property(int, 0, minimum=0, maximum=7, doc="The bit number of Bit types.")
     type = Property(Type, Type.DataByte, on_write="_type_written",
                     doc="The area and width, e.g. DataWord, InputBit, MemoryReal.")
     enabled = Property(bool, True,
                        doc="Whether pollData() reads and writing data writes the PLC.")
-    name = Property(str, "", on_write="_name_written",
+    name = Property(str, "", on_write="_name_written", check=_check_name,
                     doc="A name for the value; an address string (DB1.DBW2, I0.1, MD4:REAL) "
                         "sets db, address, bit and type.")
     error = error_property(Error)
@@ -242,9 +246,23 @@ class S7Variable(DataObject):
         return self._host
 
     def _report_missing_host(self) -> None:
-        self._report_error(self.InvalidClientError,
-                           f"S7Variable {self.name or self.address_text} has no client: put it "
-                           f"under an S7Client (or an S7Server) or set client")
+        self._report_error(self.InvalidClientError, self._missing_host_text())
+
+    def _missing_host_text(self) -> str:
+        return (f"S7Variable {self.name or self.address_text} has no client: put it under an "
+                f"S7Client (or an S7Server) or set client")
+
+    def _check(self) -> Iterator[registry.Problem]:
+        """It has a host (a parent S7Client or S7Server, or client), and bit and db only if
+        its type uses them."""
+        if self._resolve_host() is None and self.binding("client") is None:
+            yield registry.Problem(self, "client", self._missing_host_text())
+        if self.bit and self.width != "Bit":
+            yield registry.Problem(self, "bit", f"S7Variable.bit is only used by Bit types "
+                                                f"(type is {self.type.name})")
+        if self.db and area_of(self.type) != "Data":
+            yield registry.Problem(self, "db", f"S7Variable.db is only used by Data types "
+                                               f"(type is {self.type.name})")
 
     def _client_written(self, _client: Any) -> None:
         if self.isCompleted and not self._state & 2:
@@ -253,11 +271,13 @@ class S7Variable(DataObject):
     # -- the address as a name ---------------------------------------------------------------
     def _name_written(self, text: str) -> None:
         try:
-            parsed = parse_address(text)
+            parsed = address_in_name(text)
         except AddressError as exc:
             self._name_type = None
-            if _LOOKS_LIKE_ADDRESS.match(text):
-                self._report_error(self.NameParseError, str(exc))
+            self._report_error(self.NameParseError, str(exc))
+            return
+        if parsed is None:  # a plain name
+            self._name_type = None
             return
         explicit = ":" in text or " " in text.strip()
         self._name_type = None if explicit else parsed.type
