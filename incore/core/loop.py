@@ -61,6 +61,7 @@ class EventLoop:
 
     def __init__(self, backlog_limit: int = BACKLOG_LIMIT) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._put, self._backlog = self._queue.put, self._queue.qsize  # post() runs often
         self._timers: list[tuple[float, int, TimerHandle]] = []
         self._seq = itertools.count()
         self._stopping = False
@@ -80,9 +81,9 @@ class EventLoop:
         From another thread while the loop is `backlog_limit` callables behind, this waits
         until it has caught up by half (or stops dispatching).
         """
-        if self._queue.qsize() >= self.backlog_limit:
+        if self._backlog() >= self.backlog_limit:
             self._wait_for_room()
-        self._queue.put((fn, args))
+        self._put((fn, args))
 
     def stop(self) -> None:
         """Ask `run()` to return once the current callable finishes (any thread)."""
@@ -181,7 +182,8 @@ class EventLoop:
                 item = q.get(timeout=wait) if wait > 0 else q.get_nowait()
         except queue.Empty:
             return
-        end = _now() + SLICE
+        now, get = _now, q.get_nowait  # locals: this loop runs once per posted callable
+        end = now() + SLICE
         if stop_at is not None and stop_at < end:
             end = stop_at
         while True:
@@ -191,10 +193,10 @@ class EventLoop:
                     fn(*args)
                 except Exception:  # a failing callback must never kill the loop
                     log.exception("error in posted callback %r", fn)
-            if self._stopping or _now() >= end:
+            if self._stopping or now() >= end:
                 break
             try:
-                item = q.get_nowait()
+                item = get()
             except queue.Empty:
                 break
         if self._waiters and q.qsize() < self.backlog_limit // 2:
