@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Callable, NamedTuple
 
 from ...protocols.s7.constants import Event, event_text
+from ..errors import about
 
 log = logging.getLogger("incore.s7server")
 
@@ -163,7 +164,7 @@ class LoopInbox:
                  deliver: Callable[[list, bool, list], None], owner: Any = None) -> None:
         self._post = post
         self._deliver = deliver
-        self._owner = owner  # who the drop warnings name
+        self._owner = owner  # the object the drop warnings name
         self._lock = threading.Lock()
         self._changes: dict[Any, list[int]] = {}
         self._status = False
@@ -236,8 +237,8 @@ class LoopInbox:
         if dropped != self._seen_dropped:
             if self._episode_start is None:
                 self._episode_start = self._seen_dropped
-                log.warning("%r: events come faster than the event handlers take them; "
-                            "events are dropped until they catch up", self._owner)
+                log.warning("%s: events come faster than the event handlers take them; "
+                            "events are dropped until they catch up", self._name())
             self._seen_dropped = dropped
         elif not more:
             self.end_drops()
@@ -249,5 +250,8 @@ class LoopInbox:
         self._episode_start = None
         self._seen_dropped = dropped = self.dropped
         if dropped != start:
-            log.warning("%r: %d events were dropped while the event handlers were behind",
-                        self._owner, dropped - start)
+            log.warning("%s: %d events were dropped while the event handlers were behind",
+                        self._name(), dropped - start)
+
+    def _name(self) -> str:
+        return "S7Server" if self._owner is None else about(self._owner)
