@@ -479,11 +479,9 @@ class Builder:
 
 
 def handler_target(cls: type) -> str | None:
-    """The property holding the object whose signals `onX` keys handle (Connections)."""
-    attr = getattr(cls, "handler_target", None)
-    if attr is None and any(c.__name__ == "Connections" for c in cls.__mro__):
-        attr = "target"
-    return attr
+    """The property holding the object whose signals `onX` keys handle: a type declares it
+    as the class attribute `handler_target` (Connections: "target"; none: its own)."""
+    return getattr(cls, "handler_target", None)
 
 
 def _guarded(conn: Object, fn: Any) -> Any:

@@ -263,8 +263,12 @@ class Object(metaclass=ObjectMeta):
             raise AttributeError(f"{prop.qualname} is read-only")
         if callable(value) and prop.type is not object and not isinstance(value, Object):
             self.bind(name, value)
-        else:
-            setattr(self, name, value)
+            return
+        if prop.checked:  # the declared rules hold for Python as for app files
+            problem = prop.problem(prop.convert(value))
+            if problem:
+                raise ValueError(problem)
+        setattr(self, name, value)
 
     def __repr__(self) -> str:
         oid = self._v[0]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import threading
 from typing import Any
 
 from ..core import Object, Property, Signal, engine, registry
@@ -48,23 +47,11 @@ class ErrorReporting(Object, register=False):
         The values are set together in one change wave, so an `onErrorChanged` handler sees
         the matching `errorString`. From another thread, the report is posted to the loop.
         """
-        if threading.get_ident() != engine.owner_ident():
-            engine.post_to_owner(self._report_error, code, text)
-            return
-        if engine.in_wave():
-            self._apply_error(code, text, True)
-        else:
-            engine.schedule_call(self._apply_error, (code, text, True))
+        engine.run_on_owner(self._apply_error, code, text, True)
 
     def _clear_error(self) -> None:
         """Back to NoError with an empty errorString (no errorOccurred)."""
-        if threading.get_ident() != engine.owner_ident():
-            engine.post_to_owner(self._clear_error)
-            return
-        if engine.in_wave():
-            self._apply_error(0, "", False)
-        else:
-            engine.schedule_call(self._apply_error, (0, "", False))
+        engine.run_on_owner(self._apply_error, 0, "", False)
 
     def _apply_error(self, code: Any, text: str, occurred: bool) -> None:
         changed = self._update("error", code)

@@ -43,6 +43,8 @@ class Connections(Object):
     __slots__ = ("_handlers", "_attached")
 
     modifier = True
+    #: `onX` keys under a Connections handle the signals of `target` (else the parent).
+    handler_target = "target"
 
     target = Property("Object", None, on_write="_retarget",
                       doc="The object whose signals are handled (none: the parent).")
@@ -86,7 +88,7 @@ class Connections(Object):
         raise ValueError(f"{fn!r} is not connected to {signal_name}")
 
     def _retarget(self, _value: Any = None) -> None:
-        new = None if self._state & 2 else self.effectiveTarget
+        new = None if self.isShutDown else self.effectiveTarget
         old = self._attached
         if new is old:
             return

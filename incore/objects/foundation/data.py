@@ -202,7 +202,7 @@ class Measurement(DataObject):
     """A measured value with a unit and a display precision (InCore's Measurement)."""
 
     unit = Property(str, "", doc="The unit of data, e.g. '°C', 'bar', 'l/s'.")
-    decimals = Property(int, 2, doc="Digits after the decimal point in displayString.")
+    decimals = Property(int, 2, minimum=0, doc="Digits after the decimal point in displayString.")
     displayString = Property(str, "", readonly=True,
                              doc="data formatted with decimals and unit, e.g. '21.50 °C'.")
 

@@ -82,7 +82,7 @@ class Polling(ErrorReporting):
         self._poller = None
 
     def _settings_written(self, _value: Any) -> None:
-        if self.isCompleted and not self._state & 2:
+        if self.isLive:
             self._apply()
 
     def _apply(self) -> None:

@@ -152,7 +152,7 @@ class Serializer(ErrorReporting):
             self.update()  # a clean shutdown keeps the latest state
 
     def _settings_written(self, _value: Any) -> None:
-        if self.isCompleted and not self._state & 2:
+        if self.isLive:
             self._apply()
 
     def _apply(self) -> None:

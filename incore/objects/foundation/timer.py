@@ -76,7 +76,7 @@ class Timer(Object):
             self._begin()
 
     def _apply(self) -> None:
-        if self._armed and self.running and not self._state & 2:
+        if self._armed and self.running and not self.isShutDown:
             if not self._ticker.active:
                 self._begin()
         else:

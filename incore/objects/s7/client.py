@@ -137,7 +137,7 @@ class S7Client(S7Operations, ErrorReporting):
     def connectToHost(self) -> None:
         """Connect to the PLC (and keep reconnecting while autoConnect is true)."""
         self._want = True
-        if self.isCompleted and not self._state & 2 and not self.pdu_size:
+        if self.isLive and not self.pdu_size:
             self._start()  # (a connection that is up stays as it is)
 
     @method
@@ -249,7 +249,7 @@ class S7Client(S7Operations, ErrorReporting):
             link.iso.release()
 
     def _on_connected(self, epoch: int, link: S7Link) -> None:
-        if epoch != self._epoch or self._state & 2:
+        if epoch != self._epoch or self.isShutDown:
             return
         identity = link.identity
         if identity is not None:
@@ -263,13 +263,13 @@ class S7Client(S7Operations, ErrorReporting):
         self._variables.resume()
 
     def _on_failed(self, epoch: int, exc: BaseException, retry_in: float) -> None:
-        if epoch != self._epoch or self._state & 2:
+        if epoch != self._epoch or self.isShutDown:
             return
         self._set_connected(False)
         self._report_failure(exc, f"retry in {retry_in:.2f} s")
 
     def _connect_done(self, epoch: int, fut: Future) -> None:
-        if epoch != self._epoch or self._state & 2 or fut.cancelled():
+        if epoch != self._epoch or self.isShutDown or fut.cancelled():
             return
         exc = fut.exception()
         if exc is None:
@@ -280,7 +280,7 @@ class S7Client(S7Operations, ErrorReporting):
 
     def _on_lost(self, exc: BaseException) -> None:
         """The worker lost the connection (an I/O error): report, then reconnect if wanted."""
-        if self._state & 2:
+        if self.isShutDown:
             return
         self._set_connected(False)
         self._report_failure(exc)
@@ -307,7 +307,7 @@ class S7Client(S7Operations, ErrorReporting):
     def _probe_tick(self) -> None:
         self._probe = None
         worker = self._worker
-        if worker is None or not self.connected or self._state & 2:
+        if worker is None or not self.connected or self.isShutDown:
             return
         if time.monotonic() - self._last_io >= PROBE_INTERVAL:
             worker.call(self._probe_link)
@@ -326,7 +326,7 @@ class S7Client(S7Operations, ErrorReporting):
             self.disconnectFromHost()
 
     def _auto_connect_written(self, value: bool) -> None:
-        if not self.isCompleted or self._state & 2:
+        if not self.isLive:
             return
         if value and not self.connected:
             self.connectToHost()
@@ -335,7 +335,7 @@ class S7Client(S7Operations, ErrorReporting):
             rec.stop()
 
     def _settings_written(self, _value: Any) -> None:
-        if not self.isCompleted or self._state & 2 or self._restart_posted:
+        if not self.isLive or self._restart_posted:
             return
         if self._want:  # connected, or trying to: follow the new settings
             self._restart_posted = True
@@ -343,7 +343,7 @@ class S7Client(S7Operations, ErrorReporting):
 
     def _restart(self) -> None:
         self._restart_posted = False
-        if self._state & 2 or not self._want:
+        if self.isShutDown or not self._want:
             return
         self._set_connected(False)
         self._start()
@@ -397,7 +397,7 @@ class S7Client(S7Operations, ErrorReporting):
         self._loop_post(self._report_operation_error, exc)
 
     def _report_operation_error(self, exc: BaseException) -> None:
-        if not self._state & 2:
+        if not self.isShutDown:
             self._report_failure(exc)
 
     @property

@@ -24,7 +24,7 @@ class AreaDataProperty(Property):
     __slots__ = ()
 
     def write(self, obj: Any, value: Any, user: bool) -> bool:
-        if user and obj._state & 1:
+        if user and obj.isCompleted:
             value = self.convert(value)
             size = obj._v[_SIZE_INDEX]
             if len(value) != size:
@@ -97,12 +97,12 @@ class S7ServerArea(Object):
 
     def _layout_written(self, _value: Any) -> None:
         server = self._server()
-        if server is not None and self._state & 1 and not self._state & 2:
+        if server is not None and self.isLive:
             server._area_layout_changed(self)
 
     def _data_written(self, value: bytes) -> None:
         server = self._server()
-        if server is not None and self._state & 1 and not self._state & 2:
+        if server is not None and self.isLive:
             server._area_data_written(self, value)
 
 

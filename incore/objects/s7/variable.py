@@ -147,7 +147,7 @@ class S7Variable(DataObject):
     def _usable_host(self, error: Any) -> Any:
         """The host, if this variable may use it now; else None (reporting `error` if the
         address is what stands in the way)."""
-        if not self.enabled or not self.isCompleted or self._state & 2:
+        if not self.enabled or not self.isLive:
             return None
         host = self._require_host()
         if host is None:
@@ -169,7 +169,7 @@ class S7Variable(DataObject):
         except ValueError as exc:
             self._report_error(self.ReadError, f"{self.address_text}: {exc}")
             return
-        engine.schedule_call(self._store, (value,))
+        engine.run_on_owner(self._store, value)
 
     def _fail(self, error: Any, text: str) -> None:
         """Report an error of the host's read or write (enum member, name or number)."""
@@ -265,7 +265,7 @@ class S7Variable(DataObject):
                                                f"(type is {self.type.name})")
 
     def _client_written(self, _client: Any) -> None:
-        if self.isCompleted and not self._state & 2:
+        if self.isLive:
             self._attach()
 
     # -- the address as a name ---------------------------------------------------------------

@@ -195,6 +195,11 @@ def test_remote_tsap_comes_from_connection_type_rack_and_slot(harness, make_clie
 
 
 def test_an_impossible_rack_is_an_invalid_param(harness, make_client, loop):
-    client = make_client(harness.port, connect=False, rack=8)
+    with pytest.raises(ValueError, match=r"S7Client.rack expects 0..7, got 8"):
+        S7Client(rack=8)  # the declared range holds for Python as for app files
+    client = make_client(harness.port, connect=False)
+    client.rack = 8  # a write at run time reaches the connect, which refuses it as snap7 does
+    client.disconnectFromHost()
+    client.connectToHost()
     assert loop.run_until(lambda: client.error == S7Client.InvalidParams, WAIT)
     assert "rack 8 / slot 0" in client.errorString and not client.connected
