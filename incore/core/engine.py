@@ -12,7 +12,9 @@ The model is *push dirty, pull evaluate*, with a level-ordered wave settling the
    once per change and never sees a mix of old and new; a binding evaluated early by a
    read is not evaluated again for the same write.
 4. Change signals and other handlers run after the writer's own code returns, in FIFO
-   order, one at a time; each change handler gets the value of its own change. A handler's
+   order, one at a time; each change handler gets the value of its own change. A second
+   write while bindings are dirty settles them first, so what follows a property that is
+   written twice changes twice, as synchronous evaluation would have it. A handler's
    writes join the same wave (queued, never recursed into), so handlers cannot grow the
    stack without bound.
 
@@ -124,6 +126,22 @@ def queue_handlers(subscribers: list, args: tuple) -> None:
             _calls.append((s, args))
     if not state.running:
         run_wave()
+
+
+def settle_all() -> None:
+    """Evaluate every dirty binding, in level order, before a new write is stored.
+
+    Called by writes made outside binding evaluation while bindings are dirty (a handler
+    that writes `a` twice): what followed the first write takes its value, and its change
+    handlers see it, exactly as if bindings were evaluated at the moment of each write.
+    """
+    heap = _heap
+    pop = heapq.heappop
+    while heap:
+        binding = pop(heap)[2]
+        if binding.dirty:
+            binding.dirty = False
+            binding.evaluate()
 
 
 def mark_bindings(subscribers: list) -> None:

@@ -322,6 +322,7 @@ class Object(metaclass=ObjectMeta):
         if self._bindings is None:
             self._bindings = {}
         self._bindings[name] = b
+        b.raise_level(b.level)  # bindings that already read `name` now come after this one
         if engine.in_wave():
             b.mark_dirty()
         else:
@@ -349,6 +350,8 @@ class Object(metaclass=ObjectMeta):
     # -- internal writes ---------------------------------------------------------------------
     def _update(self, name: str, value: Any) -> bool:
         """Set a property from inside the object (read-only ones too, no on_write hook)."""
+        if engine._heap and not engine.state.evaluating:
+            engine.settle_all()
         return type(self)._props[name].write(self, value, False)
 
     def setProperty(self, name: str, value: Any) -> None:

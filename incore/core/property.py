@@ -161,6 +161,8 @@ class Property:
             return
         if self.readonly:
             raise AttributeError(f"{self.qualname} is read-only")
+        if _heap and not _state.evaluating:
+            engine.settle_all()  # what an earlier write left dirty takes that write's value
         bindings = obj._bindings
         if bindings is not None and self.name in bindings:
             obj._remove_binding(self.name, "assignment")

@@ -40,6 +40,17 @@ class DataProperty(Property):
         data_type = obj._v[_DATA_TYPE_INDEX]
         if data_type:
             value = coerce(data_type, value, self.qualname)
+        state = engine.state
+        if not state.running:
+            # One wave for the value and the timestamp its hook writes: what follows data is
+            # marked before any handler of either change runs.
+            state.running = True
+            try:
+                changed = self.write(obj, value, user)
+            finally:
+                state.running = False
+            engine.run_wave()
+            return changed
         changed = super().write(obj, value, user)
         if not changed and user:
             # Same value, new timestamp: what follows this value takes the new timestamp.
@@ -52,7 +63,9 @@ class DataProperty(Property):
 
 class FollowerProperty(Property):
     """A property derived with `data` when data is bound (quality, timestamp): a read
-    settles the data binding first, so it is as consistent as data itself."""
+    settles the data binding first, so it is as consistent as data itself, and a change
+    re-evaluates the bindings that read data, so a new quality or timestamp flows on even
+    when the value itself stays the same."""
 
     __slots__ = ()
     follows = "data"
@@ -66,15 +79,6 @@ class FollowerProperty(Property):
                     binding.settle()
         return Property.__get__(self, obj, objtype)
 
-
-
-class QualityProperty(FollowerProperty):
-    """`quality` and its reason: a change re-evaluates the bindings that read data, so
-    quality flows on even when the value itself stays the same. A user's write of
-    `quality` stops it following the inputs of a bound data."""
-
-    __slots__ = ()
-
     def write(self, obj: Any, value: Any, user: bool) -> bool:
         changed = super().write(obj, value, user)
         if changed:
@@ -83,6 +87,12 @@ class QualityProperty(FollowerProperty):
             if subs:
                 engine.mark_bindings(subs)
         return changed
+
+
+class QualityProperty(FollowerProperty):
+    """`quality`: a user's write stops it following the inputs of a bound data."""
+
+    __slots__ = ()
 
     def __set__(self, obj: Any, value: Any) -> None:
         if self.name == "quality":
@@ -119,7 +129,7 @@ class DataObject(Object):
                               doc="How far data can be trusted (Good, Uncertain, Bad), set by "
                               "its source; for a bound data, the worst quality of the values "
                               "its binding read, unless quality is bound or written.")
-    qualityReason = QualityProperty(str, "", serializable=False,
+    qualityReason = FollowerProperty(str, "", serializable=False,
                                      doc="Why quality is not Good, where the source says "
                                      "(e.g. 'connection refused').")
     name = Property(str, "", doc="A name for the value (shown to users and in logs).")
@@ -128,6 +138,8 @@ class DataObject(Object):
     def _set_quality(self, quality: Quality, reason: str = "") -> None:
         """Set quality and its reason together, as the value's source (call on the loop
         thread inside a wave, e.g. through `engine.run_on_owner`): a handler sees both."""
+        if engine._heap and not engine.state.evaluating:
+            engine.settle_all()
         _QUALITY.write(self, quality, False)
         _REASON.write(self, reason, False)
 
