@@ -18,9 +18,9 @@ The model is *push dirty, pull evaluate*, with a level-ordered wave settling the
    writes join the same wave (queued, never recursed into), so handlers cannot grow the
    stack without bound.
 
-A binding marked dirty again after it was evaluated, with no write made outside binding
-evaluation (and no new handler) in between, is in a binding loop: reported once, and the
-loop is cut.
+A binding marked dirty again after it was evaluated, with no write made by code (rather
+than by a binding) and no new handler in between, is in a binding loop: reported once, and
+the loop is cut.
 
 Everything here runs on the owning (loop) thread; other threads marshal writes there.
 """
@@ -39,7 +39,7 @@ log = logging.getLogger("incore.binding")
 class EngineState:
     """The engine's mutable state: one slotted instance, read on the hot paths."""
 
-    __slots__ = ("owner", "post", "capture", "running", "phase", "evaluating")
+    __slots__ = ("owner", "post", "capture", "running", "phase")
 
     def __init__(self) -> None:
         #: The thread that owns every Object, and how other threads reach it.
@@ -49,10 +49,8 @@ class EngineState:
         self.capture: list | None = None
         #: A wave is running.
         self.running = False
-        #: Bumped by every change made outside binding evaluation (a new "write").
+        #: Bumped by every write made by code (not by a binding) and before every handler.
         self.phase = 0
-        #: How many binding evaluations are on the stack.
-        self.evaluating = 0
 
 
 state = EngineState()
@@ -148,21 +146,32 @@ def mark_bindings(subscribers: list) -> None:
     """Re-evaluate the bindings among `subscribers` though their input kept its value (a
     DataObject rewritten with the same value, or whose quality changed: what follows it
     must take the new timestamp or quality)."""
-    st = state
-    if not st.evaluating:
-        st.phase += 1
     for s in subscribers:
         if s.__class__ is Binding:
             s.mark_dirty()
-    if not st.running:
+    if not state.running:
         run_wave()
 
 
 def notify(subscribers: list, value: Any) -> None:
     """A property changed: mark dependent bindings dirty, queue listeners, run the wave."""
     st = state
-    if not st.evaluating:
-        st.phase += 1
+    if not st.running and len(subscribers) == 1 and not _calls and not _heap:
+        listener = subscribers[0]
+        if listener.__class__ is not Binding:
+            # The commonest change outside a wave: one listener and nothing else to do. It
+            # runs as a wave of its own without a trip through the queue.
+            st.running = True
+            st.phase += 1
+            try:
+                listener(value)
+            except Exception as exc:
+                report_handler_error(listener, exc)
+            finally:
+                st.running = False
+            if _heap or _calls:
+                run_wave()
+            return
     for s in subscribers:
         if s.__class__ is Binding:
             s.mark_dirty()
@@ -175,7 +184,7 @@ def notify(subscribers: list, value: Any) -> None:
 def run_wave() -> None:
     st = state
     st.running = True
-    st.phase += 1
+    st.phase += 1  # a wave starts with a write
     heap = _heap
     calls = _calls
     pop = heapq.heappop
@@ -283,31 +292,29 @@ class Binding:
         deps: list = []
         outer = st.capture
         st.capture = deps
-        st.evaluating += 1
         self.evaluating = True
         try:
-            try:
-                value = self.fn()
-            except Exception as exc:
-                st.capture = outer
-                self._update_deps(deps)
-                if isinstance(exc, TypeError) and _reads_none(deps):
-                    # An input that has not arrived yet (e.g. before a PLC's first poll): wait
-                    # for it quietly, as QML does with undefined, instead of logging at start.
-                    log.debug("%s: binding waits for an input that is None: %s",
-                              self.location, exc)
-                    return
-                self.report_error(exc)
-                return
+            value = self.fn()
+        except Exception as exc:
             st.capture = outer
+            self.evaluating = False
             self._update_deps(deps)
-            try:
-                self.prop.write(self.target, value, True)
-            except (TypeError, ValueError) as exc:  # the result does not fit the property
-                self.report_error(exc)
+            if isinstance(exc, TypeError) and _reads_none(deps):
+                # An input that has not arrived yet (e.g. before a PLC's first poll): wait for
+                # it quietly, as QML does with undefined, instead of logging at every start.
+                log.debug("%s: binding waits for an input that is None: %s", self.location, exc)
+                return
+            self.report_error(exc)
+            return
+        st.capture = outer
+        if deps != self.deps:
+            self._update_deps(deps)
+        try:
+            self.prop.write(self.target, value, True)
+        except (TypeError, ValueError) as exc:  # the result does not fit the property
+            self.report_error(exc)
         finally:
             self.evaluating = False
-            st.evaluating -= 1
 
     def report_error(self, exc: BaseException) -> None:
         where = f"{self.location}: " if self.location else ""

@@ -350,8 +350,10 @@ class Object(metaclass=ObjectMeta):
     # -- internal writes ---------------------------------------------------------------------
     def _update(self, name: str, value: Any) -> bool:
         """Set a property from inside the object (read-only ones too, no on_write hook)."""
-        if engine._heap and not engine.state.evaluating:
+        state = engine.state
+        if engine._heap and state.capture is None:
             engine.settle_all()
+        state.phase += 1
         return type(self)._props[name].write(self, value, False)
 
     def setProperty(self, name: str, value: Any) -> None:

@@ -161,8 +161,10 @@ class Property:
             return
         if self.readonly:
             raise AttributeError(f"{self.qualname} is read-only")
-        if _heap and not _state.evaluating:
+        state = _state
+        if _heap and state.capture is None:
             engine.settle_all()  # what an earlier write left dirty takes that write's value
+        state.phase += 1  # a new write: a binding may be evaluated again (not a loop)
         bindings = obj._bindings
         if bindings is not None and self.name in bindings:
             obj._remove_binding(self.name, "assignment")

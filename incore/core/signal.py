@@ -121,9 +121,11 @@ class _Slot:
             owner._unsubscribe(self.key, self)
 
     def __call__(self, *args: Any) -> None:
-        fn = self.target
+        fn = self.strong if self.ref is None else self.ref()
         if fn is not None:
-            fn(*args[: self.nargs])
+            if len(args) > self.nargs:
+                args = args[: self.nargs]
+            fn(*args)
 
 
 class BoundSignal:

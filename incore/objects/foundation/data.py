@@ -138,8 +138,10 @@ class DataObject(Object):
     def _set_quality(self, quality: Quality, reason: str = "") -> None:
         """Set quality and its reason together, as the value's source (call on the loop
         thread inside a wave, e.g. through `engine.run_on_owner`): a handler sees both."""
-        if engine._heap and not engine.state.evaluating:
+        state = engine.state
+        if engine._heap and state.capture is None:
             engine.settle_all()
+        state.phase += 1
         _QUALITY.write(self, quality, False)
         _REASON.write(self, reason, False)
 
