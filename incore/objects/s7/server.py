@@ -116,6 +116,10 @@ class S7Server(ErrorReporting, MemoryHost):
     status = Property(Status, Status.Stopped, readonly=True,
                       doc="Stopped, Running, or Error (could not listen).")
     clientsCount = Property(int, 0, readonly=True, doc="Clients connected now.")
+    droppedEvents = Property(int, 0, readonly=True,
+                             doc="Events dropped because the `event` handlers fell behind the "
+                             "clients by more than 1,000 events (each run of drops is also "
+                             "logged).")
     cpuStatus = Property(CpuStatus, CpuStatus.Run, on_write="_cpu_status_written",
                          doc="The virtual CPU's mode; clients can stop and start it.")
     eventMask = Property(int, 0xFFFFFFFF, on_write="_settings_written", minimum=0,
@@ -406,7 +410,7 @@ class S7Server(ErrorReporting, MemoryHost):
                 job.finish(ReturnCode.HARDWARE_FAULT)
                 return
             self._finish(job)
-        elif not self._subscribers("readWrite"):
+        elif not self.has_receivers("readWrite"):
             job.finish(ReturnCode.OBJECT_DOES_NOT_EXIST)
         else:
             self.readWrite.emit(job.sender, operation, job.tag, job.buffer)
@@ -421,25 +425,17 @@ class S7Server(ErrorReporting, MemoryHost):
             job.finish(ReturnCode.SUCCESS)
 
     # -- from the connection threads, via the inbox (loop thread) ----------------------------
-    @property
-    def droppedEvents(self) -> int:
-        """Python API: events dropped so far because the `event` handlers fell behind the
-        clients by more than server_events.EVENT_BACKLOG (each run of drops is also logged)."""
-        return self._core.inbox.dropped
-
     def _has_event_listeners(self) -> bool:
-        obs = self._obs
-        return bool(obs and obs.get("event"))
+        return self.has_receivers("event")
 
     def _deliver(self, changes: list, status: bool, events: list) -> None:
-        if engine.in_wave():
-            self._deliver_now(changes, status, events)
-        else:  # one change wave for the whole batch: handlers see a settled state
-            engine.schedule_call(self._deliver_now, (changes, status, events))
+        # One change wave for the whole batch: handlers see a settled state.
+        engine.run_on_owner(self._deliver_now, changes, status, events)
 
     def _deliver_now(self, changes: list, status: bool, events: list) -> None:
         if changes:
             self._apply_client_writes(changes)
+        self._update("droppedEvents", self._core.inbox.dropped)
         if status:
             tcp = self._tcp
             self._update("clientsCount", tcp.connection_count if tcp is not None else 0)

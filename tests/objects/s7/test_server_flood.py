@@ -67,7 +67,9 @@ class Client:
                 self.request(client, self.count)
                 self.count += 1
                 if self.count == GATE_REQUESTS:
-                    self.at_gate = (self.count, self.server.droppedEvents)
+                    # The transport's live count: the property is the loop's view, and
+                    # the loop is held by the handler right now.
+                    self.at_gate = (self.count, self.server._core.inbox.dropped)
                     self.opened_at = time.monotonic()
                     self.handler.gate.set()
             client.disconnect()
