@@ -87,13 +87,18 @@ def run_in_process(app) -> None:
 
 
 # -- reads right after writes --------------------------------------------------------------
-def test_reads_after_writes_with_incore_run(tmp_path):
-    app = tmp_path / "reads.yaml"
-    app.write_text(READS_APP)
+def runs_cleanly(tmp_path, text: str) -> list[str]:
+    """`incore run` of `text` as a subprocess: its printed lines (no warning, no traceback)."""
+    app = tmp_path / "app.yaml"
+    app.write_text(text)
     result = incore_run(app)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == READS_OUT
     assert "Traceback" not in result.stderr and "WARNING" not in result.stderr
+    return result.stdout.splitlines()
+
+
+def test_reads_after_writes_with_incore_run(tmp_path):
+    assert runs_cleanly(tmp_path, READS_APP) == READS_OUT
 
 
 def test_reads_after_writes_in_process(load, loop, capsys):
@@ -163,12 +168,7 @@ def test_every_write_is_seen_by_handlers_and_connections(load, capsys):
 
 # -- a change handler sees its own change -------------------------------------------------
 def test_change_handlers_see_their_change_with_incore_run(tmp_path):
-    app = tmp_path / "setpoint.yaml"
-    app.write_text(SETPOINT_APP)
-    result = incore_run(app)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == SETPOINT_OUT
-    assert "Traceback" not in result.stderr and "WARNING" not in result.stderr
+    assert runs_cleanly(tmp_path, SETPOINT_APP) == SETPOINT_OUT
 
 
 def test_change_handlers_see_their_change_in_process(load, loop, capsys):

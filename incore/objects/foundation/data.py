@@ -53,12 +53,17 @@ class DataProperty(Property):
             return changed
         changed = super().write(obj, value, user)
         if not changed and user:
-            # Same value, new timestamp: what follows this value takes the new timestamp.
-            observers = obj._obs
-            subs = observers.get("data") if observers is not None else None
-            if subs:
-                engine.mark_bindings(subs)
+            _reevaluate_followers(obj)  # same value, new timestamp: what follows takes it
         return changed
+
+
+def _reevaluate_followers(obj: Any) -> None:
+    """Mark the bindings that read `obj.data` dirty though data kept its value: they take
+    its new timestamp or quality (a bound DataObject derives both from what it read)."""
+    observers = obj._obs
+    subs = observers.get("data") if observers is not None else None
+    if subs:
+        engine.mark_bindings(subs)
 
 
 class FollowerProperty(Property):
@@ -82,10 +87,7 @@ class FollowerProperty(Property):
     def write(self, obj: Any, value: Any, user: bool) -> bool:
         changed = super().write(obj, value, user)
         if changed:
-            observers = obj._obs
-            subs = observers.get("data") if observers is not None else None
-            if subs:
-                engine.mark_bindings(subs)
+            _reevaluate_followers(obj)
         return changed
 
 
