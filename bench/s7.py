@@ -21,6 +21,8 @@ Then the S7 client benchmark (bench/s7_client.py) adds its rows, when it is pres
 
     python -m bench.s7                   (or: make bench)
     python -m bench.s7 --profile incore  (cProfile of our server's connection thread)
+    python -m bench.s7 --baseline DIR    (adds "incore before": the incore of DIR, e.g. a git
+                                          worktree of an older commit, measured in the same run)
 
 This file doubles as the server process: `--serve KIND PORT` (run by main; KIND is one of
 SERVERS). The Snap7 C server runs under .venv-snap7c's interpreter, which has no incore, so
@@ -49,7 +51,8 @@ TIME_BOUND = 10.0  # seconds of measuring per server and placement
 WARMUP = 300
 DB_SIZE = 1024
 SERVERS = ("incore", "python-snap7", "snap7-c", "floor")  # incore first, python-snap7 second
-LABELS = {"floor": "python floor"}  # the name in the tables, where it is not the kind
+LABELS = {"floor": "python floor", "incore-before": "incore before"}  # where not the kind
+BASELINE = "incore-before"  # a server kind: our server from another checkout (--baseline)
 TARGET = 0.5  # incore's server CPU per request, as a fraction of python-snap7's, at most
 
 
@@ -167,10 +170,10 @@ class ChildProcess:
     """
 
     def __init__(self, cmd: list[str], what: str, env: dict[str, str] | None = None,
-                 cpus: CPUs | None = None) -> None:
+                 cpus: CPUs | None = None, root: Path = REPO) -> None:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, cwd=REPO, preexec_fn=at_start(cpus),
-                                     env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)})
+                                     text=True, cwd=root, preexec_fn=at_start(cpus),
+                                     env={**os.environ, **(env or {}), "PYTHONPATH": str(root)})
         line = self._read()
         if line.strip() != "ready":
             self.close()
@@ -203,14 +206,21 @@ class ChildProcess:
 class ServerProcess(ChildProcess):
     """A server of one kind in its own process, on a free port, until close()."""
 
+    #: The checkout whose incore serves as BASELINE (set by --baseline).
+    baseline_root: Path | None = None
+
     def __init__(self, kind: str, profile: str | None = None, cpus: CPUs | None = None) -> None:
         self.kind = kind
         self.port = free_port()
         python = snap7c_python() if kind == "snap7-c" else sys.executable
-        cmd = [python, str(Path(__file__).resolve()), "--serve", kind, str(self.port)]
+        root = REPO
+        if kind == BASELINE:
+            assert self.baseline_root is not None
+            kind, root = "incore", self.baseline_root
+        cmd = [python, str(root / "bench" / "s7.py"), "--serve", kind, str(self.port)]
         if profile:
             cmd += ["--profile-file", profile]
-        super().__init__(cmd, f"{kind} server", cpus=cpus)
+        super().__init__(cmd, f"{self.kind} server", cpus=cpus, root=root)
 
 
 class Contender:
@@ -354,6 +364,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", metavar="KIND", choices=["incore"],
                         help="profile our server's connection thread and print the top calls")
     parser.add_argument("--requests", type=int, default=REQUESTS)
+    parser.add_argument("--baseline", metavar="DIR", type=Path,
+                        help="also measure the incore server of DIR (a checkout of an older "
+                             "commit) in the same run, as 'incore before'")
+    parser.add_argument("--servers-only", action="store_true",
+                        help="skip the client tables")
     args = parser.parse_args(argv)
     if args.serve:
         kind, port = args.serve[0], int(args.serve[1])
@@ -372,14 +387,20 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{row['requests']} requests, {row['rate']:,.0f}/s")
             pstats.Stats(path).sort_stats("tottime").print_stats(25)
         return
+    kinds = SERVERS
+    if args.baseline:
+        ServerProcess.baseline_root = args.baseline.resolve()
+        kinds = (*SERVERS, BASELINE)
     for name, cpus in placements().items():
         print(f"\n## S7 server, {describe(name, cpus)}: python-snap7 3.x client, "
               f"db_read(1, 0, 64), up to {args.requests} requests or {TIME_BOUND:.0f} s per "
               f"server in {ROUNDS} turns (best turn shown)\n")
-        rows = measure(SERVERS, args.requests, placement=cpus)
+        rows = measure(kinds, args.requests, placement=cpus)
         print(server_table(rows))
         print()
         print(server_verdict(rows))
+    if args.servers_only:
+        return
     from bench.s7_client import client_rows
 
     for name, cpus in placements().items():
