@@ -1,9 +1,12 @@
 """Sans-IO ISO-on-TCP sessions: connection set-up, data transfer, release.
 
-Both sessions follow one rule: feed received bytes to :meth:`receive_data`,
-act on the returned events, and write whatever :meth:`data_to_send` returns.
-Nothing here touches a socket, so the same code serves threads, asyncio or a
-fuzzer.
+Both sessions are :class:`~incore.protocols.contract.Framing` engines: feed received
+bytes to :meth:`receive_data`, act on the returned events, and write whatever
+:meth:`data_to_send` returns; :meth:`send_pdu` queues an S7 PDU, and every received one
+comes out as an :class:`IsoData` event. COTP class 0 has no timers (TCP retransmits; the
+peers' timeouts are their transports'), so the sessions are
+:class:`~incore.protocols.contract.Untimed`. Nothing here touches a socket, so the same
+code serves threads, asyncio or a fuzzer.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Callable
 
 import attrs
 
+from ..contract import PduReceived, Untimed
 from ..errors import SessionError
 from .cotp import (
     DT,
@@ -68,10 +72,8 @@ class IsoConnected:
 
 
 @attrs.frozen
-class IsoData:
-    """One complete S7 PDU (DT fragments already joined)."""
-
-    payload: bytes
+class IsoData(PduReceived):
+    """One complete S7 PDU (DT fragments already joined) in ``payload``."""
 
 
 @attrs.frozen
@@ -84,7 +86,7 @@ class IsoDisconnected:
 IsoEvent = IsoConnected | IsoData | IsoDisconnected
 
 
-class _IsoSession:
+class _IsoSession(Untimed):
     """Framing, reassembly and the outbound buffer shared by both roles."""
 
     def __init__(self, max_pdu: int) -> None:
@@ -139,8 +141,11 @@ class _IsoSession:
             self._queue(DisconnectRequest(self.remote_ref, self.local_ref, reason))
         self.state = IsoState.CLOSED
 
-    def receive_data(self, data: bytes) -> list[IsoEvent]:
-        """Feed received bytes; return the events they complete."""
+    def receive_data(self, data: bytes, now: float | None = None) -> list[IsoEvent]:
+        """Feed received bytes (in any chunking); return the events they complete.
+
+        ``now`` is the contract's arrival time; class 0 keeps no timers, so it is unused.
+        """
         payload = self.whole_payload(data)
         if payload is not None:
             return [IsoData(bytes(payload))]

@@ -1,10 +1,11 @@
 """Sans-IO S7 client engine: builds request PDUs and interprets the replies.
 
-Every operation is an :class:`Operation`: send its :attr:`~Operation.request`,
+Every operation is an :class:`Operation`, the contract's
+:class:`~incore.protocols.contract.Exchange`: send its :attr:`~Operation.request`,
 :meth:`~Operation.feed` the reply, repeat until it returns ``None`` and read
-:attr:`~Operation.result`.  Operations that need several exchanges (large
-reads split by the negotiated PDU, SZL follow-up fragments) hide that behind
-the same loop.  Every failure is an :class:`~incore.protocols.errors.S7Error`
+:attr:`~Operation.result` (:func:`run` does that over a blocking transfer).
+Operations that need several exchanges (large reads split by the negotiated PDU,
+SZL follow-up fragments) hide that behind the same loop.  Every failure is an :class:`~incore.protocols.errors.S7Error`
 carrying snap7's client error number.
 """
 
@@ -17,6 +18,7 @@ import struct
 
 import attrs
 
+from ..contract import run
 from ..errors import ProtocolError, S7Error
 from .clock import decode_clock, encode_clock
 from .constants import PROTOCOL_ID, MAX_ITEMS, Area, ClientError, CpuStatus, Function, Rosctr, TransportSize, UserdataGroup, \
@@ -57,7 +59,12 @@ def _where(area: int, db_number: int, start: int, size: int) -> str:
 
 
 class Operation(Generic[T]):
-    """One client operation driven by its caller's I/O."""
+    """One client operation driven by its caller's I/O (an :class:`~incore.protocols.contract.Exchange`).
+
+    The steps are a generator that yields each request and is sent its reply, so an
+    operation of several exchanges reads as one function; the S7 client has no timers (the
+    transport bounds each wait).
+    """
 
     def __init__(self, steps: Steps[T]) -> None:
         self._steps = steps
@@ -125,14 +132,6 @@ class _ByteRead(Operation[bytes]):
         self.result = data
         self.request = None
         return None
-
-
-def run(operation: Operation[T], exchange: Callable[[bytes], bytes]) -> T:
-    """Drive an operation with a blocking ``exchange(request) -> reply`` function."""
-    request = operation.request
-    while request is not None:
-        request = operation.feed(exchange(request))
-    return operation.result  # type: ignore[return-value]
 
 
 @attrs.frozen
