@@ -19,7 +19,9 @@ from .constants import (
 )
 from .items import DataItem, ItemSpec
 from .pdu import S7Pdu, decode_pdu
-from .server import AreaStore, EventTuple, MemoryAreaStore, PlcState, S7ServerProtocol
+from .plc import PlcState
+from .server import EventTuple, S7ServerProtocol
+from .store import AreaStore, MemoryAreaStore
 from .szl import CpInfo, CpuInfo, Identity, OrderCode, Protection, SzlList
 
 __all__ = [

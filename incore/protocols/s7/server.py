@@ -1,8 +1,12 @@
 """Sans-IO S7 server engine: one request PDU in, one reply PDU out.
 
-Memory lives behind :class:`AreaStore`, so the same engine serves registered
+Memory lives behind :class:`~.store.AreaStore`, so the same engine serves registered
 buffers and the object layer's "resourceless" callbacks.  CPU mode and clock
-live in a :class:`PlcState` that all connections of one server share.
+live in a :class:`~.plc.PlcState` that all connections of one server share.
+
+The engine is a :class:`~incore.protocols.contract.PduEngine` (:meth:`S7ServerProtocol.receive_pdu`
+and :meth:`~S7ServerProtocol.pdus_to_send`, no timers) with one honest exception: the
+store it calls may block (see :mod:`.store`), so it runs on a thread that may wait.
 
 Client detection
 ----------------
@@ -30,17 +34,16 @@ get a whole-request error (ROSCTR 2, 0x8104 / 0x8500) instead of data.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Callable, Protocol
+from typing import Callable
 
-import attrs
-
+from ..contract import Untimed
 from ..errors import AreaError, PduError, ProtocolError
 from .constants import MAX_ITEMS, Area, CpuStatus, Event, EventResult, Function, HeaderError, ReturnCode, Rosctr, \
     TransportSize
 from .items import DataItem, ItemSpec, data_transport_size_for, decode_data_items, decode_item_specs, encode_data_items
 from .pdu import S7Pdu, SetupCommunication, decode_pdu, decode_setup, encode_setup
-from .szl import Identity
+from .plc import PlcState
+from .store import AreaStore, MemoryAreaStore, set_bit
 from .userdata import UserdataHandler
 
 __all__ = ["AreaStore", "MemoryAreaStore", "PlcState", "S7ServerProtocol", "EventTuple", "set_bit"]
@@ -58,105 +61,16 @@ _EVENT_RESULT = {
 }
 
 
-class AreaStore(Protocol):
-    """Byte-addressed memory the engine reads and writes.
+class S7ServerProtocol(Untimed):
+    """Per-connection S7 server: one request PDU in, its reply PDU out.
 
-    ``area`` is the wire area code (0x81 PE, 0x82 PA, 0x83 MK, 0x84 DB, 0x1C CT,
-    0x1D TM), ``index`` the DB number (0 elsewhere), ``start`` a byte offset
-    (timer/counter N is at byte 2N).  Refuse with ``AreaError(0x0A)`` for a
-    missing area and ``AreaError(0x05)`` for an out-of-range access.
-
-    ``spec`` is the request item as the client asked it (bit address, element
-    count, word length).  Memory ignores it; a store that hands each access to
-    an application (snap7's resourceless mode) needs it to describe the access
-    the way the client saw it rather than as the bytes behind it.
-    """
-
-    def read(self, area: int, index: int, start: int, size: int, *, spec: ItemSpec | None = None) -> bytes: ...
-
-    def write(self, area: int, index: int, start: int, data: bytes, *, spec: ItemSpec | None = None) -> None: ...
-
-    def write_bit(self, area: int, index: int, start: int, bit: int, value: bool, *,
-                  spec: ItemSpec | None = None) -> None:
-        """Set or clear one bit of the byte at ``start``.
-
-        The store does the read-modify-write itself, so it can be one atomic
-        step against other writers and one call for a resourceless handler.
-        """
-        ...
-
-
-def set_bit(buf: bytearray, offset: int, bit: int, value: bool) -> None:
-    """Set or clear bit ``bit`` of ``buf[offset]``, leaving its other bits (the caller locks)."""
-    if value:
-        buf[offset] |= 1 << bit
-    else:
-        buf[offset] &= ~(1 << bit) & 0xFF
-
-
-class MemoryAreaStore:
-    """Reference :class:`AreaStore` over ``bytearray`` buffers keyed by (area, index)."""
-
-    def __init__(self) -> None:
-        self.areas: dict[tuple[int, int], bytearray] = {}
-
-    def register(self, area: int, index: int, buffer: bytearray | int) -> bytearray:
-        buf = bytearray(buffer) if isinstance(buffer, int) else buffer
-        self.areas[(area, index)] = buf
-        return buf
-
-    def _area(self, area: int, index: int, start: int, size: int) -> bytearray:
-        buf = self.areas.get((area, index))
-        if buf is None:
-            raise AreaError(ReturnCode.OBJECT_DOES_NOT_EXIST)
-        if start < 0 or start + size > len(buf):
-            raise AreaError(ReturnCode.ADDRESS_OUT_OF_RANGE)
-        return buf
-
-    def read(self, area: int, index: int, start: int, size: int, *, spec: ItemSpec | None = None) -> bytes:
-        return bytes(self._area(area, index, start, size)[start : start + size])
-
-    def write(self, area: int, index: int, start: int, data: bytes, *, spec: ItemSpec | None = None) -> None:
-        self._area(area, index, start, len(data))[start : start + len(data)] = data
-
-    def write_bit(self, area: int, index: int, start: int, bit: int, value: bool, *,
-                  spec: ItemSpec | None = None) -> None:
-        set_bit(self._area(area, index, start, 1), start, bit, value)
-
-
-def _now() -> datetime:
-    return datetime.now()
-
-
-@attrs.define(slots=True)
-class PlcState:
-    """Server-wide CPU state: mode, a virtual clock and the identity."""
-
-    cpu_status: int = CpuStatus.RUN
-    clock: Callable[[], datetime] = _now
-    clock_offset: float = 0.0  # seconds added to ``clock()``; Set Clock moves it
-    identity: Identity = attrs.field(factory=Identity)
-    status_changed: datetime = attrs.field(factory=_now)
-
-    def now(self) -> datetime:
-        return self.clock() + timedelta(seconds=self.clock_offset)
-
-    def set_time(self, moment: datetime) -> None:
-        self.clock_offset = (moment - self.clock()).total_seconds()
-
-    def set_status(self, status: int) -> None:
-        if status != self.cpu_status:
-            self.cpu_status = status
-            self.status_changed = self.now()
-
-
-class S7ServerProtocol:
-    """Per-connection S7 server: :meth:`handle` maps a request PDU to its reply.
-
-    Events are reported as ``(code, retcode, p1, p2, p3, p4)`` tuples through
-    ``on_event``; codes and results use snap7's numbering (see
-    :class:`~incore.protocols.s7.constants.Event`).  Malformed PDUs raise
-    :class:`~incore.protocols.errors.PduError`; the connection should be closed.
+    Two ways to drive it, both doing the same: the contract's :meth:`receive_pdu` (returns
+    the request's events, queues the reply for :meth:`pdus_to_send`), and :meth:`handle`,
+    which returns the reply directly (the shortest way, for a caller that sends it at once).
+    Events are ``(code, retcode, p1, p2, p3, p4)`` tuples, codes and results in snap7's
+    numbering (see :class:`~incore.protocols.s7.constants.Event`); ``on_event`` also gets
+    each one the moment it happens, whichever way the engine is driven.  Malformed PDUs
+    raise :class:`~incore.protocols.errors.PduError`; the connection should be closed.
     """
 
     def __init__(
@@ -175,6 +89,8 @@ class S7ServerProtocol:
         self.on_event = on_event
         self.pdu_size = 0
         self._userdata = UserdataHandler(self)
+        self._events: list[EventTuple] | None = None  # collecting for receive_pdu
+        self._outbox: list[bytes] = []
 
     @property
     def cpu_status(self) -> int:
@@ -189,11 +105,35 @@ class S7ServerProtocol:
         return self.pdu_size or _DEFAULT_PDU
 
     def emit(self, code: int, ret: int = 0, p1: int = 0, p2: int = 0, p3: int = 0, p4: int = 0) -> None:
-        if self.on_event is not None:
-            self.on_event((int(code), int(ret), int(p1) & 0xFFFF, int(p2) & 0xFFFF, int(p3) & 0xFFFF, int(p4) & 0xFFFF))
+        sink, events = self.on_event, self._events
+        if sink is None and events is None:
+            return
+        event = (int(code), int(ret), int(p1) & 0xFFFF, int(p2) & 0xFFFF, int(p3) & 0xFFFF, int(p4) & 0xFFFF)
+        if sink is not None:
+            sink(event)
+        if events is not None:
+            events.append(event)
+
+    def receive_pdu(self, pdu: bytes, now: float | None = None) -> list[EventTuple]:
+        """Answer one request PDU: the reply goes to :meth:`pdus_to_send`, its events are
+        returned.  May block, in the store (see :mod:`.store`); ``now`` is unused (no timers)."""
+        events: list[EventTuple] = []
+        self._events = events
+        try:
+            reply = self.handle(pdu)
+        finally:
+            self._events = None
+        if reply is not None:
+            self._outbox.append(reply)
+        return events
+
+    def pdus_to_send(self) -> list[bytes]:
+        """Drain the replies :meth:`receive_pdu` queued."""
+        out, self._outbox = self._outbox, []
+        return out
 
     def handle(self, raw: bytes) -> bytes | None:
-        """Reply bytes for one request PDU."""
+        """Reply bytes for one request PDU (what :meth:`receive_pdu` queues)."""
         try:
             pdu = decode_pdu(raw)
         except PduError:

@@ -1,24 +1,23 @@
 """Server side of Userdata PDUs: SZL reads (with fragmentation), clock, security.
 
-Split from :mod:`.server` to keep each module small; the handler uses the
-engine's state, PDU size and event sink.
+Split from :mod:`.server` to keep each module small.  The handler needs the engine's
+state, PDU size and event sink, which :class:`UserdataHost` names, so this module does not
+import the engine's (the engine imports this one).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..errors import PduError
 from .clock import LEGACY_CLOCK_SIZE, decode_clock, encode_clock, encode_legacy_clock
 from .constants import EVENT_SUBCODE_GET_CLOCK, EVENT_SUBCODE_SET_CLOCK, Event, EventResult, HeaderError, Rosctr, \
     UserdataGroup, UserdataMethod
 from .pdu import USERDATA_RESPONSE_TYPE, S7Pdu, UserdataData, UserdataParams
+from .plc import PlcState
 from . import szl
 
-if TYPE_CHECKING:
-    from .server import S7ServerProtocol
-
-__all__ = ["UserdataHandler"]
+__all__ = ["UserdataHandler", "UserdataHost"]
 
 _SZL_READ = 0x01
 _CLOCK_GET = 0x01
@@ -26,10 +25,22 @@ _CLOCK_SET = 0x02
 _HEADROOM = 10 + 12 + 4  # header + response parameters + data header
 
 
+class UserdataHost(Protocol):
+    """What the handler uses of its server engine (:class:`~.server.S7ServerProtocol`)."""
+
+    state: PlcState
+    pdu_size: int
+
+    @property
+    def effective_pdu(self) -> int: ...
+
+    def emit(self, code: int, ret: int = 0, p1: int = 0, p2: int = 0, p3: int = 0, p4: int = 0) -> None: ...
+
+
 class UserdataHandler:
     """Answers one connection's Userdata requests."""
 
-    def __init__(self, engine: "S7ServerProtocol") -> None:
+    def __init__(self, engine: UserdataHost) -> None:
         self.engine = engine
         self.legacy_clock = False
         self._fragments: dict[int, list[bytes]] = {}
