@@ -84,6 +84,11 @@ class Framing(StreamEngine[E_co], Protocol[E_co]):
     for :meth:`data_to_send`, framed (and split, if it has to be) as the protocol wants.
     """
 
+    @property
+    def can_send(self) -> bool:
+        """The connection is up: :meth:`send_pdu` would queue (and not raise)."""
+        ...
+
     def send_pdu(self, pdu: bytes) -> None:
         ...
 

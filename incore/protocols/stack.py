@@ -24,6 +24,12 @@ class Stack(Generic[L, U]):
     :meth:`data_to_send` as soon as the call that caused them returns. Other framing events
     (connected, disconnected) are returned in their place among the upper layer's events.
     A :class:`~.errors.ProtocolError` of either layer propagates: drop the connection.
+
+    The framing engine has read the whole chunk before the upper layer sees its first PDU,
+    so a peer that sends its last request and its release in one chunk finds the
+    connection down when the answer is ready. The request is still handled (same events,
+    whatever the chunking), but its answer is dropped: the peer has released the
+    connection and reads no more.
     """
 
     __slots__ = ("framing", "upper")
@@ -62,5 +68,7 @@ class Stack(Generic[L, U]):
         return events
 
     def _send_down(self) -> None:
-        for pdu in self.upper.pdus_to_send():
-            self.framing.send_pdu(pdu)
+        pdus = self.upper.pdus_to_send()
+        if pdus and self.framing.can_send:
+            for pdu in pdus:
+                self.framing.send_pdu(pdu)

@@ -98,6 +98,11 @@ class _IsoSession(Untimed):
         self.local_ref = 0x0001
         self.remote_ref = 0x0000
 
+    @property
+    def can_send(self) -> bool:
+        """Connected: :meth:`send_pdu` would queue the PDU rather than raise."""
+        return self.state is IsoState.CONNECTED
+
     def data_to_send(self) -> bytes:
         """Drain and return the bytes queued for the peer."""
         out = bytes(self._outbox)
