@@ -26,7 +26,7 @@ import os
 import socket
 import time
 
-__all__ = ["DEFAULT_BUDGET", "PERIOD", "TRIAL", "SAMPLE", "SPIN", "TIMED", "Spinner"]
+__all__ = ["DEFAULT_BUDGET", "DONTWAIT", "PERIOD", "TRIAL", "SAMPLE", "SPIN", "TIMED", "Spinner"]
 
 #: Every PERIOD receives, the first TRIAL use the way that is not preferred, to re-measure it.
 PERIOD = 1024
@@ -38,7 +38,8 @@ SPIN, TIMED = 1, 2
 #: Weight of the newest wait in its way's moving average.
 ALPHA = 0.2
 
-_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
+#: recv() flag for "return at once if nothing is there" (0 where the platform lacks it).
+DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 def _default_budget() -> float:
@@ -52,7 +53,7 @@ def _default_budget() -> float:
                              f"not {env!r}") from None
     # The machine's CPUs, not this process's affinity: a client pinned to one CPU still
     # gains when its peer runs on another, and the measurement finds out which it is.
-    return 100e-6 if (os.cpu_count() or 1) > 1 and _DONTWAIT else 0.0
+    return 100e-6 if (os.cpu_count() or 1) > 1 and DONTWAIT else 0.0
 
 
 DEFAULT_BUDGET: float = _default_budget()
@@ -69,7 +70,7 @@ class Spinner:
     def __init__(self, budget: float = DEFAULT_BUDGET) -> None:
         if budget < 0:
             raise ValueError("spin budget must be >= 0")
-        self.budget = budget if _DONTWAIT else 0.0
+        self.budget = budget if DONTWAIT else 0.0
         self._count = 0
         self._prefer_spin = True  # the first receives block (a trial), the next ones spin
         self._spin_wait: float | None = None  # moving averages of the wait for data, seconds
@@ -105,7 +106,7 @@ class Spinner:
         deadline = clock() + self.budget
         while True:
             try:
-                return recv_into(buf, 0, _DONTWAIT)
+                return recv_into(buf, 0, DONTWAIT)
             except BlockingIOError:
                 if clock() >= deadline:
                     return None
