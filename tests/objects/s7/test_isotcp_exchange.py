@@ -15,7 +15,7 @@ import pytest
 from incore.protocols.isotcp import IsoClientSession, IsoData, IsoServerSession
 from incore.protocols.isotcp.cotp import DataTransfer
 from incore.protocols.isotcp.tpkt import encode_tpkt
-from incore.objects.s7.isotcp_connection import IsoLink, S7TimeoutError
+from incore.objects.s7.client_link import IsoLink, S7TimeoutError
 from incore.transport.tcp_client import BlockingStream, open_connection
 
 WAIT = 5.0
