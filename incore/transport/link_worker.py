@@ -1,0 +1,164 @@
+"""A client connection that also hears what the peer says unasked.
+
+S7 and Modbus speak only when spoken to, and a :class:`ClientWorker` thread that runs
+request/response jobs is all they need. IEC 60870-5-104 outstations send spontaneous data
+whenever a value changes, and the protocol's timers (t1: acknowledge, t2: confirm,
+t3: test an idle link) run whether or not a request is under way. ``ListeningWorker`` is a
+ClientWorker whose thread, while no job runs, waits on the connection too: what arrives is
+handed to ``on_event``, and the engine's timers fire when they are due. A job interrupts
+that wait at once (a byte on a wake-up socket pair), so requests lose no time to listening.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import select
+import socket
+from concurrent.futures import Future
+from typing import Any, Callable, TypeVar
+
+from incore.transport.handover import Post, call_quietly
+from incore.transport.link import Link
+from incore.transport.link_stream import BlockingStream
+from incore.transport.sockets import NotConnectedError
+from incore.transport.tcp_client import ClientWorker, Job
+
+__all__ = ["ListeningWorker", "wait_readable"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def wait_readable(fds: list[int], timeout: float | None) -> list[int]:
+    """The descriptors of ``fds`` that are readable (or at EOF) within ``timeout`` seconds
+    (None: until one is). poll() where there is one: select() stops at descriptor 1024."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        # whole milliseconds, rounded up: waking early would only spin until the timer
+        wait = None if timeout is None else math.ceil(max(0.0, timeout) * 1000)
+        return [fd for fd, _ in poller.poll(wait)]
+    return select.select(fds, [], [], timeout)[0]
+
+
+class ListeningWorker(ClientWorker):
+    """A :class:`ClientWorker` that listens on its link while no job runs.
+
+    ``connect``'s ``setup(stream)`` must return the :class:`Link` it opened (its handshake
+    done); the worker listens on it until the connection is lost or closed. Every event no
+    request waits for (unsolicited data, what a timer caused, an event a request's
+    ``wait_for`` passed over) goes to ``on_event(event)``, on the thread that holds the
+    link at the time: the worker's, or a caller's running a request inline. It must not
+    block: post to the loop (batching or bounding as the owner likes). An I/O error while
+    listening is a lost connection, reported to ``on_lost`` as a job's would be.
+    """
+
+    def __init__(self, name: str, post: Post, *, on_event: Callable[[Any], None],
+                 on_lost: Callable[[BaseException], None] | None = None,
+                 io_timeout: float = 5.0) -> None:
+        self._on_event = on_event
+        self._link: Link[Any] | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        super().__init__(name, post, on_lost=on_lost, io_timeout=io_timeout)  # starts the thread
+
+    @property
+    def link(self) -> Link[Any] | None:
+        """The link listened on (None when not connected)."""
+        link = self._link
+        return link if link is not None and not link.closed else None
+
+    def connect(self, host: str, port: int, timeout: float = 3.0,
+                setup: Callable[[BlockingStream], Any] | None = None,
+                then: Callable[[Future], None] | None = None) -> Future:
+        """(Re)connect; ``setup(stream)`` opens the Link to listen on, which is the result."""
+        if setup is None:
+            raise TypeError(f"{self.name}: a ListeningWorker needs a setup that returns its Link")
+
+        def opened(stream: BlockingStream) -> Link[Any]:
+            link = setup(stream)
+            if not isinstance(link, Link):
+                raise TypeError(f"{self.name}: setup returned {type(link).__name__}, not a Link")
+            self._adopt(link)
+            return link
+        return super().connect(host, port, timeout, opened, then)
+
+    def request(self, fn: Callable[[Link[Any]], T],
+                then: Callable[[Future[T]], None] | None = None) -> Future[T]:
+        """Run ``fn(link)`` on the worker, in order with the other jobs (NotConnectedError
+        when there is no link, ``fn`` not called)."""
+        return self.call(lambda: fn(self._require_link()), then)
+
+    # -- internals -------------------------------------------------------------------------
+    def _adopt(self, link: Link[Any]) -> None:
+        """Listen on ``link`` from now on: the events its handshake passed over come first."""
+        held, link.held = link.held, []
+        link.others = self._deliver
+        for event in held:
+            self._deliver(event)
+        self._link = link
+
+    def _deliver(self, event: Any) -> None:
+        call_quietly(f"{self.name}: on_event", self._on_event, event)
+
+    def _require_link(self) -> Link[Any]:
+        link = self.link
+        if link is None:
+            raise NotConnectedError(f"{self.name}: not connected")
+        return link
+
+    def _put(self, item: Job | None) -> None:
+        super()._put(item)
+        try:
+            self._wake_w.send(b"\0")  # the thread may be listening: come and get it
+        except OSError:
+            pass  # full (a wake-up is pending anyway) or closed (the thread has ended)
+
+    def _next(self) -> Job | None:
+        while True:
+            try:
+                return self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            link = self._link
+            if link is None or link.closed or self._closing:
+                return self._queue.get()
+            self._listen(link)
+
+    def _listen(self, link: Link[Any]) -> None:
+        """Take what has come and fire due timers, then wait for the peer, the next timer or
+        a job; an I/O error drops the connection. Holds the job lock: whoever holds it
+        owns the link, so an inline request waits for (or is refused by) a listen."""
+        with self._job_lock:
+            if link.closed:
+                return
+            try:
+                for event in link.poll():
+                    self._deliver(event)
+                wait = link.seconds_to_timer()
+                if wait is not None and wait <= 0:
+                    return  # a timer is due already: poll again
+                ready = wait_readable([link.stream.fileno(), self._wake_r.fileno()], wait)
+            except OSError as exc:
+                self._drop_stream(exc)
+                return
+            if self._wake_r.fileno() in ready:
+                self._drain_wake()
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except OSError:
+            pass  # empty (BlockingIOError): all taken
+
+    def _run(self) -> None:
+        try:
+            super()._run()
+        finally:
+            self._wake_r.close()
+            self._wake_w.close()

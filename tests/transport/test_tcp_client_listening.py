@@ -1,0 +1,232 @@
+"""ListeningWorker: a client connection that hears what the peer sends unasked.
+
+The peer is a test-local server on 127.0.0.1 that pushes length-prefixed frames whenever
+the test says so (an IEC 104 outstation's spontaneous data, in miniature), answers
+``req:X`` with ``rep:X`` (pushing ``push:during-X`` first when asked to) and ``ping`` with
+``pong`` (unless told to stay silent).
+"""
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import time
+from typing import Any, Iterator
+
+import pytest
+
+from incore.transport.link import Failure, Link, LinkError
+from incore.transport.link_stream import BlockingStream
+from incore.transport.link_worker import ListeningWorker
+from incore.transport.sockets import NotConnectedError, ReceiveTimeoutError
+from link_codec import Frame, Keepalive, LengthPrefixed, Pinged, frame
+from transport_helpers import WAIT, LoopThread
+
+
+class PushServer:
+    """One connection at a time; ``push`` sends a frame on the current one at once."""
+
+    def __init__(self, greeting: bytes = b"", push_during_requests: bool = False,
+                 answer_pings: bool = True) -> None:
+        self.greeting = greeting
+        self.push_during_requests = push_during_requests
+        self.answer_pings = answer_pings
+        self.requests: list[bytes] = []
+        self.accepted: queue.SimpleQueue[socket.socket] = queue.SimpleQueue()
+        self._send_lock = threading.Lock()
+        self._conn: socket.socket | None = None
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.address = self._listener.getsockname()
+        self._thread = threading.Thread(target=self._run, name="push-server", daemon=True)
+        self._thread.start()
+
+    def push(self, payload: bytes) -> None:
+        self._send(self._conn, payload)
+
+    def drop(self) -> None:
+        """Close the current connection from this end."""
+        self._conn.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        if self._conn is not None:
+            try:
+                self._conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join(WAIT)
+
+    def _send(self, conn: socket.socket | None, payload: bytes) -> None:
+        with self._send_lock:  # pushes (test thread) and answers (server thread) interleave
+            conn.sendall(frame(payload))
+
+    def _run(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._conn = conn
+            self.accepted.put(conn)
+            with conn:
+                if self.greeting:
+                    with self._send_lock:
+                        conn.sendall(self.greeting)
+                self._serve(Link(BlockingStream(conn, WAIT), LengthPrefixed(), WAIT))
+
+    def _serve(self, link: Link) -> None:
+        while True:
+            try:
+                payload = link.next_event().payload
+            except ReceiveTimeoutError:
+                continue
+            except OSError:
+                return
+            if payload.startswith(b"req:"):
+                self.requests.append(payload)
+                if self.push_during_requests:
+                    self._send(link.stream._sock, b"push:during-" + payload[4:])
+                self._send(link.stream._sock, b"rep:" + payload[4:])
+            elif payload == b"ping" and self.answer_pings:
+                self._send(link.stream._sock, b"pong")
+
+
+def ask(link: Link, what: bytes) -> bytes:
+    """One request: its reply is the next ``rep:`` frame, whatever comes before it."""
+    link.send_pdu(b"req:" + what)
+    return link.wait_for(lambda e: isinstance(e, Frame) and e.payload.startswith(b"rep:")).payload
+
+
+class Client:
+    """A ListeningWorker whose events and losses the loop collects, with their threads."""
+
+    def __init__(self, loop: LoopThread, engine=LengthPrefixed, wait_for: bytes = b"") -> None:
+        self.loop = loop
+        self.events: queue.SimpleQueue[tuple[Any, threading.Thread]] = queue.SimpleQueue()
+        self.lost: queue.SimpleQueue[BaseException] = queue.SimpleQueue()
+        self.engine = engine
+        self.wait_for = wait_for
+        self.worker = ListeningWorker("listener", loop.post, on_event=self._on_event,
+                                      on_lost=self.lost.put, io_timeout=WAIT)
+
+    def _on_event(self, event: Any) -> None:  # the connection's thread: post, never block
+        self.loop.post(lambda: self.events.put((event, threading.current_thread())))
+
+    def setup(self, stream: BlockingStream) -> Link:
+        link = Link(stream, self.engine(), WAIT)
+        if self.wait_for:
+            link.wait_for(lambda e: e.payload == self.wait_for)
+        return link
+
+    def connect(self, server: PushServer) -> Link:
+        link = self.worker.connect(*server.address, timeout=WAIT, setup=self.setup).result(WAIT)
+        server.accepted.get(timeout=WAIT)  # the server has the connection: it can push
+        return link
+
+    def next_events(self, n: int) -> list:
+        got = []
+        for _ in range(n):
+            event, thread = self.events.get(timeout=WAIT)
+            assert thread is self.loop.thread
+            got.append(event)
+        return got
+
+
+@pytest.fixture
+def server() -> Iterator[PushServer]:
+    srv = PushServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def client(loop: LoopThread) -> Iterator[Client]:
+    c = Client(loop)
+    yield c
+    assert c.worker.shutdown(timeout=WAIT)
+
+
+def test_frames_pushed_with_no_request_pending_reach_the_loop_in_order(client, server) -> None:
+    client.connect(server)
+    for n in range(20):
+        server.push(b"push:%d" % n)
+    assert client.next_events(20) == [Frame(b"push:%d" % n) for n in range(20)]
+    assert client.lost.empty()
+
+
+def test_requests_and_answers_between_and_amid_pushes(client, server) -> None:
+    client.connect(server)
+    server.push(b"push:a")
+    assert client.next_events(1) == [Frame(b"push:a")]  # the worker was listening, idle
+    assert client.worker.request(lambda link: ask(link, b"1")).result(WAIT) == b"rep:1"
+    server.push_during_requests = True  # now a push comes ahead of each answer
+    futures = [client.worker.request(lambda link, n=n: ask(link, b"%d" % n)) for n in range(2, 6)]
+    server.push(b"push:b")
+    assert [f.result(WAIT) for f in futures] == [b"rep:%d" % n for n in range(2, 6)]
+    events = client.next_events(5)
+    assert Frame(b"push:b") in events
+    assert [e for e in events if e != Frame(b"push:b")] == \
+        [Frame(b"push:during-%d" % n) for n in range(2, 6)]
+    assert server.requests == [b"req:%d" % n for n in range(1, 6)]
+
+
+def test_what_the_handshake_passed_over_comes_first(loop) -> None:
+    server = PushServer(greeting=frame(b"push:early") + frame(b"hello"))
+    client = Client(loop, wait_for=b"hello")
+    try:
+        link = client.connect(server)
+        assert link.held == [] and client.worker.link is link
+        server.push(b"push:late")
+        assert client.next_events(2) == [Frame(b"push:early"), Frame(b"push:late")]
+    finally:
+        assert client.worker.shutdown(timeout=WAIT)
+        server.close()
+
+
+def test_the_engine_timers_run_while_the_worker_listens(loop, server) -> None:
+    client = Client(loop, engine=lambda: Keepalive(time.monotonic(), t3=0.03, t1=WAIT))
+    try:
+        client.connect(server)
+        events = client.next_events(6)  # no request at all: t3 pings, the peer answers
+        assert [type(e) for e in events] == [Pinged, Frame] * 3
+        assert all(e.payload == b"pong" for e in events[1::2])
+        assert client.lost.empty()
+    finally:
+        assert client.worker.shutdown(timeout=WAIT)
+
+
+def test_a_timer_that_gives_up_loses_the_connection(loop) -> None:
+    server = PushServer(answer_pings=False)
+    client = Client(loop, engine=lambda: Keepalive(time.monotonic(), t3=0.02, t1=0.05))
+    try:
+        client.connect(server)
+        exc = client.lost.get(timeout=WAIT)
+        assert isinstance(exc, LinkError) and exc.failure is Failure.PROTOCOL
+        assert "no pong within t1" in str(exc) and client.worker.link is None
+    finally:
+        assert client.worker.shutdown(timeout=WAIT)
+        server.close()
+
+
+def test_a_peer_that_closes_an_idle_connection_is_noticed_and_can_be_reconnected(
+        client, server) -> None:
+    client.connect(server)
+    server.drop()
+    exc = client.lost.get(timeout=WAIT)  # no request was needed to notice
+    assert isinstance(exc, LinkError) and "closed by the peer" in str(exc)
+    assert client.worker.link is None
+    with pytest.raises(NotConnectedError):
+        client.worker.request(lambda link: ask(link, b"x")).result(WAIT)
+    client.connect(server)
+    server.push(b"push:again")
+    assert client.next_events(1) == [Frame(b"push:again")]
+
+
+def test_setup_must_return_the_link_to_listen_on(client, server) -> None:
+    with pytest.raises(TypeError, match="not a Link"):
+        client.worker.connect(*server.address, timeout=WAIT, setup=lambda s: s).result(WAIT)
+    with pytest.raises(TypeError, match="needs a setup"):
+        client.worker.connect(*server.address, timeout=WAIT)
+    assert client.worker.link is None and client.lost.empty()
