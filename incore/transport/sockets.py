@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import struct
 import sys
+import time
 
 #: recv() size: large enough that a bulk transfer costs few syscalls and few Python
 #: round trips, small enough not to matter per connection.
@@ -81,14 +82,59 @@ def sendall(sock: socket.socket, data: bytes, peer: Address) -> None:
                                f"({len(data)} bytes)") from None
 
 
+def send_within(sock: socket.socket, data: bytes, timeout: float, peer: Address) -> None:
+    """Send all of ``data`` within ``timeout`` seconds in total, or raise SendTimeoutError.
+
+    ``sock`` is blocking with SO_SNDTIMEO set to ``timeout``. The kernel's timeout restarts
+    with every send() that moves a byte, so ``sendall`` lets a peer that drains a little now
+    and then hold a sender for many timeouts; here each later send gets only what is left of
+    the first one's. The common case, a frame that fits the send buffer, is one send().
+    """
+    start = time.monotonic()
+    try:
+        sent = sock.send(data)
+        if sent == len(data):
+            return
+        rest = memoryview(data)[sent:]
+        try:
+            while rest:
+                left = start + timeout - time.monotonic()
+                if left <= 0:
+                    raise BlockingIOError
+                set_kernel_timeout(sock, socket.SO_SNDTIMEO, left)
+                rest = rest[sock.send(rest):]
+        finally:
+            set_kernel_timeout(sock, socket.SO_SNDTIMEO, timeout)
+    except (TimeoutError, BlockingIOError):
+        raise SendTimeoutError(f"{peer[0]}:{peer[1]}: send timed out after {timeout:g} s "
+                               f"({len(data)} bytes)") from None
+
+
+def listen_backlog(most: int = 4096) -> int:
+    """The deepest listen queue the kernel grants, up to ``most``.
+
+    A burst of connects beyond the queue is lost (SYNs dropped, clients retry after a second
+    or give up), and listen() silently caps the number at net.core.somaxconn anyway.
+    """
+    try:
+        with open("/proc/sys/net/core/somaxconn", encoding="ascii") as f:
+            return max(1, min(most, int(f.read())))
+    except (OSError, ValueError):
+        return min(most, socket.SOMAXCONN)
+
+
 _TIMEVAL = struct.Struct("@ll")
+_DWORD = struct.Struct("<I")
 
 
 def set_kernel_timeout(sock: socket.socket, option: int, seconds: float) -> None:
     """Bound blocking sends (SO_SNDTIMEO) or receives (SO_RCVTIMEO) in the kernel."""
     micros = max(int(seconds * 1_000_000), 1)  # 0 would mean "wait forever"
-    sock.setsockopt(socket.SOL_SOCKET, option, _TIMEVAL.pack(micros // 1_000_000,
-                                                             micros % 1_000_000))
+    if sys.platform == "win32":  # Windows takes milliseconds as a DWORD
+        value = _DWORD.pack(max(micros // 1000, 1))
+    else:
+        value = _TIMEVAL.pack(micros // 1_000_000, micros % 1_000_000)
+    sock.setsockopt(socket.SOL_SOCKET, option, value)
 
 
 def use_kernel_timeouts(sock: socket.socket) -> bool:

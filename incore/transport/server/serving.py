@@ -1,0 +1,146 @@
+"""A worker's turn with one connection: open it, read, call the handler, give it back.
+
+While a client keeps sending, its worker stays in a blocking recv() on its socket and
+answers from there: one recv and one send per request, the same two system calls (and no
+more Python) than a thread of its own would cost, which is what a busy client needs. The
+socket's SO_RCVTIMEO is the server's ``linger``: a recv that stays empty that long means
+the client went quiet, and the connection goes back to the hub, which waits on all idle
+connections at once. A worker also gives its connection back after a request when other
+connections wait for a worker, so a few busy clients cannot starve the rest.
+
+Handlers with timers (``deadline()``/``timer_expired(now)``) are served the same way; their
+recv timeout shrinks to the deadline when that is nearer than the linger, so a timer fires
+on time on a busy connection too. The hub fires it for a parked one.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+from incore.transport.server.connection import Connection
+from incore.transport.sockets import set_kernel_timeout, tune
+
+if TYPE_CHECKING:
+    from incore.transport.server.hub import Hub
+
+__all__ = ["serve", "SERVER_RECV_SIZE", "READ", "START", "TIMER"]
+
+log = logging.getLogger("incore.transport.tcp_server")
+
+#: One recv() per request: larger than any frame of the protocols served here (an S7 PDU
+#: is at most 960 bytes, Modbus and IEC 104 frames about 260), so a request is one read,
+#: and small enough that the buffer CPython allocates and shrinks per read stays cheap
+#: (a 64 KiB one costs a large malloc every time: 0.4 us of the ~3 us a request takes).
+SERVER_RECV_SIZE = 4096
+
+#: Why a worker gets a connection: it is readable, it is new, or its handler's deadline came.
+READ, START, TIMER = 0, 1, 2
+
+_PARKED = object()  # _read returns it when the connection went back to the hub
+
+
+def serve(hub: Hub, conn: Connection, why: int) -> None:
+    """Serve ``conn`` until it falls quiet, others wait, or it ends (a pool task)."""
+    handler = conn._handler
+    if handler is None:
+        handler = _open(hub, conn)
+        if handler is None:
+            return
+    error: BaseException | None = None
+    try:
+        if conn._timed:
+            conn._due = handler.deadline()
+            _fire_if_due(conn, handler)
+        if why != READ and hub.pool.queue and not conn._shut and hub.park(conn):
+            return  # nothing known to read, and others wait: do not linger on it
+        outcome = _read(hub, conn, handler)
+        if outcome is _PARKED:
+            return
+        error = outcome
+    except Exception as exc:
+        error = exc
+        log.warning("%s: %r closed: its handler raised %r", hub.name, conn, exc,
+                    exc_info=True)
+    hub.release(conn, handler, error)
+
+
+def _open(hub: Hub, conn: Connection) -> Any:
+    """Set the new socket up and make its handler (None if that failed: released)."""
+    if conn._shut:  # closed before any worker got to it (stop, handshake timeout)
+        hub.release(conn, None, None)
+        return None
+    sock = conn._sock
+    try:
+        sock.settimeout(None)  # blocking, with the kernel bounding the waits:
+        set_kernel_timeout(sock, socket.SO_RCVTIMEO, hub.linger)  # recv: the linger
+        set_kernel_timeout(sock, socket.SO_SNDTIMEO, hub.io_timeout)  # send: io_timeout
+        conn._recv_timeout = hub.linger
+        tune(sock)
+        handler = hub.factory(conn)
+    except Exception as exc:
+        if not isinstance(exc, OSError):
+            log.warning("%s: %r closed: the handler factory raised %r", hub.name, conn, exc,
+                        exc_info=True)
+        hub.release(conn, None, exc)
+        return None
+    conn._handler = handler
+    conn._timed = callable(getattr(handler, "deadline", None)) and \
+        callable(getattr(handler, "timer_expired", None))
+    return handler
+
+
+def _read(hub: Hub, conn: Connection, handler: Any) -> Any:
+    """The busy loop: _PARKED, or the error that ended the connection (None: orderly)."""
+    recv = conn._sock.recv
+    received = handler.data_received
+    waiting = hub.pool.queue
+    timed = conn._timed
+    while not conn._shut:
+        if timed:
+            _bound_recv(hub, conn)
+        try:
+            data = recv(SERVER_RECV_SIZE)
+        except (BlockingIOError, TimeoutError):  # the linger passed in silence
+            if timed and _fire_if_due(conn, handler):
+                continue
+            if hub.park(conn):
+                return _PARKED
+            continue  # the server stops: the connection is closed, the loop ends
+        except OSError as exc:
+            return None if conn._shut else exc  # our own close() is not news
+        if not data:
+            return None
+        received(data)
+        if timed:
+            conn._due = handler.deadline()
+            _fire_if_due(conn, handler)
+        if waiting and hub.park(conn):
+            return _PARKED
+    return None
+
+
+def _fire_if_due(conn: Connection, handler: Any) -> bool:
+    """Call timer_expired if the handler's deadline has come; True if it was called."""
+    due = conn._due
+    if due is None:
+        return False
+    now = time.monotonic()
+    if now < due:
+        return False
+    handler.timer_expired(now)
+    conn._due = handler.deadline()
+    return True
+
+
+def _bound_recv(hub: Hub, conn: Connection) -> None:
+    """recv waits at most the linger, or until the handler's deadline if that is nearer."""
+    wait = hub.linger
+    due = conn._due
+    if due is not None:
+        wait = min(wait, max(due - time.monotonic(), 0.001))
+    if wait != conn._recv_timeout:
+        set_kernel_timeout(conn._sock, socket.SO_RCVTIMEO, wait)
+        conn._recv_timeout = wait
