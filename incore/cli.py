@@ -1,8 +1,10 @@
 """The `incore` command: run, validate, dump, schema, types.
 
 Mistakes in an app file print one line `FILE:LINE:COL: message` on stderr, no traceback,
-and exit with status 2 (like a usage error). Each subcommand is a (setup, handler) pair in
-COMMANDS, so further commands (e.g. `incore modbus-server`) plug in with one entry.
+and exit with status 2 (like a usage error). An app that cannot start (a server that cannot
+listen) prints one line naming the object's FILE:LINE and exits with status 1, so a service
+manager notices. Each subcommand is a (setup, handler) pair in COMMANDS, so further
+commands (e.g. `incore modbus-server`) plug in with one entry.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import threading
 from typing import Any, Callable, Sequence
 
 EXIT_OK = 0
+EXIT_START_FAILED = 1
 EXIT_APP_ERROR = 2
 EXIT_INTERRUPTED = 130
 
@@ -218,11 +221,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The `incore` program; returns the exit status."""
     args = build_parser().parse_args(argv)
     from .app.errors import AppError
+    from .objects.errors import StartError
     try:
         return args.handler(args)
     except AppError as err:
         print(err, file=sys.stderr)
         return EXIT_APP_ERROR
+    except StartError as err:  # raised while completing; the run has shut down already
+        print(err, file=sys.stderr)
+        _exit_if_threads_hang(EXIT_START_FAILED)
+        return EXIT_START_FAILED
     except KeyboardInterrupt:
         print("incore: interrupted", file=sys.stderr)
         if args.handler is _run:  # aborted: threads the app left must not delay the exit

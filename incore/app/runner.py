@@ -90,7 +90,9 @@ def run(app_or_root: Any, *, install_signal_handlers: bool = True,
     `app_or_root` is an App from load_app(), the path of an app file, or a root Object.
     Completes the tree (children before parents), logs "started" as the loop begins, and on
     the way out shuts every object down and waits (bounded) for their threads. A second
-    signal raises KeyboardInterrupt at once and skips whatever shutdown is left.
+    signal raises KeyboardInterrupt at once and skips whatever shutdown is left. An object
+    that cannot start (a server that cannot listen) raises StartError out of completion:
+    the objects are shut down and the error propagates, for `incore run` to exit non-zero.
     """
     root = root_of(app_or_root)
     name = _label(app_or_root, root)

@@ -25,6 +25,15 @@ def error_property(error_enum: type[enum.IntEnum]) -> Property:
                         "repeats.")
 
 
+class StartError(RuntimeError):
+    """An object could not start (a server could not listen) and was not told to retry.
+
+    Raised from `_on_completed`, so completing the app fails: `incore run` prints the one
+    line (which names the object's FILE:LINE, see `about`) and exits non-zero, and a
+    service manager sees the failure instead of a process that runs without doing its job.
+    """
+
+
 def about(obj: Object) -> str:
     """How a log line names an object: the FILE:LINE it was declared at, then its repr, so a
     warning at run time leads to the line of the app file to look at."""

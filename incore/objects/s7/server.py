@@ -1,12 +1,15 @@
 """S7Server: node-snap7's S7 server as an object (a soft PLC that S7 clients read and write).
 
-Threads: a TcpServer listener and one thread per client run the ISO-on-TCP session and the
-S7 engine (server_connection.py) and answer reads and writes straight from the memory
-(server_memory.py), each area behind its own lock. They never touch this object: client
-writes, status changes and events reach it through a loop inbox, batched per loop turn and
-fanned out in one change wave to S7ServerArea children, mapped S7Variables (server_host.py)
-and `event` handlers. In resourceless mode each client access waits for the loop instead,
-where `readWrite` handlers fill or consume the buffer.
+Threads: a TcpServer (incore/transport/tcp_server.py: a hub thread that holds every idle
+client, and a bounded pool of workers that serve the busy ones) runs the ISO-on-TCP session
+and the S7 engine (server_connection.py) and answers reads and writes straight from the
+memory (server_memory.py), each area behind its own lock. Those threads never touch this
+object: client writes, status changes and events reach it through a loop inbox, batched per
+loop turn and fanned out in one change wave to S7ServerArea children, mapped S7Variables
+(server_host.py) and `event` handlers. In resourceless mode each client access waits for the
+loop instead, where `readWrite` handlers fill or consume the buffer. A server that cannot
+listen when the app starts fails the start (StartError: `incore run` exits non-zero) unless
+`retryListen` asks it to keep trying.
 """
 from __future__ import annotations
 
@@ -16,10 +19,11 @@ import logging
 import threading
 from typing import Any, Callable, Iterator
 
-from ...core import Property, Signal, engine, method, registry
+from ...core import Property, Signal, engine, get_loop, method, registry
 from ...protocols.s7.constants import Event, ReturnCode
+from ...transport.reconnect import Backoff
 from ...transport.tcp_server import TcpServer
-from ..errors import ErrorReporting, about, error_property
+from ..errors import ErrorReporting, StartError, about, error_property
 from .server_area import duplicate_areas
 from .server_connection import S7Connection, ServerCore
 from .server_events import EventCode, ServerError, error_text, event_line
@@ -28,7 +32,7 @@ from .server_memory import MAX_AREA_SIZE, WIRE_AREA, Job, ServerMemory
 
 log = logging.getLogger("incore.s7server")
 
-#: Seconds stop() waits for the connection threads (a blocked client is woken at once).
+#: Seconds stop() waits for the server's threads (a blocked client is woken at once).
 STOP_TIMEOUT = 5.0
 
 _PARAMS = {1: "localPort", 6: "workInterval", 10: "pduRequest", 11: "maxClients"}
@@ -87,7 +91,8 @@ class S7Server(ErrorReporting, MemoryHost):
     EventCode = EventCode
     ServerError = ServerError
 
-    __slots__ = ("_core", "_tcp", "_variables", "_mapped", "_area_blocks", "_rw_callback")
+    __slots__ = ("_core", "_tcp", "_variables", "_mapped", "_area_blocks", "_rw_callback",
+                 "_retry", "_backoff")
 
     accepts = ("S7ServerArea", "S7Variable")
 
@@ -112,7 +117,18 @@ class S7Server(ErrorReporting, MemoryHost):
                                 "registered memory.")
     readWriteTimeout = Property(int, 5000, unit="ms", on_write="_settings_written", minimum=0,
                                 doc="How long a client waits for a readWrite handler.")
-    autoStart = Property(bool, True, doc="Start listening when the app is complete.")
+    handshakeTimeout = Property(int, 5000, unit="ms", minimum=0, doc="A client that has not "
+                                "completed its handshake (ISO connection and S7 setup) this "
+                                "long after connecting is dropped, and at maxClients it makes "
+                                "room for a newcomer (0: no timeout); from the next start.")
+    idleTimeout = Property(int, 0, unit="ms", minimum=0, doc="A client that sends nothing "
+                           "this long is dropped (0: never); from the next start.")
+    autoStart = Property(bool, True, doc="Start listening when the app is complete; if that "
+                                         "fails (port in use, not allowed), the app stops with "
+                                         "an error unless retryListen is set.")
+    retryListen = Property(bool, False, doc="When listening fails, keep trying (after 0.1 s, "
+                           "then twice as long each time, up to 5 s) with status Error, "
+                           "instead of failing the start.")
     status = Property(Status, Status.Stopped, readonly=True,
                       doc="Stopped, Running, or Error (could not listen).")
     clientsCount = Property(int, 0, readonly=True, doc="Clients connected now.")
@@ -147,6 +163,8 @@ class S7Server(ErrorReporting, MemoryHost):
         self._mapped: dict = {}
         self._area_blocks: dict = {}
         self._rw_callback: Callable[..., Any] | None = None
+        self._retry: Any = None  # the loop timer of the next listen attempt
+        self._backoff = Backoff()
         super().__init__(parent, **properties)
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -155,7 +173,7 @@ class S7Server(ErrorReporting, MemoryHost):
             if var not in self._mapped:
                 self._map(var)
         if self.autoStart:
-            self._start()
+            self._start(fatal=not self.retryListen)
 
     def _on_shutdown(self) -> None:
         self.stop()
@@ -178,6 +196,10 @@ class S7Server(ErrorReporting, MemoryHost):
     @method
     def stop(self) -> bool:
         """Close every client connection and the listener; joins their threads."""
+        retry, self._retry = self._retry, None
+        if retry is not None:  # listening failed and a retry was due: no more of them
+            retry.cancel()
+            self._update("status", self.Stopped)
         tcp = self._tcp
         if tcp is None:
             return True
@@ -187,30 +209,32 @@ class S7Server(ErrorReporting, MemoryHost):
             log.warning("%s: some client threads did not end within %.0f s", about(self),
                         STOP_TIMEOUT)
         self._core.inbox.end_drops()
+        self._update("droppedEvents", self._core.inbox.dropped)  # what end_drops just logged
         self._update("status", self.Stopped)
         self._update("clientsCount", 0)
         self._core.emit(self.networkAddress, Event.ServerStopped)
         return True
 
-    def _start(self) -> bool:
-        if self._tcp is not None:
-            return True
+    def _start(self, fatal: bool = False) -> bool:
+        """Listen; on failure report it, and retry if retryListen says so. ``fatal`` (the
+        start at completion without retryListen) raises StartError instead."""
+        self._retry = None
+        if self._tcp is not None or self.isShutDown:
+            return self._tcp is not None
         core = self._core
         core.stopping = threading.Event()
         host, port = self.networkAddress, self.localPort
         try:
             tcp = TcpServer(functools.partial(S7Connection, core), host, port,
                             max_connections=self.maxClients, name="s7server",
-                            on_rejected=core.rejected)
+                            on_rejected=core.rejected,
+                            handshake_timeout=self.handshakeTimeout / 1000.0 or None,
+                            idle_timeout=self.idleTimeout / 1000.0 or None)
             _, bound = tcp.start()
         except (OSError, ValueError, OverflowError) as exc:
-            errno = getattr(exc, "errno", None) or 0
-            errno = errno if 0 < errno <= 0xFFFF else 0  # a socket error number, or none
-            self._update("status", self.Error)
-            text = getattr(exc, "strerror", None) or f"cannot listen on {host}:{port}: {exc}"
-            self._job(ServerError.CannotStart, text, errno)
-            core.emit(host, Event.ListenerCannotStart, errno)
+            self._listen_failed(host, port, exc, fatal)
             return False
+        self._backoff.reset()
         self._tcp = tcp
         if port == 0:
             self._update("localPort", bound)
@@ -220,6 +244,23 @@ class S7Server(ErrorReporting, MemoryHost):
             self._clear_error()
         core.emit(host, Event.ServerStarted, 0, bound)
         return True
+
+    def _listen_failed(self, host: str, port: int, exc: Exception, fatal: bool) -> None:
+        errno = getattr(exc, "errno", None) or 0
+        errno = errno if 0 < errno <= 0xFFFF else 0  # a socket error number, or none
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        text = f"cannot listen on {host}:{port}: {reason}"
+        self._update("status", self.Error)
+        self._core.emit(host, Event.ListenerCannotStart, errno)
+        if fatal:  # the one line `incore run` prints; no warning besides it
+            self._update("lastError", int(ServerError.CannotStart) | errno)
+            self._apply_error(ServerError.CannotStart, text, False)
+            raise StartError(f"{about(self)}: {text} (set retryListen to keep trying)")
+        if self.retryListen:
+            delay = self._backoff.next()
+            self._retry = get_loop().call_later(delay, self._start)
+            text += f"; trying again in {delay:.1f} s"
+        self._job(ServerError.CannotStart, text, errno)
 
     # -- parameters ---------------------------------------------------------------------------
     @method

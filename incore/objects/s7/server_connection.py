@@ -1,11 +1,14 @@
 """The transport side of an S7Server: the state its threads share, and one connection's handler.
 
-`ServerCore` is what the S7Server object shares with its connection threads: memory, PLC
-state, the loop inbox and plain copies of the settings those threads need (event mask, PDU
-size, resourceless mode), so no thread other than the loop ever reads a property.
-`S7Connection` runs on its connection's thread: ISO-on-TCP session in, S7 engine, replies
-out. A frame the codecs refuse drops that one connection with a ClientException event;
-every other connection keeps being served.
+`ServerCore` is what the S7Server object shares with the workers serving its clients:
+memory, PLC state, the loop inbox and plain copies of the settings those threads need (event
+mask, PDU size, resourceless mode), so no thread other than the loop ever reads a property.
+`S7Connection` runs on the worker that serves its connection (one callback at a time):
+ISO-on-TCP session in, S7 engine, replies out. It tells the transport when the client has
+negotiated its PDU (setup communication), which ends the handshake timeout: a connection
+that never gets that far is closed, and is the first to make room at maxClients. A frame
+the codecs refuse drops that one connection with a ClientException event; every other
+connection keeps being served.
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ def _post(fn: Callable[..., Any], *args: Any) -> None:
 
 
 class ServerCore:
-    """Shared by the S7Server (loop thread) and its connection threads.
+    """Shared by the S7Server (loop thread) and the workers serving its clients.
 
     `deliver(changes, status, events)` and `answer(job)` run on the loop; `listening()` says
     whether anyone is connected to the server's `event` signal (events nobody hears are not
@@ -54,7 +57,7 @@ class ServerCore:
         self.rw_timeout = 5.0
         self.stopping = threading.Event()  # replaced for every run of the server
 
-    # -- called by connection threads -----------------------------------------------------
+    # -- called by the workers ---------------------------------------------------------------
     def changed(self, block: Block, start: int, end: int) -> None:
         self.inbox.changed(block, start, end)
 
@@ -73,10 +76,10 @@ class ServerCore:
 
 
 class S7Connection:
-    """One client: ISO session + S7 engine over the connection's own thread."""
+    """One client: ISO session + S7 engine over its connection."""
 
     __slots__ = ("core", "conn", "sender", "stopping", "access", "session", "engine", "failed",
-                 "aligned", "fast", "fast_count")
+                 "aligned", "fast", "fast_count", "established")
 
     def __init__(self, core: ServerCore, conn: Connection) -> None:
         self.core = core
@@ -91,6 +94,7 @@ class S7Connection:
         self.aligned = True  # every chunk so far was whole frames
         self.fast = False  # aligned, and the session is connected
         self.fast_count = 0  # the most bytes the fast path answers (PDU and TPDU sizes)
+        self.established = False  # the client negotiated its PDU (setup communication)
         conn.add_close_callback(self.access.wake)
         core.emit(self.sender, Event.ClientAdded)
         core.inbox.status()
@@ -112,6 +116,9 @@ class S7Connection:
         self.fast = self.aligned and self.session.state is IsoState.CONNECTED
         if self.fast:  # the sizes change only on the general way (setup communication)
             self.fast_count = fast_count(self.engine, self.session)
+        if not self.established and self.engine.pdu_size:
+            self.established = True
+            self.conn.mark_established()
 
     def _general(self, data: bytes) -> None:
         session = self.session
