@@ -112,9 +112,11 @@ class Link(Generic[E]):
         self._inbox: deque[E] = deque()
         # An Untimed engine is never asked for the clock: one check less per receive.
         self._timed = not isinstance(engine, Untimed)
-        self._frame: Callable[[bytes], bytes | None] | None = getattr(engine, "frame_pdu", None)
+        # QuickFraming's methods, if the engine has them (framing in one go only with both).
         self._whole: Callable[[bytes], bytes | None] | None = getattr(engine, "whole_payload",
                                                                       None)
+        self._frame: Callable[[bytes], bytes | None] | None = \
+            getattr(engine, "frame_pdu", None) if self._whole is not None else None
 
     def __repr__(self) -> str:
         return f"<Link {self.where} {type(self.engine).__name__}{' closed' if self.closed else ''}>"
@@ -220,8 +222,15 @@ class Link(Generic[E]):
         frame = self._frame(pdu) if self._frame is not None else None
         if frame is None:
             self.send_pdu(pdu)
-        else:
-            self.send(frame)
+            return self.receive_pdu(deadline)
+        self.send(frame)
+        if not self._timed:  # the common case in one receive: what comes is the whole answer
+            data = self._recv(self.timeout)
+            if data:
+                payload = self._whole(data)  # type: ignore[misc]  (there with _frame)
+                if payload is not None:
+                    return payload
+                self._feed(data)
         return self.receive_pdu(deadline)
 
     def poll(self) -> list[E]:
