@@ -24,7 +24,7 @@ from incore.transport.link_stream import BlockingStream
 from incore.transport.sockets import NotConnectedError
 from incore.transport.tcp_client import ClientWorker, Job
 
-__all__ = ["ListeningWorker", "wait_readable"]
+__all__ = ["ListeningWorker", "WakeUp", "wait_readable"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,39 @@ def wait_readable(fds: list[int], timeout: float | None) -> list[int]:
     return select.select(fds, [], [], timeout)[0]
 
 
+class WakeUp:
+    """A socket pair that ends a thread's wait on sockets from another thread: the waiting
+    thread includes :meth:`fileno` in its wait, any thread calls :meth:`wake`."""
+
+    def __init__(self) -> None:
+        self._r, self._w = socket.socketpair()
+        self._r.setblocking(False)
+        self._w.setblocking(False)
+
+    def fileno(self) -> int:
+        return self._r.fileno()
+
+    def wake(self) -> None:
+        """Never blocks nor raises: a full pair has a wake-up pending, a closed one has no
+        waiter left."""
+        try:
+            self._w.send(b"\0")
+        except OSError:
+            pass
+
+    def drain(self) -> None:
+        """Take the wake-ups that came (the waiting thread, after its wait)."""
+        try:
+            while self._r.recv(4096):
+                pass
+        except OSError:
+            pass  # empty (BlockingIOError): all taken
+
+    def close(self) -> None:
+        self._r.close()
+        self._w.close()
+
+
 class ListeningWorker(ClientWorker):
     """A :class:`ClientWorker` that listens on its link while no job runs.
 
@@ -61,9 +94,7 @@ class ListeningWorker(ClientWorker):
                  io_timeout: float = 5.0) -> None:
         self._on_event = on_event
         self._link: Link[Any] | None = None
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        self._wake_up = WakeUp()
         super().__init__(name, post, on_lost=on_lost, io_timeout=io_timeout)  # starts the thread
 
     @property
@@ -113,10 +144,7 @@ class ListeningWorker(ClientWorker):
 
     def _put(self, item: Job | None) -> None:
         super()._put(item)
-        try:
-            self._wake_w.send(b"\0")  # the thread may be listening: come and get it
-        except OSError:
-            pass  # full (a wake-up is pending anyway) or closed (the thread has ended)
+        self._wake_up.wake()  # the thread may be listening: come and get it
 
     def _next(self) -> Job | None:
         while True:
@@ -142,23 +170,16 @@ class ListeningWorker(ClientWorker):
                 wait = link.seconds_to_timer()
                 if wait is not None and wait <= 0:
                     return  # a timer is due already: poll again
-                ready = wait_readable([link.stream.fileno(), self._wake_r.fileno()], wait)
+                wake_fd = self._wake_up.fileno()
+                ready = wait_readable([link.stream.fileno(), wake_fd], wait)
             except OSError as exc:
                 self._drop_stream(exc)
                 return
-            if self._wake_r.fileno() in ready:
-                self._drain_wake()
-
-    def _drain_wake(self) -> None:
-        try:
-            while self._wake_r.recv(4096):
-                pass
-        except OSError:
-            pass  # empty (BlockingIOError): all taken
+            if wake_fd in ready:
+                self._wake_up.drain()
 
     def _run(self) -> None:
         try:
             super()._run()
         finally:
-            self._wake_r.close()
-            self._wake_w.close()
+            self._wake_up.close()

@@ -4,7 +4,8 @@ A request/response protocol (S7, Modbus) is simplest written as blocking code:
 send a request, read exactly the reply. ``ClientWorker`` runs that code on its own
 thread so the single-threaded event loop never blocks, and hands results back to the
 loop through ``post``. Every blocking call has a timeout, so a dead peer can fail a
-request but never hang a thread.
+request but never hang a thread. A protocol whose peer also speaks unasked (IEC 104) uses
+:class:`~incore.transport.link_worker.ListeningWorker`, which listens between jobs.
 """
 
 from __future__ import annotations
