@@ -175,6 +175,8 @@ def drive(sock: socket.socket, engine: StreamEngine, seen: list) -> None:
                 sock.sendall(out)
     except ProtocolError as exc:
         seen.append(exc)
+    except ConnectionResetError:  # a peer that closes with our last bytes unread resets
+        pass
     finally:
         sock.close()
 
