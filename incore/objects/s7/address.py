@@ -2,13 +2,19 @@
 
 The grammar is the one of STEP 7's absolute addresses, with both the English (I/Q) and the
 German (E/A) mnemonics, and a `:TYPE` (or ` TYPE`) suffix choosing INT, DINT or REAL where
-the width alone does not say it (a DBD may hold a DWORD, a DINT or a REAL).
+the width alone does not say it (a DBD may hold a DWORD, a DINT or a REAL). `S7Address` is
+what an S7Variable's hosts see of it: the wire area code, DB, byte offset, bit and width.
 """
 from __future__ import annotations
 
 import enum
+import functools
 import re
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
+
+from ...protocols.s7 import Area
+from ..link.address import PeerAddress
 
 #: The largest byte offset a request can name (its bit address is 24 bits: byte * 8 + bit).
 MAX_BYTE_OFFSET = 0x1FFFFF
@@ -155,3 +161,43 @@ def format_address(db: int, offset: int, bit: int, t: Type) -> str:
     else:
         head = f"{area[0] if area != 'Output' else 'Q'}{'' if letter == 'X' else letter}{offset}"
     return head + (f".{bit}" if width == "Bit" else "") + suffix
+
+
+#: The wire area code (what requests and a server's memory use) of each area of a Type.
+AREA_CODES = {"Data": int(Area.DB), "Input": int(Area.PE), "Output": int(Area.PA),
+              "Memory": int(Area.MK)}
+_AREA_OF_CODE = {code: area for area, code in AREA_CODES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class S7Address(PeerAddress):
+    """Where an S7 value lives: wire area code (0x81 PE, 0x82 PA, 0x83 MK, 0x84 DB), data
+    block, byte offset, bit (Bit width only) and width ("Bit", "Byte", ..., "Real")."""
+
+    protocol: ClassVar[str] = "S7"
+
+    area: int
+    db: int
+    offset: int
+    bit: int
+    width: str
+
+    @property
+    def size(self) -> int:
+        """Bytes the value occupies (a Bit: the byte that holds it)."""
+        return WIDTH_SIZE[self.width]
+
+    @property
+    def type(self) -> Type:
+        return make_type(_AREA_OF_CODE[self.area], self.width)
+
+    def __str__(self) -> str:
+        return format_address(self.db, self.offset, self.bit, self.type)
+
+
+@functools.lru_cache(maxsize=65536)
+def s7_address(t: Type, db: int, offset: int, bit: int) -> S7Address:
+    """The S7Address of a variable's type, DB, offset and bit (one shared instance each:
+    hosts ask for it on every poll)."""
+    width = width_of(t)
+    return S7Address(AREA_CODES[area_of(t)], db, offset, bit if width == "Bit" else 0, width)

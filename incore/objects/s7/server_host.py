@@ -1,10 +1,11 @@
 """How an S7Server's memory meets the application: S7ServerArea children and S7Variables.
 
 `MemoryHost` is the loop-thread half of S7Server: it maps S7ServerArea children onto
-registered areas and S7Variable children onto bytes of those areas (the VariableHost
-interface of docs/dev/s7-objects-plan.md), and fans every change out to them — changes made
+registered areas and S7Variable children onto bytes of those areas (link.host.VariableHost,
+finding each variable by its S7Address), and fans every change out to them — changes made
 by clients (batched by the loop inbox) and changes made by the application itself — so an
-area's `data` and every overlapping variable always follow the memory.
+area's `data` and every overlapping variable always follow the memory. A variable mapped
+here is Good; one whose area is missing or was unregistered is Bad, with the reason.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import logging
 from typing import Any
 
 from ...protocols.s7.constants import Area
+from ..link.host import HostedVariable
 from .server_memory import MAX_AREA_SIZE, WIRE_AREA, Block, ServerMemory
 
 log = logging.getLogger("incore.s7server")
@@ -35,28 +37,29 @@ class MemoryHost:
 
     __slots__ = ()
 
-    # -- VariableHost (docs/dev/s7-objects-plan.md) -----------------------------------------
-    def attach_variable(self, var: Any) -> None:
+    # -- VariableHost (link/host.py) ----------------------------------------------------------
+    def attach_variable(self, var: HostedVariable) -> None:
         """Map `var` onto this server's memory (again, if its address changed)."""
         if var not in self._variables:
             self._variables.append(var)
         if self.isCompleted:  # before that, _on_completed maps it once the areas exist
             self._map(var)
 
-    def detach_variable(self, var: Any) -> None:
+    def detach_variable(self, var: HostedVariable) -> None:
         self._unmap(var)
         if var in self._variables:
             self._variables.remove(var)
 
-    def read_variable(self, var: Any) -> None:
+    def read_variable(self, var: HostedVariable) -> None:
         """pollData() of a mapped variable: deliver the bytes the memory holds now."""
         block = self._mapped.get(var)
         if block is None:
             self._map(var)  # delivers, or reports why it can not
             return
-        var._deliver(_read(block, var.address, var.size))
+        where = var.peer_address
+        var._deliver(_read(block, where.offset, where.size))
 
-    def write_variable(self, var: Any, raw: bytes) -> None:
+    def write_variable(self, var: HostedVariable, raw: bytes) -> None:
         """The variable's data was written: store its bytes where clients read them."""
         block = self._mapped.get(var)
         if block is None:
@@ -64,28 +67,30 @@ class MemoryHost:
             block = self._mapped.get(var)
             if block is None:
                 return
-        start = var.address
-        if var.width == "Bit":
-            ServerMemory.write_bit(block, start, var.bit, bool(raw[0] & 1) if raw else False)
-        elif len(raw) != var.size:
-            var._fail("WriteError", f"{len(raw)} bytes for a {var.size}-byte variable")
+        where = var.peer_address
+        start, size = where.offset, where.size
+        if where.width == "Bit":
+            ServerMemory.write_bit(block, start, where.bit, bool(raw[0] & 1) if raw else False)
+        elif len(raw) != size:
+            var._fail("WriteError", f"{len(raw)} bytes for a {size}-byte variable")
             return
         else:
             ServerMemory.write(block, start, raw)
-        self._notify(block, start, start + var.size, skip=var)
+        self._notify(block, start, start + size, skip=var)
 
     # -- mapping -----------------------------------------------------------------------------
-    def _map(self, var: Any) -> None:
+    def _map(self, var: HostedVariable) -> None:
         self._unmap(var)
-        area, db = var.area_code, var.db
+        where = var.peer_address
+        area, db, start, size = where.area, where.db, where.offset, where.size
         block = self._core.memory.find(area, db)
         if block is None:
             var._fail("ReadError", f"{self!r} has no area {area_name(area, db)}: add an "
-                                          f"S7ServerArea for it (or call registerArea)")
+                                   f"S7ServerArea for it (or call registerArea)")
             return
-        if var.address < 0 or var.address + var.size > len(block.buf):
-            var._fail("ReadError", f"{var.size} bytes at {var.address} do not fit "
-                                           f"{area_name(area, db)} of {len(block.buf)} bytes")
+        if start < 0 or start + size > len(block.buf):
+            var._fail("ReadError", f"{size} bytes at {start} do not fit "
+                                   f"{area_name(area, db)} of {len(block.buf)} bytes")
             return
         block.variables.append(var)
         block.rewatch()
@@ -97,9 +102,9 @@ class MemoryHost:
             except (TypeError, ValueError) as exc:
                 var._fail("WriteError", f"the bound value can not be written: {exc}")
         else:
-            var._deliver(_read(block, var.address, var.size))
+            var._deliver(_read(block, start, size))
 
-    def _unmap(self, var: Any) -> None:
+    def _unmap(self, var: HostedVariable) -> None:
         block = self._mapped.pop(var, None)
         if block is not None:
             block.variables.remove(var)
@@ -108,8 +113,9 @@ class MemoryHost:
     def _map_waiting(self, block: Block) -> None:
         """A new area: map the variables that were waiting for it."""
         for var in list(self._variables):
-            if var not in self._mapped and var.area_code == block.area and \
-                    (block.area != Area.DB or var.db == block.index):
+            where = var.peer_address
+            if var not in self._mapped and where.area == block.area and \
+                    (block.area != Area.DB or where.db == block.index):
                 self._map(var)
 
     def _dropped(self, block: Block) -> None:
@@ -130,8 +136,9 @@ class MemoryHost:
             snapshot = _read(block)
             owner._update("data", snapshot)
         for var in list(block.variables):
-            a = var.address
-            b = a + var.size
+            where = var.peer_address
+            a = where.offset
+            b = a + where.size
             if var is skip or a >= end or b <= start:
                 continue
             raw = snapshot[a:b] if snapshot is not None else _read(block, a, b - a)
