@@ -21,10 +21,7 @@ IO_MODULES = frozenset({"socket", "select", "selectors", "threading", "asyncio",
 
 #: Cycles outside incore/protocols that are being removed elsewhere; any other cycle fails.
 #: Delete an entry once its cycle is gone.
-KNOWN_CYCLES = {
-    frozenset({"incore.objects.s7.client", "incore.objects.s7.client_host"}):
-        "issue 8: S7Client and its host call each other (being split by the objects' owner)",
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 def modules(root: Path, package: str) -> dict[str, tuple[Path, bool]]:

@@ -1,28 +1,33 @@
-"""S7Client as the host of S7Variable children: polls batched into multi-variable reads.
+"""S7Client as the host of S7Variable children: the S7 side of link.polled.PolledVariables.
 
-Variables polled in the same turn of the loop (Polling children with the same interval
-tick together) are read with as few Read Var requests as the PDU allows, at most 20 items
-each. A variable already waiting for an answer is not asked again, so a slow PLC never
-builds up a queue; a poll while the client is not connected waits for the connection. A write bumps the variable's write count: a read that was under way
-when the write was made is dropped, so a poll never shows the old value after a write.
-Bits are read as their whole byte (every server answers that the same way) and written
-with the BIT transport size (no read-modify-write).
+What is S7 here: polls go out as multi-variable reads (Read Var), at most 20 items each and
+as many as the negotiated PDU holds, request and answer alike; bits are read as their whole
+byte (every server answers that the same way) and written with the BIT transport size (no
+read-modify-write). Batching, waiting for the link, dropping reads overtaken by a write and
+quality live in PolledVariables.
 """
 from __future__ import annotations
 
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 from ...protocols.s7 import TransportSize, Var
 from ...protocols.s7.constants import MAX_ITEMS, client_error_text
+from ..link.host import PollingClient
+from ..link.polled import ItemError, PolledVariables
 
-if TYPE_CHECKING:
-    from .client import S7Client
-
-__all__ = ["VariableBatcher", "read_batches"]
+__all__ = ["S7Variables", "read_batches"]
 
 #: The PDU size assumed before one was negotiated (the smallest any CPU offers).
 MIN_PDU = 240
+
+
+class S7PollingClient(PollingClient, Protocol):
+    """What S7Variables needs of its client beyond PollingClient (S7Client has it)."""
+
+    @property
+    def pdu_size(self) -> int:
+        """The PDU size negotiated with the PLC (0 when not connected)."""
 
 
 def read_batches(variables: list[Any], pdu: int) -> Iterator[list[Any]]:
@@ -30,7 +35,7 @@ def read_batches(variables: list[Any], pdu: int) -> Iterator[list[Any]]:
     batch: list[Any] = []
     answer = 14
     for var in variables:
-        size = var.size
+        size = var.peer_address.size
         item = 4 + size + (size & 1)
         if batch and (len(batch) == MAX_ITEMS or 12 + 12 * (len(batch) + 1) > pdu
                       or answer + item > pdu):
@@ -42,112 +47,33 @@ def read_batches(variables: list[Any], pdu: int) -> Iterator[list[Any]]:
         yield batch
 
 
-class VariableBatcher:
-    """The VariableHost side of S7Client (loop thread only)."""
+class S7Variables(PolledVariables):
+    """The variable host of an S7Client (loop thread only)."""
 
-    __slots__ = ("client", "variables", "busy", "queue", "waiting", "flush_posted")
+    __slots__ = ()
 
-    def __init__(self, client: "S7Client") -> None:
-        self.client = client
-        self.variables: dict[Any, int] = {}  # attached variable -> number of writes made
-        self.busy: set[Any] = set()  # queued or being read
-        self.queue: list[Any] = []
-        self.waiting: list[Any] = []  # polled while not connected: read once connected
-        self.flush_posted = False
+    client: S7PollingClient
 
-    def attach(self, var: Any) -> None:
-        self.variables.setdefault(var, 0)
+    def batches(self, variables: list[Any]) -> Iterator[list[Any]]:
+        return read_batches(variables, self.client.pdu_size or MIN_PDU)
 
-    def detach(self, var: Any) -> None:
-        self.variables.pop(var, None)
-        self.busy.discard(var)
-        for pending in (self.queue, self.waiting):
-            if var in pending:
-                pending.remove(var)
+    def read_batch(self, batch: list[Any], then: Callable[[Future], None]) -> None:
+        addresses = [v.peer_address for v in batch]
+        items = [Var(a.area, a.db, a.offset, a.size) for a in addresses]
 
-    def clear(self) -> None:
-        self.variables.clear()
-        self.busy.clear()
-        self.queue.clear()
-        self.waiting.clear()
+        def job(link: Any) -> list[bytes | ItemError]:  # on the worker
+            results = link.call(link.protocol.read_multi(items))
+            return [ItemError(f"{client_error_text(r.error)} ({a}, item code "
+                              f"0x{r.return_code:02X})") if r.error else r.data
+                    for r, a in zip(results, addresses)]
+        self.client._call(job, then)
 
-    def _online(self) -> bool:
-        client = self.client
-        return bool(type(client).connected.peek(client) and client.pdu_size)
-
-    # -- reads -----------------------------------------------------------------------------
-    def read(self, var: Any) -> None:
-        if var in self.busy:
-            return
-        self.variables.setdefault(var, 0)
-        self.busy.add(var)
-        if not self._online():
-            self.waiting.append(var)
-            return
-        self.queue.append(var)
-        self._post_flush()
-
-    def resume(self) -> None:
-        """The client (re)connected: read what was polled while it was not."""
-        waiting, self.waiting = self.waiting, []
-        if waiting:
-            self.queue.extend(waiting)
-            self._post_flush()
-
-    def _post_flush(self) -> None:
-        if not self.flush_posted:
-            self.flush_posted = True
-            self.client._loop_post(self.flush)
-
-    def flush(self) -> None:
-        self.flush_posted = False
-        queue, self.queue = self.queue, []
-        pdu = self.client.pdu_size or MIN_PDU
-        for batch in read_batches(queue, pdu):
-            items = [Var(v.area_code, v.db, v.address, v.size) for v in batch]
-            writes = [self.variables.get(v, 0) for v in batch]
-            self.client._submit(lambda p, items=items: p.read_multi(items),
-                                then=lambda f, b=batch, w=writes: self._read_done(b, w, f))
-
-    def _read_done(self, batch: list[Any], writes: list[int], future: Future) -> None:
-        for var in batch:
-            self.busy.discard(var)
-        if future.cancelled():
-            return
-        exc = future.exception()
-        for index, var in enumerate(batch):
-            if self.variables.get(var) != writes[index]:
-                continue  # detached, or written since the read was sent
-            if exc is not None:
-                var._fail("ReadError", str(exc))
-                continue
-            result = future.result()[index]
-            if result.error:
-                var._fail("ReadError", f"{client_error_text(result.error)} "
-                                       f"({var.address_text}, item code 0x{result.return_code:02X})")
-            else:
-                var._deliver(result.data)
-
-    # -- writes ----------------------------------------------------------------------------
-    def write(self, var: Any, raw: bytes) -> None:
-        self.variables[var] = self.variables.get(var, 0) + 1
-        if not self._online():  # a write is never held back: it could land much later
-            var._fail("WriteError", f"{self.client._label}: not connected")
-            return
-        if var.width == "Bit":
-            start, ts, raw = var.address * 8 + var.bit, TransportSize.BIT, raw[:1]
+    def write_item(self, var: Any, raw: bytes, then: Callable[[Future], None]) -> None:
+        a = var.peer_address
+        if a.width == "Bit":
+            start, ts, raw = a.offset * 8 + a.bit, TransportSize.BIT, raw[:1]
         else:
-            start, ts = var.address, TransportSize.BYTE
-        area, db = var.area_code, var.db
-        self.client._submit(lambda p: p.write_area(area, db, start, raw, ts),
-                            then=lambda f: self._write_done(var, f))
-
-    @staticmethod
-    def _write_done(var: Any, future: Future) -> None:
-        if future.cancelled():
-            return
-        exc = future.exception()
-        if exc is not None:
-            var._fail("WriteError", str(exc))
-        elif var.error == var.WriteError:
-            var._clear_error()
+            start, ts = a.offset, TransportSize.BYTE
+        area, db = a.area, a.db
+        self.client._call(lambda link: link.call(link.protocol.write_area(area, db, start, raw, ts)),
+                          then)

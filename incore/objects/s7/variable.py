@@ -56,7 +56,7 @@ class S7Variable(LinkVariable):
     `MD8`, ...) or as `db`, `address`, `bit` and `type`. `pollData()` (or a Polling child)
     reads it; writing `data` writes the PLC. Under an S7Server the variable maps that
     server's memory instead. `quality` is Bad (with the reason) while the variable's reads
-    fail, and Good again with the next value read.
+    fail or its client's connection is down, and Good again with the next value read.
     """
 
     Type = Type
