@@ -87,18 +87,25 @@ def send_within(sock: socket.socket, data: bytes, timeout: float, peer: Address)
 
     ``sock`` is blocking with SO_SNDTIMEO set to ``timeout``. The kernel's timeout restarts
     with every send() that moves a byte, so ``sendall`` lets a peer that drains a little now
-    and then hold a sender for many timeouts; here each later send gets only what is left of
-    the first one's. The common case, a frame that fits the send buffer, is one send().
+    and then hold a sender for many timeouts; here the clock starts when a send first has to
+    wait, and each later send gets only what is left. The common case, a frame that fits the
+    send buffer, is one non-blocking send() and no clock read.
     """
-    start = time.monotonic()
     try:
-        sent = sock.send(data)
-        if sent == len(data):
-            return
-        rest = memoryview(data)[sent:]
+        sent = sock.send(data, _DONTWAIT)
+    except BlockingIOError:
+        sent = 0
+    if sent != len(data):
+        _send_rest(sock, memoryview(data)[sent:], timeout, peer, len(data))
+
+
+def _send_rest(sock: socket.socket, rest: memoryview, timeout: float, peer: Address,
+               size: int) -> None:
+    deadline = time.monotonic() + timeout
+    try:
         try:
             while rest:
-                left = start + timeout - time.monotonic()
+                left = deadline - time.monotonic()
                 if left <= 0:
                     raise BlockingIOError
                 set_kernel_timeout(sock, socket.SO_SNDTIMEO, left)
@@ -107,7 +114,12 @@ def send_within(sock: socket.socket, data: bytes, timeout: float, peer: Address)
             set_kernel_timeout(sock, socket.SO_SNDTIMEO, timeout)
     except (TimeoutError, BlockingIOError):
         raise SendTimeoutError(f"{peer[0]}:{peer[1]}: send timed out after {timeout:g} s "
-                               f"({len(data)} bytes)") from None
+                               f"({size} bytes)") from None
+
+
+#: Where the platform has no MSG_DONTWAIT (Windows) the first send blocks too, so a
+#: stalled peer is dropped after up to twice the timeout there.
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 def listen_backlog(most: int = 4096) -> int:

@@ -12,14 +12,11 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from incore.transport.handover import call_quietly
 from incore.transport.sockets import (Address, ConnectionClosedError, SendTimeoutError,
                                       send_within, shutdown_quietly)
-
-if TYPE_CHECKING:
-    from incore.transport.server.hub import Hub
 
 __all__ = ["Connection", "ConnectionHandler", "TimedHandler"]
 
@@ -57,16 +54,28 @@ class TimedHandler(ConnectionHandler, Protocol):
         """A deadline has come; ``now`` is the time.monotonic() it was seen at."""
 
 
+class Keeper(Protocol):
+    """What a Connection needs of the server that holds it (the hub)."""
+
+    name: str
+    io_timeout: float
+
+    def established(self, conn: Connection) -> None: ...
+
+    def reschedule(self, conn: Connection) -> None: ...
+
+
 class Connection:
     """One accepted connection. ``send``, ``close``, ``mark_established`` and
     ``reschedule`` may be called from any thread."""
 
     __slots__ = ("peer", "id", "_sock", "_fd", "_hub", "_send_lock", "_state_lock", "_closed",
                  "_close_callbacks", "_shut", "_handler", "_timed", "_due", "_parked",
-                 "_parked_at", "_registered", "_established", "_accepted_at", "_recv_timeout")
+                 "_parked_at", "_registered", "_established", "_accepted_at", "_recv_timeout",
+                 "_send_timeout")
 
-    def __init__(self, sock: socket.socket, peer: Address, conn_id: int, hub: Hub | None = None,
-                 accepted_at: float = 0.0) -> None:
+    def __init__(self, sock: socket.socket, peer: Address, conn_id: int,
+                 hub: Keeper | None = None, accepted_at: float = 0.0) -> None:
         self.peer: Address = peer
         self.id: int = conn_id
         self._sock = sock
@@ -86,6 +95,7 @@ class Connection:
         self._established = False
         self._accepted_at = accepted_at
         self._recv_timeout = 0.0  # the SO_RCVTIMEO the socket has now
+        self._send_timeout = hub.io_timeout if hub is not None else 10.0
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -112,12 +122,12 @@ class Connection:
             raise ConnectionClosedError(f"connection #{self.id} is closed")
         try:
             with self._send_lock:
-                send_within(self._sock, data, self._io_timeout(), self.peer)
+                send_within(self._sock, data, self._send_timeout, self.peer)
         except SendTimeoutError:
             if not self._shut:
-                log.warning("%s: dropped %s:%d: it took no data for %g s (a send of %d "
-                            "bytes timed out)", self._name(), *self.peer, self._io_timeout(),
-                            len(data))
+                log.warning("%s: dropped %s:%d: it did not take a %d-byte send within %g s "
+                            "(it stopped reading)", self._name(), *self.peer, len(data),
+                            self._send_timeout)
             self.close()
             raise
         except OSError:
@@ -173,9 +183,6 @@ class Connection:
         from another thread): the server reads it again."""
         if self._hub is not None:
             self._hub.reschedule(self)
-
-    def _io_timeout(self) -> float:
-        return self._hub.io_timeout if self._hub is not None else 10.0
 
     def _name(self) -> str:
         return self._hub.name if self._hub is not None else "tcp"

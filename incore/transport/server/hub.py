@@ -181,6 +181,8 @@ class Hub:
                 conn._parked_at = now
                 self._idle.append((now, conn))
                 wake = now + self.cfg.idle_timeout < self._wake_at
+            if conn._timed:  # read under the lock: a reschedule() now waits for the park
+                conn._due = conn._handler.deadline()
             due = conn._due
             if due is not None:
                 heapq.heappush(self._timers, (due, next(self._seq), conn))

@@ -18,13 +18,11 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from typing import Any, Callable, Protocol
 
 from incore.transport.server.connection import Connection
 from incore.transport.sockets import set_kernel_timeout, tune
-
-if TYPE_CHECKING:
-    from incore.transport.server.hub import Hub
 
 __all__ = ["serve", "SERVER_RECV_SIZE", "READ", "START", "TIMER"]
 
@@ -40,6 +38,24 @@ SERVER_RECV_SIZE = 4096
 READ, START, TIMER = 0, 1, 2
 
 _PARKED = object()  # _read returns it when the connection went back to the hub
+
+
+class _Pool(Protocol):
+    queue: deque
+
+
+class Hub(Protocol):
+    """What a worker needs of the hub (hub.py)."""
+
+    name: str
+    linger: float
+    io_timeout: float
+    factory: Callable[[Connection], Any]
+    pool: _Pool
+
+    def park(self, conn: Connection) -> bool: ...
+
+    def release(self, conn: Connection, handler: Any, error: BaseException | None) -> None: ...
 
 
 def serve(hub: Hub, conn: Connection, why: int) -> None:
@@ -104,8 +120,10 @@ def _read(hub: Hub, conn: Connection, handler: Any) -> Any:
         try:
             data = recv(SERVER_RECV_SIZE)
         except (BlockingIOError, TimeoutError):  # the linger passed in silence
-            if timed and _fire_if_due(conn, handler):
-                continue
+            if timed:
+                conn._due = handler.deadline()  # it may have moved (Connection.reschedule)
+                if _fire_if_due(conn, handler):
+                    continue
             if hub.park(conn):
                 return _PARKED
             continue  # the server stops: the connection is closed, the loop ends
