@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import socket
 import threading
@@ -90,3 +91,40 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class LogWatch(logging.Handler):
+    """Collects the messages of a logger, and lets a test wait for one (from any thread)."""
+
+    def __init__(self, logger: str = "incore.transport.tcp_server") -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+        self._cond = threading.Condition()
+        self._logger = logging.getLogger(logger)
+
+    def __enter__(self) -> LogWatch:
+        self._logger.addHandler(self)
+        self._level = self._logger.level
+        self._logger.setLevel(logging.DEBUG)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self._cond:
+            self.messages.append(record.getMessage())
+            self._cond.notify_all()
+
+    def having(self, text: str) -> list[str]:
+        with self._cond:
+            return [m for m in self.messages if text in m]
+
+    def wait_for(self, text: str, timeout: float = WAIT, count: int = 1) -> list[str]:
+        """The messages containing ``text`` once there are ``count`` of them (or raise)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self.having(text)) >= count, timeout):
+                raise AssertionError(f"no log message with {text!r} within {timeout} s; "
+                                     f"got {self.messages}")
+            return self.having(text)
