@@ -142,6 +142,7 @@ def test_a_full_house_of_silent_connections_does_not_lock_a_client_out(loop):
     silent = burst_connect(("127.0.0.1", server.localPort), 1024, WAIT)
     started = time.monotonic()
     try:
+        assert loop.run_until(lambda: server.clientsCount == 1024, WAIT)  # a full house
         client = snap7.client.Client()
         while True:
             try:
