@@ -295,7 +295,7 @@ def test_stop_ends_every_client_and_joins_every_thread(loop, server):
     server.event.connect(events.append)
     clients = [pysnap7(server) for _ in range(3)]
     assert loop.run_until(lambda: server.clientsCount == 3, WAIT)
-    assert len(server_threads()) == 4  # the listener and one per client
+    assert 2 <= len(server_threads()) <= 1 + 4  # the hub and some of the pool's 4 workers
     assert server.stop()
     assert server_threads() == []
     assert server.status == S7Server.Stopped and server.clientsCount == 0

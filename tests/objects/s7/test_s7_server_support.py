@@ -31,7 +31,7 @@ DB1 = bytes(i & 0xFF for i in range(1024))
 
 
 def server_threads() -> list[str]:
-    """Names of the threads an S7Server runs (listener and connections)."""
+    """Names of the threads an S7Server runs (its TcpServer's hub and workers)."""
     return [t.name for t in threading.enumerate() if t.name.startswith("s7server")]
 
 
