@@ -34,6 +34,8 @@ __all__ = ["Failure", "Fail", "Link", "LinkError", "QuickFraming", "transport_fa
 
 E = TypeVar("E")
 
+_monotonic = time.monotonic  # one global lookup on the hot path, not two
+
 #: How long a goodbye (what an engine queues when it closes) may take to send, at most.
 GOODBYE_TIMEOUT = 0.5
 
@@ -95,7 +97,7 @@ class Link(Generic[E]):
     """
 
     __slots__ = ("stream", "engine", "timeout", "where", "fail", "others", "held", "_inbox",
-                 "_timed", "_frame", "_whole")
+                 "_timed", "_quick", "_whole")
 
     def __init__(self, stream: BlockingStream, engine: StreamEngine[E], timeout: float, *,
                  fail: Fail = transport_failure,
@@ -112,11 +114,12 @@ class Link(Generic[E]):
         self._inbox: deque[E] = deque()
         # An Untimed engine is never asked for the clock: one check less per receive.
         self._timed = not isinstance(engine, Untimed)
-        # QuickFraming's methods, if the engine has them (framing in one go only with both).
+        # QuickFraming's methods, if the engine has them; transfer() frames in one go (and
+        # takes one receive as the whole answer) only with both, and with no timer to run.
         self._whole: Callable[[bytes], bytes | None] | None = getattr(engine, "whole_payload",
                                                                       None)
-        self._frame: Callable[[bytes], bytes | None] | None = \
-            getattr(engine, "frame_pdu", None) if self._whole is not None else None
+        self._quick: Callable[[bytes], bytes | None] | None = \
+            getattr(engine, "frame_pdu", None) if self._whole and not self._timed else None
 
     def __repr__(self) -> str:
         return f"<Link {self.where} {type(self.engine).__name__}{' closed' if self.closed else ''}>"
@@ -135,11 +138,8 @@ class Link(Generic[E]):
         """Send ``data`` as it is (a frame already made) within the timeout."""
         try:
             self.stream.send(data, self.timeout)
-        except SendTimeoutError as exc:
-            raise self.fail(Failure.SEND_TIMEOUT, f"{self.where}: send timed out after "
-                                                  f"{self.timeout:g} s") from exc
         except OSError as exc:
-            raise self.fail(Failure.SEND, f"{self.where}: {_reason(exc)}") from exc
+            raise self._send_failed(exc) from exc
 
     def flush(self) -> None:
         """Send whatever the engine has queued."""
@@ -173,7 +173,7 @@ class Link(Generic[E]):
         inbox = self._inbox
         if not inbox:
             if deadline is None:
-                deadline = time.monotonic() + self.timeout
+                deadline = _monotonic() + self.timeout
             while not inbox:
                 data = self._wait(deadline, missing)
                 if data:
@@ -184,7 +184,7 @@ class Link(Generic[E]):
                  missing: str = "no answer") -> E:
         """The first event ``wanted`` accepts; the ones before it go to ``others``."""
         if deadline is None:
-            deadline = time.monotonic() + self.timeout
+            deadline = _monotonic() + self.timeout
         while True:
             event = self.next_event(deadline, missing)
             if wanted(event):
@@ -196,7 +196,7 @@ class Link(Generic[E]):
         before it go to ``others``."""
         inbox, whole = self._inbox, self._whole
         if deadline is None:
-            deadline = time.monotonic() + self.timeout
+            deadline = _monotonic() + self.timeout
         while True:
             while inbox:
                 event = inbox.popleft()
@@ -218,26 +218,37 @@ class Link(Generic[E]):
         inbox = self._inbox
         while inbox:
             self.others(inbox.popleft())
-        deadline = time.monotonic() + self.timeout
-        frame = self._frame(pdu) if self._frame is not None else None
+        deadline = _monotonic() + self.timeout
+        quick = self._quick
+        frame = quick(pdu) if quick is not None else None
         if frame is None:
             self.send_pdu(pdu)
             return self.receive_pdu(deadline)
-        self.send(frame)
-        if not self._timed:  # the common case in one receive: what comes is the whole answer
-            data = self._recv(self.timeout)
-            if data:
-                payload = self._whole(data)  # type: ignore[misc]  (there with _frame)
-                if payload is not None:
-                    return payload
-                self._feed(data)
+        # The common case, written out (this is every S7 request): one send, and one
+        # receive that brings the whole answer.
+        stream, timeout = self.stream, self.timeout
+        try:
+            stream.send(frame, timeout)
+        except OSError as exc:
+            raise self._send_failed(exc) from exc
+        try:
+            data = stream.recv_some(timeout)
+        except ReceiveTimeoutError:
+            data = b""
+        except OSError as exc:
+            raise self._receive_failed(exc) from exc
+        if data:
+            payload = self._whole(data)  # type: ignore[misc]  (there with _quick)
+            if payload is not None:
+                return payload
+            self._feed(data)
         return self.receive_pdu(deadline)
 
     def poll(self) -> list[E]:
         """Without waiting: fire the timers that are due, take what has arrived, and return
         every event not yet taken (for a connection that listens between requests)."""
         if self._timed:
-            now = time.monotonic()
+            now = _monotonic()
             due = self.engine.next_deadline()
             if due is not None and due <= now:
                 self._fire(now)
@@ -256,7 +267,7 @@ class Link(Generic[E]):
         if not self._timed:
             return None
         due = self.engine.next_deadline()
-        return None if due is None else due - time.monotonic()
+        return None if due is None else due - _monotonic()
 
     def readable(self, timeout: float = 0.0) -> bool:
         """Whether an event or bytes can be taken now, waiting up to ``timeout``."""
@@ -270,7 +281,7 @@ class Link(Generic[E]):
     def _wait(self, deadline: float, missing: str) -> bytes:
         """Receive once, until ``deadline`` or the engine's next timer, firing that when it
         is due: the bytes received (b"" if none came)."""
-        now = time.monotonic()
+        now = _monotonic()
         if self._timed:
             due = self.engine.next_deadline()
             if due is not None and due < deadline:
@@ -292,6 +303,12 @@ class Link(Generic[E]):
         except OSError as exc:
             raise self._receive_failed(exc) from exc
 
+    def _send_failed(self, exc: OSError) -> OSError:
+        if isinstance(exc, SendTimeoutError):
+            return self.fail(Failure.SEND_TIMEOUT, f"{self.where}: send timed out after "
+                                                   f"{self.timeout:g} s")
+        return self.fail(Failure.SEND, f"{self.where}: {_reason(exc)}")
+
     def _receive_failed(self, exc: OSError) -> OSError:
         reason = "closed by the peer" if isinstance(exc, ConnectionClosedError) else _reason(exc)
         return self.fail(Failure.RECEIVE, f"{self.where}: {reason}")
@@ -300,7 +317,7 @@ class Link(Generic[E]):
         """Hand received bytes to the engine, keep its events, send what it queued."""
         engine = self.engine
         try:
-            events = engine.receive_data(data, time.monotonic()) if self._timed \
+            events = engine.receive_data(data, _monotonic()) if self._timed \
                 else engine.receive_data(data)
         except ProtocolError as exc:
             self._refused(exc)

@@ -14,7 +14,7 @@ import pytest
 from incore.protocols.errors import FramingError
 from incore.transport.link import Failure, Link, LinkError
 from incore.transport.link_stream import BlockingStream
-from incore.transport.sockets import ReceiveTimeoutError
+from incore.transport.sockets import ReceiveTimeoutError, SendTimeoutError
 from link_codec import Frame, Keepalive, LengthPrefixed, Pinged, frame, tcp_pair
 from transport_helpers import WAIT, recv_exactly
 
@@ -98,6 +98,23 @@ def test_the_peer_closing_is_a_receive_failure(pair) -> None:
     with pytest.raises(LinkError, match="closed by the peer") as info:
         link.next_event()
     assert info.value.failure is Failure.RECEIVE and isinstance(info.value, ConnectionError)
+
+
+def test_a_request_to_a_peer_that_closed_fails_on_the_way_out_or_back(pair) -> None:
+    client, peer = pair
+    link = link_on(client)
+    peer.close()
+    with pytest.raises(LinkError) as info:
+        for _ in range(100):  # the first requests may still be taken by the kernel
+            link.transfer(b"anyone?")
+    assert info.value.failure in (Failure.SEND, Failure.RECEIVE)
+
+
+def test_a_peer_that_takes_nothing_is_a_send_timeout(pair) -> None:
+    client, _ = pair  # the peer never reads
+    link = link_on(client, timeout=SHORT)
+    with pytest.raises(SendTimeoutError, match="send timed out after 0.2 s"):
+        link.send(bytes(64 << 20))  # more than the kernel buffers of both ends
 
 
 def test_bytes_the_engine_refuses_fail_the_link_after_its_goodbye_went_out(pair) -> None:
