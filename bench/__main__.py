@@ -1,4 +1,5 @@
 """`make bench`: every benchmark, each measuring incore and its peers in the same run."""
+
 import sys
 
 from bench import reactive

@@ -1,4 +1,5 @@
 """A shared evaluation counter for the diamond benchmarks."""
+
 evaluations = [0]
 
 

@@ -8,11 +8,12 @@ of the two for each connection and tends to keep it for the whole run, so unpinn
 are a random mix and ratios between contenders flip from run to run. The S7 benchmarks
 therefore pin both ends and report each placement separately.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 CPUs = frozenset[int]
 
@@ -55,7 +56,6 @@ def at_start(cpus: CPUs | None) -> Callable[[], None] | None:
 
 
 def describe(name: str, cpus: tuple[CPUs, CPUs]) -> str:
-    """"same CPU (client on CPU 0, server on CPU 0)" style text for table headings."""
+    """A table heading's placement, e.g. "same CPU (client on CPU 0, server on CPU 0)"."""
     ours, theirs = (",".join(map(str, sorted(c))) for c in cpus)
     return f"{name} (client on CPU {ours}, server on CPU {theirs})"
-

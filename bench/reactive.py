@@ -14,12 +14,13 @@ result as a ratio to incore's. Run with `make bench` or `python -m bench.reactiv
 (g) a 100-DataObject binding chain whose quality and timestamp flow with the data: us per
     hop, beside (b)'s chain of plain properties measured in the same run
 """
+
 from __future__ import annotations
 
 import gc
 import time
 import tracemalloc
-from typing import Callable
+from collections.abc import Callable
 
 import atom.api as atom
 import enaml
@@ -92,7 +93,9 @@ class PlainNode:
 
 
 # -- (a) sets per second with one observer ------------------------------------------------------
-def sets_per_second(make: Callable[[], object], observe: Callable[[object, Callable], None]) -> float:
+def sets_per_second(
+    make: Callable[[], object], observe: Callable[[object, Callable], None]
+) -> float:
     obj = make()
     hits = [0]
 
@@ -159,7 +162,7 @@ def plain_chain() -> tuple[object, object]:
     return nodes[0], nodes[-1]
 
 
-# -- (c) diamond ------------------------------------------------------------------------------------
+# -- (c) diamond ---------------------------------------------------------------------------------
 def diamond_evaluations(build: Callable[[], Callable[[float], None]]) -> float:
     change = build()
     evaluations[0] = 0
@@ -170,6 +173,7 @@ def diamond_evaluations(build: Callable[[], Callable[[float], None]]) -> float:
 
 def incore_diamond() -> Callable[[float], None]:
     from bench.counters import count
+
     n = IncoreNode()
     n.bind("b", lambda: n.a + 1.0)
     n.bind("c", lambda: n.a * 2.0)
@@ -186,6 +190,7 @@ def enaml_diamond() -> Callable[[float], None]:
 
 def traitlets_diamond() -> Callable[[float], None]:
     from bench.counters import count
+
     n = TraitNode()
     traitlets.dlink((n, "a"), (n, "b"), lambda v: v + 1.0)
     traitlets.dlink((n, "a"), (n, "c"), lambda v: v * 2.0)
@@ -195,6 +200,7 @@ def traitlets_diamond() -> Callable[[float], None]:
 
 def plain_diamond() -> Callable[[float], None]:
     from bench.counters import count
+
     state = {"a": 0.0, "b": 0.0, "c": 0.0, "d": 0.0}
 
     def set_d() -> None:
@@ -206,6 +212,7 @@ def plain_diamond() -> Callable[[float], None]:
         set_d()
         state["c"] = v * 2.0
         set_d()
+
     return set_a
 
 
@@ -213,7 +220,9 @@ def plain_diamond() -> Callable[[float], None]:
 READS = 200_000
 
 
-def write_read_ns(build: Callable[[], tuple[Callable[[float], None], Callable[[], float]]]) -> float:
+def write_read_ns(
+    build: Callable[[], tuple[Callable[[float], None], Callable[[], float]]],
+) -> float:
     write, read = build()
 
     def run() -> float:
@@ -246,7 +255,7 @@ def plain_write_read() -> tuple[Callable[[float], None], Callable[[], float]]:
     return (lambda v: setattr(n, "a", v)), (lambda: n.b)
 
 
-# -- (g) a chain of DataObjects: quality and timestamp flow with data --------------------------------
+# -- (g) a chain of DataObjects: quality and timestamp flow with data -----------------------------
 class _DataChainEnd:
     """Gives chain_us_per_hop the `a` it drives and reads, on DataObject's `data`."""
 
@@ -294,7 +303,7 @@ def set_five(obj: object) -> object:
     return obj
 
 
-# -- (e) load time ----------------------------------------------------------------------------------
+# -- (e) load time -------------------------------------------------------------------------------
 def app_text(count: int) -> str:
     lines = ["Application:", "  objects:", "    - DataObject: {id: d0, data: 0}"]
     for i in range(1, count):
@@ -312,50 +321,93 @@ def load_seconds(count: int) -> float:
         elapsed = time.perf_counter() - t0
         assert app.ids[f"d{count - 1}"].data == count - 1
         return elapsed
+
     return best_of(run, 2 if count <= 10_000 else 1)
 
 
 # -- report ---------------------------------------------------------------------------------------
 def main() -> dict:
     rows: list[tuple[str, str, dict[str, float]]] = []
-    rows.append(("(a) sets/s with one observer (higher is better)", "{:,.0f}", {
-        "incore": sets_per_second(IncoreNode, lambda o, f: o.aChanged.connect(f)),
-        "atom": sets_per_second(AtomNode, lambda o, f: o.observe("a", f)),
-        "traitlets": sets_per_second(TraitNode, lambda o, f: o.observe(f, names=["a"])),
-        "plain": sets_per_second(PlainNode, lambda o, f: o.observers.append(f)),
-    }))
-    rows.append(("(b) us per bound hop, 100-chain (lower is better)", "{:.3f}", {
-        "incore": chain_us_per_hop(incore_chain),
-        "enaml <<": chain_us_per_hop(enaml_chain),
-        "traitlets dlink": chain_us_per_hop(traitlets_chain),
-        "plain": chain_us_per_hop(plain_chain),
-    }))
-    rows.append(("(c) diamond: evaluations of d per change (1 is glitch-free)", "{:.2f}", {
-        "incore": diamond_evaluations(incore_diamond),
-        "enaml <<": diamond_evaluations(enaml_diamond),
-        "traitlets dlink": diamond_evaluations(traitlets_diamond),
-        "plain": diamond_evaluations(plain_diamond),
-    }))
-    rows.append(("(d) bytes per object with 5 properties (lower is better)", "{:.0f}", {
-        "incore": bytes_per_object(lambda: set_five(IncoreNode())),
-        "atom": bytes_per_object(lambda: set_five(AtomNode())),
-        "traitlets": bytes_per_object(lambda: set_five(TraitNode())),
-        "plain": bytes_per_object(lambda: set_five(PlainNode())),
-    }))
+    rows.append(
+        (
+            "(a) sets/s with one observer (higher is better)",
+            "{:,.0f}",
+            {
+                "incore": sets_per_second(IncoreNode, lambda o, f: o.aChanged.connect(f)),
+                "atom": sets_per_second(AtomNode, lambda o, f: o.observe("a", f)),
+                "traitlets": sets_per_second(TraitNode, lambda o, f: o.observe(f, names=["a"])),
+                "plain": sets_per_second(PlainNode, lambda o, f: o.observers.append(f)),
+            },
+        )
+    )
+    rows.append(
+        (
+            "(b) us per bound hop, 100-chain (lower is better)",
+            "{:.3f}",
+            {
+                "incore": chain_us_per_hop(incore_chain),
+                "enaml <<": chain_us_per_hop(enaml_chain),
+                "traitlets dlink": chain_us_per_hop(traitlets_chain),
+                "plain": chain_us_per_hop(plain_chain),
+            },
+        )
+    )
+    rows.append(
+        (
+            "(c) diamond: evaluations of d per change (1 is glitch-free)",
+            "{:.2f}",
+            {
+                "incore": diamond_evaluations(incore_diamond),
+                "enaml <<": diamond_evaluations(enaml_diamond),
+                "traitlets dlink": diamond_evaluations(traitlets_diamond),
+                "plain": diamond_evaluations(plain_diamond),
+            },
+        )
+    )
+    rows.append(
+        (
+            "(d) bytes per object with 5 properties (lower is better)",
+            "{:.0f}",
+            {
+                "incore": bytes_per_object(lambda: set_five(IncoreNode())),
+                "atom": bytes_per_object(lambda: set_five(AtomNode())),
+                "traitlets": bytes_per_object(lambda: set_five(TraitNode())),
+                "plain": bytes_per_object(lambda: set_five(PlainNode())),
+            },
+        )
+    )
     small, large = load_seconds(10_000), load_seconds(100_000)
-    rows.append(("(e) load seconds, N objects + N bindings", "{:.3f}", {
-        "incore 10k": small, "incore 100k": large,
-    }))
-    rows.append(("(f) ns for a write and a read of what is bound to it (lower is better)",
-                 "{:.0f}", {
-                     "incore": write_read_ns(incore_write_read),
-                     "enaml <<": write_read_ns(enaml_write_read),
-                     "plain": write_read_ns(plain_write_read),
-                 }))
-    rows.append(("(g) us per hop, 100-DataObject chain with quality (lower is better)", "{:.3f}", {
-        "incore DataObject": chain_us_per_hop(dataobject_chain),
-        "incore Property (b)": chain_us_per_hop(incore_chain),
-    }))
+    rows.append(
+        (
+            "(e) load seconds, N objects + N bindings",
+            "{:.3f}",
+            {
+                "incore 10k": small,
+                "incore 100k": large,
+            },
+        )
+    )
+    rows.append(
+        (
+            "(f) ns for a write and a read of what is bound to it (lower is better)",
+            "{:.0f}",
+            {
+                "incore": write_read_ns(incore_write_read),
+                "enaml <<": write_read_ns(enaml_write_read),
+                "plain": write_read_ns(plain_write_read),
+            },
+        )
+    )
+    rows.append(
+        (
+            "(g) us per hop, 100-DataObject chain with quality (lower is better)",
+            "{:.3f}",
+            {
+                "incore DataObject": chain_us_per_hop(dataobject_chain),
+                "incore Property (b)": chain_us_per_hop(incore_chain),
+            },
+        )
+    )
     print_table("reactive core", rows)
     print(f"(e) growth 100k/10k: {large / small:.1f}x (linear would be 10x)")
     return {"rows": rows, "growth": large / small}

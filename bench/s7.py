@@ -28,6 +28,7 @@ This file doubles as the server process: `--serve KIND PORT` (run by main; KIND 
 SERVERS). The Snap7 C server runs under .venv-snap7c's interpreter, which has no incore, so
 every import of a server's library happens inside its serve function.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bench.placement import CPUs, at_start, describe, pinned, placements
 
@@ -69,8 +71,11 @@ def serve_incore(port: int, profile: str | None = None) -> None:
 
     loop = EventLoop()
     set_loop(loop)
-    server = S7Server(networkAddress="127.0.0.1", localPort=port,
-                      objects=[S7ServerArea(area="DB", index=1, size=DB_SIZE)])
+    server = S7Server(
+        networkAddress="127.0.0.1",
+        localPort=port,
+        objects=[S7ServerArea(area="DB", index=1, size=DB_SIZE)],
+    )
     profiler = _profile_connections(profile) if profile else None
     server.complete()
     print("ready", flush=True)
@@ -82,7 +87,7 @@ def serve_incore(port: int, profile: str | None = None) -> None:
 
 
 def _profile_connections(path: str) -> Callable[[], None]:
-    """cProfile every S7 connection's handler; returns a function that writes the stats."""
+    """CProfile every S7 connection's handler; returns a function that writes the stats."""
     import cProfile
     import pstats
 
@@ -169,11 +174,23 @@ class ChildProcess:
     ends when its stdin closes. Used for the servers here and by bench/s7_client.py.
     """
 
-    def __init__(self, cmd: list[str], what: str, env: dict[str, str] | None = None,
-                 cpus: CPUs | None = None, root: Path = REPO) -> None:
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, cwd=root, preexec_fn=at_start(cpus),
-                                     env={**os.environ, **(env or {}), "PYTHONPATH": str(root)})
+    def __init__(
+        self,
+        cmd: list[str],
+        what: str,
+        env: dict[str, str] | None = None,
+        cpus: CPUs | None = None,
+        root: Path = REPO,
+    ) -> None:
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=root,
+            preexec_fn=at_start(cpus),
+            env={**os.environ, **(env or {}), "PYTHONPATH": str(root)},
+        )
         line = self._read()
         if line.strip() != "ready":
             self.close()
@@ -226,8 +243,7 @@ class ServerProcess(ChildProcess):
 class Contender:
     """One server process and a python-snap7 client connected to it."""
 
-    def __init__(self, kind: str, profile: str | None = None,
-                 cpus: CPUs | None = None) -> None:
+    def __init__(self, kind: str, profile: str | None = None, cpus: CPUs | None = None) -> None:
         import snap7
 
         self.kind = kind
@@ -260,11 +276,14 @@ class Contender:
         best rate, and the sample with the least CPU per request, split into user and system
         seconds per 10,000 requests (of that one sample, so that they add up)."""
         n, _, user, system = min(self.samples, key=lambda s: (s[2] + s[3]) / s[0])
-        return {"server": LABELS.get(self.kind, self.kind),
-                "requests": sum(s[0] for s in self.samples),
-                "rate": max(s[0] / s[1] for s in self.samples),
-                "user_per_10k": user / n * 10_000, "sys_per_10k": system / n * 10_000,
-                "cpu_per_10k": (user + system) / n * 10_000}
+        return {
+            "server": LABELS.get(self.kind, self.kind),
+            "requests": sum(s[0] for s in self.samples),
+            "rate": max(s[0] / s[1] for s in self.samples),
+            "user_per_10k": user / n * 10_000,
+            "sys_per_10k": system / n * 10_000,
+            "cpu_per_10k": (user + system) / n * 10_000,
+        }
 
     def close(self) -> None:
         try:
@@ -273,9 +292,12 @@ class Contender:
             self.server.close()
 
 
-def measure(kinds: tuple[str, ...] = SERVERS, requests: int = REQUESTS,
-            profile: str | None = None,
-            placement: tuple[CPUs, CPUs] | None = None) -> list[dict[str, Any]]:
+def measure(
+    kinds: tuple[str, ...] = SERVERS,
+    requests: int = REQUESTS,
+    profile: str | None = None,
+    placement: tuple[CPUs, CPUs] | None = None,
+) -> list[dict[str, Any]]:
     """Round trips per second and server CPU seconds per 10,000 requests, per server.
 
     The servers take turns, ROUNDS samples each, so a burst of load elsewhere on the machine
@@ -288,8 +310,9 @@ def measure(kinds: tuple[str, ...] = SERVERS, requests: int = REQUESTS,
         return _measure(kinds, requests, profile, placement[1])
 
 
-def _measure(kinds: tuple[str, ...], requests: int, profile: str | None,
-             server_cpus: CPUs | None) -> list[dict[str, Any]]:
+def _measure(
+    kinds: tuple[str, ...], requests: int, profile: str | None, server_cpus: CPUs | None
+) -> list[dict[str, Any]]:
     import logging
 
     logging.getLogger("snap7").setLevel(logging.WARNING)
@@ -314,17 +337,22 @@ def _ratio(value: float, reference: float | None) -> str:
 def server_table(rows: list[dict[str, Any]]) -> str:
     """Rates and server CPU (user, system, total seconds per 10k requests), against incore."""
     ours = rows[0]["cpu_per_10k"]
-    lines = ["| server | requests | round trips/s | user CPU s / 10k | system CPU s / 10k | "
-             "server CPU s / 10k requests | CPU vs incore |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| server | requests | round trips/s | user CPU s / 10k | system CPU s / 10k | "
+        "server CPU s / 10k requests | CPU vs incore |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in rows:
-        lines.append(f"| {row['server']} | {row['requests']} | {row['rate']:,.0f} | "
-                     f"{row['user_per_10k']:.3f} | {row['sys_per_10k']:.3f} | "
-                     f"{row['cpu_per_10k']:.3f} | {_ratio(row['cpu_per_10k'], ours)} |")
+        lines.append(
+            f"| {row['server']} | {row['requests']} | {row['rate']:,.0f} | "
+            f"{row['user_per_10k']:.3f} | {row['sys_per_10k']:.3f} | "
+            f"{row['cpu_per_10k']:.3f} | {_ratio(row['cpu_per_10k'], ours)} |"
+        )
     return "\n".join(lines)
 
 
 def server_verdict(rows: list[dict[str, Any]]) -> str:
-    """incore's and the floor's CPU as fractions of python-snap7's, and the target's verdict."""
+    """Incore's and the floor's CPU as fractions of python-snap7's, and the target's verdict."""
     by_name = {row["server"]: row for row in rows}
     ours, theirs = by_name["incore"], by_name["python-snap7"]
     floor = by_name.get(LABELS["floor"])
@@ -332,28 +360,43 @@ def server_verdict(rows: list[dict[str, Any]]) -> str:
     def share(row: dict[str, Any], key: str = "cpu_per_10k") -> float:
         return row[key] / theirs[key] if theirs[key] else float("nan")
 
-    lines = [f"Server CPU per request as a fraction of python-snap7's: incore {share(ours):.2f} "
-             f"(user space only: {share(ours, 'user_per_10k'):.2f})"
-             + (f", python floor {share(floor):.2f}" if floor else "") + "."]
+    lines = [
+        f"Server CPU per request as a fraction of python-snap7's: incore {share(ours):.2f} "
+        f"(user space only: {share(ours, 'user_per_10k'):.2f})"
+        + (f", python floor {share(floor):.2f}" if floor else "")
+        + "."
+    ]
     if floor:
-        reach = ("within it: the target is reachable by a Python server here"
-                 if share(floor) <= TARGET else "ABOVE it: no Python server can meet it here")
-        lines.append(f"The python floor (recv, canned reply, send) against the target of "
-                     f"{TARGET:g}: {reach}.")
+        reach = (
+            "within it: the target is reachable by a Python server here"
+            if share(floor) <= TARGET
+            else "ABOVE it: no Python server can meet it here"
+        )
+        lines.append(
+            f"The python floor (recv, canned reply, send) against the target of "
+            f"{TARGET:g}: {reach}."
+        )
     verdict = "met" if ours["cpu_per_10k"] <= TARGET * theirs["cpu_per_10k"] else "MISSED"
-    lines.append(f"Target (incore server CPU per request <= half of python-snap7's): {verdict} "
-                 f"({share(ours):.2f} of python-snap7's)")
+    lines.append(
+        f"Target (incore server CPU per request <= half of python-snap7's): {verdict} "
+        f"({share(ours):.2f} of python-snap7's)"
+    )
     return "\n".join(lines)
 
 
 def client_table(rows: dict[str, tuple[float, float]]) -> str:
     """The client benchmark's rates and client CPU, each against python-snap7's client."""
     theirs = next((v for k, v in rows.items() if "python-snap7" in k), None)
-    lines = ["| client | round trips/s | vs python-snap7 | client CPU s / 10k requests | "
-             "CPU vs python-snap7 |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        "| client | round trips/s | vs python-snap7 | client CPU s / 10k requests | "
+        "CPU vs python-snap7 |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name, (rate, cpu) in rows.items():
-        lines.append(f"| {name} | {rate:,.0f} | {_ratio(rate, theirs and theirs[0])} | "
-                     f"{cpu:.3f} | {_ratio(cpu, theirs and theirs[1])} |")
+        lines.append(
+            f"| {name} | {rate:,.0f} | {_ratio(rate, theirs and theirs[0])} | "
+            f"{cpu:.3f} | {_ratio(cpu, theirs and theirs[1])} |"
+        )
     return "\n".join(lines)
 
 
@@ -361,26 +404,35 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "PORT"), help=argparse.SUPPRESS)
     parser.add_argument("--profile-file", help=argparse.SUPPRESS)
-    parser.add_argument("--profile", metavar="KIND", choices=["incore"],
-                        help="profile our server's connection thread and print the top calls")
+    parser.add_argument(
+        "--profile",
+        metavar="KIND",
+        choices=["incore"],
+        help="profile our server's connection thread and print the top calls",
+    )
     parser.add_argument("--requests", type=int, default=REQUESTS)
-    parser.add_argument("--baseline", metavar="DIR", type=Path,
-                        help="also measure the incore server of DIR (a checkout of an older "
-                             "commit) in the same run, as 'incore before'")
-    parser.add_argument("--servers-only", action="store_true",
-                        help="skip the client tables")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        type=Path,
+        help="also measure the incore server of DIR (a checkout of an older "
+        "commit) in the same run, as 'incore before'",
+    )
+    parser.add_argument("--servers-only", action="store_true", help="skip the client tables")
     args = parser.parse_args(argv)
     if args.serve:
         kind, port = args.serve[0], int(args.serve[1])
         if kind == "incore":
             serve_incore(port, args.profile_file)
         else:
-            {"python-snap7": serve_python_snap7, "snap7-c": serve_snap7_c,
-             "floor": serve_floor}[kind](port)
+            {"python-snap7": serve_python_snap7, "snap7-c": serve_snap7_c, "floor": serve_floor}[
+                kind
+            ](port)
         return
     if args.profile:
         import pstats
         import tempfile
+
         with tempfile.TemporaryDirectory() as tmp:
             path = str(Path(tmp) / "server.prof")
             row = measure(("incore",), args.requests, profile=path)[0]
@@ -392,9 +444,11 @@ def main(argv: list[str] | None = None) -> None:
         ServerProcess.baseline_root = args.baseline.resolve()
         kinds = (*SERVERS, BASELINE)
     for name, cpus in placements().items():
-        print(f"\n## S7 server, {describe(name, cpus)}: python-snap7 3.x client, "
-              f"db_read(1, 0, 64), up to {args.requests} requests or {TIME_BOUND:.0f} s per "
-              f"server in {ROUNDS} turns (best turn shown)\n")
+        print(
+            f"\n## S7 server, {describe(name, cpus)}: python-snap7 3.x client, "
+            f"db_read(1, 0, 64), up to {args.requests} requests or {TIME_BOUND:.0f} s per "
+            f"server in {ROUNDS} turns (best turn shown)\n"
+        )
         rows = measure(kinds, args.requests, placement=cpus)
         print(server_table(rows))
         print()
@@ -404,8 +458,10 @@ def main(argv: list[str] | None = None) -> None:
     from bench.s7_client import client_rows
 
     for name, cpus in placements().items():
-        print(f"\n## S7 client, {describe(name, cpus)}: db_read(1, 0, 64) against the Snap7 C "
-              f"server, round trips/s and the client process's CPU (best of rounds)\n")
+        print(
+            f"\n## S7 client, {describe(name, cpus)}: db_read(1, 0, 64) against the Snap7 C "
+            f"server, round trips/s and the client process's CPU (best of rounds)\n"
+        )
         print(client_table(client_rows(cpus)))
 
 

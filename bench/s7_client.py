@@ -21,6 +21,7 @@ then on two.
 
     python -m bench.s7_client        (bench/s7.py calls client_rows() too)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,9 +29,9 @@ import logging
 import resource
 import sys
 import time
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from pathlib import Path
 
 from bench.placement import CPUs, describe, pin_process, pinned, placements
 
@@ -120,14 +121,19 @@ def _incore_client_no_spin(port: int, cpus: CPUs | None) -> Iterator[Round]:
     """The S7Client row with receive spinning off, run in a child process (serve_no_spin)."""
     from bench.s7 import ChildProcess
 
-    child = ChildProcess([sys.executable, "-m", "bench.s7_client", "--no-spin", str(port)],
-                         "the no-spin S7Client", env={"INCORE_RECV_SPIN_US": "0"}, cpus=cpus)
+    child = ChildProcess(
+        [sys.executable, "-m", "bench.s7_client", "--no-spin", str(port)],
+        "the no-spin S7Client",
+        env={"INCORE_RECV_SPIN_US": "0"},
+        cpus=cpus,
+    )
 
     def one_round() -> tuple[float, float]:
         answer = child.ask("round").split()
         if len(answer) != 2:
             raise RuntimeError(f"the no-spin S7Client failed a round (said {answer!r})")
         return float(answer[0]), float(answer[1])
+
     try:
         yield one_round
     finally:
@@ -140,8 +146,9 @@ def serve_no_spin(port: int) -> None:
     from incore.transport.spin import DEFAULT_BUDGET
 
     if DEFAULT_BUDGET != 0:
-        raise RuntimeError(f"receive spinning is on ({DEFAULT_BUDGET * 1e6:g} us): "
-                           "set INCORE_RECV_SPIN_US=0")
+        raise RuntimeError(
+            f"receive spinning is on ({DEFAULT_BUDGET * 1e6:g} us): set INCORE_RECV_SPIN_US=0"
+        )
     with _incore_client(port) as call:
         one_round = _warmed(call)
         print("ready", flush=True)
@@ -162,6 +169,7 @@ def _incore_engine(port: int) -> Iterator[Callable[[], object]]:
         def exchange(request: bytes) -> bytes:
             conn.send_data(request)
             return conn.receive_data()
+
         run(protocol.setup_communication(), exchange)
         yield lambda: run(protocol.read_area(Area.DB, 1, 0, 64), exchange)
 
@@ -206,11 +214,13 @@ def client_rows(placement: tuple[CPUs, CPUs] | None = None) -> dict[str, tuple[f
         return _client_rows(placement[0], placement[1])
 
 
-def _client_rows(client_cpus: CPUs | None, server_cpus: CPUs | None
-                 ) -> dict[str, tuple[float, float]]:
+def _client_rows(
+    client_cpus: CPUs | None, server_cpus: CPUs | None
+) -> dict[str, tuple[float, float]]:
     sys.path.insert(0, str(REPO / "tests" / "peers"))
-    from snap7c import Snap7CPeer
     import socket
+
+    from snap7c import Snap7CPeer
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -219,12 +229,22 @@ def _client_rows(client_cpus: CPUs | None, server_cpus: CPUs | None
         peer.call("server_start", port=port, areas=[dict(area=5, index=1, size=DB_SIZE)])
         if server_cpus is not None:  # its per-client threads follow its listener
             pin_process(peer.proc.pid, server_cpus)
-        with _incore_client(port) as ours, _incore_client_no_spin(port, client_cpus) as no_spin, \
-                _incore_engine(port) as engine, _pysnap7(port) as theirs, \
-                _python_floor(port) as floor:
-            return _measure({ROW_INCORE: _warmed(ours), ROW_NO_SPIN: no_spin,
-                             ROW_ENGINE: _warmed(engine), ROW_PYSNAP7: _warmed(theirs),
-                             ROW_FLOOR: _warmed(floor)})
+        with (
+            _incore_client(port) as ours,
+            _incore_client_no_spin(port, client_cpus) as no_spin,
+            _incore_engine(port) as engine,
+            _pysnap7(port) as theirs,
+            _python_floor(port) as floor,
+        ):
+            return _measure(
+                {
+                    ROW_INCORE: _warmed(ours),
+                    ROW_NO_SPIN: no_spin,
+                    ROW_ENGINE: _warmed(engine),
+                    ROW_PYSNAP7: _warmed(theirs),
+                    ROW_FLOOR: _warmed(floor),
+                }
+            )
 
 
 def main(argv: list[str] | None = None) -> dict[str, tuple[float, float]] | None:
@@ -239,8 +259,10 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[float, float]] | None
     rows: dict[str, tuple[float, float]] = {}
     for name, cpus in placements().items():
         rows = client_rows(cpus)
-        print(f"\n## S7 client against the Snap7 C server, {describe(name, cpus)}: round "
-              f"trips/s (higher is better), client CPU s / 10k requests (lower is better)\n")
+        print(
+            f"\n## S7 client against the Snap7 C server, {describe(name, cpus)}: round "
+            f"trips/s (higher is better), client CPU s / 10k requests (lower is better)\n"
+        )
         print(client_table(rows))
     return rows
 

@@ -18,6 +18,7 @@ Each recv() is taken to be one whole request, which holds for a client that wait
 every reply (python-snap7's does) on loopback; a pipelining client would confuse it.
 Only the stdlib; bench/s7.py runs it as `--serve floor PORT`.
 """
+
 from __future__ import annotations
 
 import socket
@@ -31,8 +32,14 @@ PDU_REF = slice(S7_HEADER + 4, S7_HEADER + 6)  # bytes 11..12 of a frame
 _DT = bytes.fromhex("02f080")  # COTP data TPDU, last data unit
 # ack-data header (PDU reference 0 until copied in), read-var parameter (1 item), then the
 # item: return code 0xff (success), transport size 4 (bits), 512 bits, 64 zero bytes
-_READ_REPLY = (bytes.fromhex("03000059") + _DT + bytes.fromhex("320300000000000200440000")
-               + bytes.fromhex("0401") + bytes.fromhex("ff040200") + bytes(64))
+_READ_REPLY = (
+    bytes.fromhex("03000059")
+    + _DT
+    + bytes.fromhex("320300000000000200440000")
+    + bytes.fromhex("0401")
+    + bytes.fromhex("ff040200")
+    + bytes(64)
+)
 
 
 def _recv_frame(conn: socket.socket) -> bytes:
@@ -59,9 +66,15 @@ def setup_ack(request: bytes) -> bytes:
     """The ack-data for a setup-communication job: its PDU reference, AmQ 1/1, PDU <= 480."""
     ref = request[PDU_REF]
     # the job's parameter follows its 10-byte header: 0xf0, 0, AmQ calling, AmQ called, PDU
-    pdu = min(int.from_bytes(request[S7_HEADER + 16:S7_HEADER + 18], "big"), PDU_SIZE)
-    return (bytes.fromhex("0300001b") + _DT + b"\x32\x03\x00\x00" + ref
-            + bytes.fromhex("000800000000f00000010001") + pdu.to_bytes(2, "big"))
+    pdu = min(int.from_bytes(request[S7_HEADER + 16 : S7_HEADER + 18], "big"), PDU_SIZE)
+    return (
+        bytes.fromhex("0300001b")
+        + _DT
+        + b"\x32\x03\x00\x00"
+        + ref
+        + bytes.fromhex("000800000000f00000010001")
+        + pdu.to_bytes(2, "big")
+    )
 
 
 def _serve_connection(conn: socket.socket) -> None:
@@ -77,7 +90,7 @@ def _serve_connection(conn: socket.socket) -> None:
         conn.sendall(setup_ack(request))
         # the measured loop: all the per-request work there is
         recv, send = conn.recv, conn.sendall
-        head, tail = _READ_REPLY[:PDU_REF.start], _READ_REPLY[PDU_REF.stop:]
+        head, tail = _READ_REPLY[: PDU_REF.start], _READ_REPLY[PDU_REF.stop :]
         while True:
             frame = recv(4096)
             if not frame:

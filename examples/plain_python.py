@@ -6,6 +6,7 @@ Everything an app file does is available from Python: construct objects with key
 properties, connect handlers to signals, bind properties to callables or to expressions,
 run the event loop and stop it. And an app file can be loaded and driven from Python too.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,9 +34,11 @@ def tank_in_python() -> None:
             pump.data = False
         elif value <= 45 and not pump.data:
             pump.data = True
+
     level.dataChanged.connect(control)
-    pump.dataChanged.connect(lambda on: print("pump", "on" if on else "off",
-                                              "at", level.displayString))
+    pump.dataChanged.connect(
+        lambda on: print("pump", "on" if on else "off", "at", level.displayString)
+    )
 
     # A timer integrates the flows; after 30 steps (3 s) the application quits.
     simulation = Timer(interval=100)
@@ -46,19 +49,20 @@ def tank_in_python() -> None:
         steps.append(level.data)
         if len(steps) == 30:
             app.quit()
+
     simulation.triggered.connect(step)
 
     app = Application(name="Tank in Python", objects=[level, pump, inflow, outflow, simulation])
     incore.run(app)  # completes the tree, runs until quit(), shuts everything down
-    print(f"after {len(steps)} steps: level {level.displayString}, "
-          f"outflow {outflow.displayString}")
+    print(f"after {len(steps)} steps: level {level.displayString}, outflow {outflow.displayString}")
 
 
 def app_file_from_python() -> None:
     print("-- the quickstart app file, driven from Python")
     # Overrides are the same as `incore run --set ID.PROP=VALUE`.
-    app = incore.load_app(Path(__file__).with_name("quickstart.yaml"),
-                          overrides=["display.running=false"])
+    app = incore.load_app(
+        Path(__file__).with_name("quickstart.yaml"), overrides=["display.running=false"]
+    )
     level = app.ids["level"]  # every `id:` of the file
     seen: list[float] = []
     level.dataChanged.connect(lambda value: value >= 50 and not seen and seen.append(value))
@@ -67,8 +71,10 @@ def app_file_from_python() -> None:
     loop = incore.get_loop()
     loop.call_later(1.5, loop.stop)
     incore.run(app)
-    print(f"reached {seen[0]:.1f} % first; level now {level.displayString}; "
-          f"pump {'on' if app.ids['pump'].data else 'off'}")
+    print(
+        f"reached {seen[0]:.1f} % first; level now {level.displayString}; "
+        f"pump {'on' if app.ids['pump'].data else 'off'}"
+    )
 
 
 if __name__ == "__main__":

@@ -8,12 +8,34 @@ Layers (one way): core (reactive model) <- app (files, expressions, JSON, schema
 <- objects (the types users write) <- cli; objects use transport (threads, sockets) and
 protocols (pure codecs).
 """
-from .core import (Binding, EventLoop, Object, Property, Signal, get_loop, method, registry,
-                   set_binding_removal_diagnostic, set_loop)
+
 from . import objects  # noqa: F401  (registers every type)
 from .app import *  # noqa: F401,F403  (load_app, dumps, loads, AppError, run, ...)
 from .app import __all__ as _app_all
+from .core import (
+    Binding,
+    EventLoop,
+    Object,
+    Property,
+    Signal,
+    get_loop,
+    method,
+    registry,
+    set_binding_removal_diagnostic,
+    set_loop,
+)
 
 __version__ = "0.1.0"
-__all__ = ["Binding", "EventLoop", "Object", "Property", "Signal", "get_loop", "method",
-           "registry", "set_binding_removal_diagnostic", "set_loop", *_app_all]
+__all__ = [
+    "Binding",
+    "EventLoop",
+    "Object",
+    "Property",
+    "Signal",
+    "get_loop",
+    "method",
+    "registry",
+    "set_binding_removal_diagnostic",
+    "set_loop",
+    *_app_all,
+]

@@ -1,4 +1,5 @@
 """`python -m incore` is the `incore` command."""
+
 import sys
 
 from .cli import main

@@ -6,6 +6,7 @@ listen) prints one line naming the object's FILE:LINE and exits with status 1, s
 manager notices. Each subcommand is a (setup, handler) pair in COMMANDS, so further
 commands (e.g. `incore modbus-server`) plug in with one entry.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,8 @@ import logging
 import os
 import sys
 import threading
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 EXIT_OK = 0
 EXIT_START_FAILED = 1
@@ -28,23 +30,38 @@ log = logging.getLogger("incore")
 
 # -- run -----------------------------------------------------------------------------------
 def _add_overrides(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--set", metavar="ID.PROP=VALUE", action="append", default=[],
-                   dest="overrides", help="set a property before the app starts (repeatable); "
-                                          "VALUE is written as in the app file")
+    p.add_argument(
+        "--set",
+        metavar="ID.PROP=VALUE",
+        action="append",
+        default=[],
+        dest="overrides",
+        help="set a property before the app starts (repeatable); "
+        "VALUE is written as in the app file",
+    )
 
 
 def _setup_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("app", metavar="APP", help="the app file (.yaml or .json)")
     _add_overrides(p)
-    p.add_argument("--log-level", choices=LOG_LEVELS, default="info", type=str.lower,
-                   help="how much to log on stderr (default: info)")
-    p.add_argument("--log-binding-removal", action="store_true",
-                   help="log every binding that an assignment removes, with its file:line")
+    p.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        type=str.lower,
+        help="how much to log on stderr (default: info)",
+    )
+    p.add_argument(
+        "--log-binding-removal",
+        action="store_true",
+        help="log every binding that an assignment removes, with its file:line",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
     from .app import load_app, run
     from .core import set_binding_removal_diagnostic
+
     _configure_logging(args.log_level)
     set_binding_removal_diagnostic(args.log_binding_removal)
     if hasattr(sys.stdout, "reconfigure"):
@@ -57,8 +74,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _exit_if_threads_hang(code: int) -> None:
     """A thread that shutdown could not end must not keep the process alive forever."""
-    stuck = [t.name for t in threading.enumerate()
-             if t is not threading.current_thread() and t.is_alive() and not t.daemon]
+    stuck = [
+        t.name
+        for t in threading.enumerate()
+        if t is not threading.current_thread() and t.is_alive() and not t.daemon
+    ]
     if stuck:
         log.error("exiting although threads are still running: %s", ", ".join(stuck))
         logging.shutdown()
@@ -75,6 +95,7 @@ def _setup_validate(p: argparse.ArgumentParser) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     from .app import validate
+
     _configure_logging("warning")
     errors = validate(args.app, tuple(args.overrides))
     for err in errors:  # every mistake, one line each, in reading order
@@ -93,6 +114,7 @@ def _setup_dump(p: argparse.ArgumentParser) -> None:
 
 def _dump(args: argparse.Namespace) -> int:
     from .app import dumps, load_app
+
     _configure_logging("warning")
     app = load_app(args.app, tuple(args.overrides))  # loaded, never completed: nothing starts
     print(dumps(app.root))
@@ -101,12 +123,14 @@ def _dump(args: argparse.Namespace) -> int:
 
 # -- schema ----------------------------------------------------------------------------------
 def _setup_schema(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", metavar="FILE",
-                   help="write the schema to FILE instead of stdout")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="write the schema to FILE instead of stdout"
+    )
 
 
 def _schema(args: argparse.Namespace) -> int:
     from .app import generate_schema
+
     text = json.dumps(generate_schema(), indent=2, ensure_ascii=False) + "\n"
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
@@ -124,6 +148,7 @@ def _setup_types(p: argparse.ArgumentParser) -> None:
 
 def _types(args: argparse.Namespace) -> int:
     from .core import registry
+
     if args.type is None:
         described = [registry.describe(t) for t in registry.types()]
         if args.json:
@@ -135,8 +160,11 @@ def _types(args: argparse.Namespace) -> int:
         return EXIT_OK
     cls = registry.get(args.type)
     if cls is None:
-        print(f"incore types: unknown type '{args.type}'"
-              f"{registry.suggest(args.type, registry.names())}", file=sys.stderr)
+        print(
+            f"incore types: unknown type '{args.type}'"
+            f"{registry.suggest(args.type, registry.names())}",
+            file=sys.stderr,
+        )
         return EXIT_APP_ERROR
     d = registry.describe(cls)
     print(json.dumps(d, indent=2, ensure_ascii=False) if args.json else format_type(d))
@@ -149,8 +177,7 @@ def _first_line(text: str) -> str:
 
 def _table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1]
-            for r in rows]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
 
 
 def _default_text(prop: dict[str, Any], enum_names: set[str]) -> str:
@@ -166,19 +193,26 @@ def format_type(d: dict[str, Any]) -> str:
     lines += [("  " + line.strip()).rstrip() for line in d["doc"].split("\n")] if d["doc"] else []
     enum_names = {e["name"] for e in d["enums"]}
     if d["accepts"]:
-        lines += ["", "Children: " + ", ".join("any" if a == "Object" else a
-                                               for a in d["accepts"])]
+        lines += ["", "Children: " + ", ".join("any" if a == "Object" else a for a in d["accepts"])]
     lines += ["", "Properties:"]
-    lines += _table([["name", "type", "default", "access", "description"]] + [
-        [p["name"], p["type"], _default_text(p, enum_names),
-         "writable" if p["writable"] else "read-only", p["doc"]] for p in d["properties"]])
+    lines += _table(
+        [["name", "type", "default", "access", "description"]]
+        + [
+            [
+                p["name"],
+                p["type"],
+                _default_text(p, enum_names),
+                "writable" if p["writable"] else "read-only",
+                p["doc"],
+            ]
+            for p in d["properties"]
+        ]
+    )
     if d["methods"]:
         lines += ["", "Methods:"]
-        lines += _table([[f"{m['name']}({', '.join(m['args'])})", m["doc"]]
-                         for m in d["methods"]])
+        lines += _table([[f"{m['name']}({', '.join(m['args'])})", m["doc"]] for m in d["methods"]])
     lines += ["", "Signals (and <property>Changed(value) for every property):"]
-    lines += _table([[f"{s['name']}({', '.join(s['args'])})", s["doc"]]
-                     for s in d["signals"]])
+    lines += _table([[f"{s['name']}({', '.join(s['args'])})", s["doc"]] for s in d["signals"]])
     for e in d["enums"]:
         lines += ["", f"Enum {e['name']}:" + (f" {e['doc']}" if e["doc"] else "")]
         lines += [f"  {d['name']}.{v['name']} = {v['value']}" for v in e["values"]]
@@ -199,9 +233,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handle
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+
     parser = argparse.ArgumentParser(
-        prog="incore", description="Declarative, reactive industrial apps: run and inspect "
-                                   "incore app files.")
+        prog="incore",
+        description="Declarative, reactive industrial apps: run and inspect incore app files.",
+    )
     parser.add_argument("--version", action="version", version=f"incore {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (help_text, setup, handler) in COMMANDS.items():
@@ -212,9 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -222,6 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .app.errors import AppError
     from .objects.errors import StartError
+
     try:
         return args.handler(args)
     except AppError as err:
@@ -237,6 +277,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             _exit_if_threads_hang(EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
     except OSError as err:  # an unreadable app file or schema destination
-        print(f"incore: {err.strerror or err}: {err.filename or ''}".rstrip(": "),
-              file=sys.stderr)
+        print(f"incore: {err.strerror or err}: {err.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_APP_ERROR

@@ -10,6 +10,7 @@
 The checkers are tried on a small package written to tmp_path first, so each rule is shown
 to catch what it is meant to.
 """
+
 from __future__ import annotations
 
 import ast
@@ -34,7 +35,9 @@ def modules(root: Path, package: str) -> dict[str, tuple[Path, bool]]:
     return found
 
 
-def imported_modules(tree: ast.AST, name: str, is_package: bool, known: Container[str] = ()) -> set[str]:
+def imported_modules(
+    tree: ast.AST, name: str, is_package: bool, known: Container[str] = ()
+) -> set[str]:
     """Every module the tree imports, relative imports resolved. ``from x import y`` is an
     import of ``x.y`` when that is one of the ``known`` modules, else of ``x``: so
     ``from . import szl`` imports the submodule, not the package (a module importing its own
@@ -127,23 +130,36 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 # -- the checkers catch what they should -----------------------------------------------------
 def test_checkers_find_cycles_and_io_imports_in_a_small_package(tmp_path):
-    _write(tmp_path, {
-        "pkg/__init__.py": "from . import a, c\n",
-        "pkg/a.py": "from .b import thing\n",
-        "pkg/b.py": "def f():\n    from . import c\n",
-        "pkg/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import x\n",
-        "pkg/d.py": "from . import e\nimport pkg.e\nimport pkg\n",
-        "pkg/e.py": "import json\n",
-        "pkg/sub/__init__.py": "from ..e import y\n",
-        "pkg/sub/io.py": "import socket\nfrom time import monotonic\ndef f():\n    import threading.local\n",
-        "pkg/sub/fine.py": "import timeit\nfrom .. import e\n",
-    })
+    _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from . import a, c\n",
+            "pkg/a.py": "from .b import thing\n",
+            "pkg/b.py": "def f():\n    from . import c\n",
+            "pkg/c.py": (
+                "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import x\n"
+            ),
+            "pkg/d.py": "from . import e\nimport pkg.e\nimport pkg\n",
+            "pkg/e.py": "import json\n",
+            "pkg/sub/__init__.py": "from ..e import y\n",
+            "pkg/sub/io.py": (
+                "import socket\nfrom time import monotonic\ndef f():\n    import threading.local\n"
+            ),
+            "pkg/sub/fine.py": "import timeit\nfrom .. import e\n",
+        },
+    )
     graph = import_graph(tmp_path, "pkg")
     assert graph["pkg"] == {"pkg.a", "pkg.c"}  # `from . import a` is an edge to pkg.a
     assert graph["pkg.d"] == {"pkg.e", "pkg"}
     assert graph["pkg.sub"] == {"pkg.e"}
-    assert cycles(graph) == [frozenset({"pkg.a", "pkg.b", "pkg.c"})]  # in a function, under TYPE_CHECKING
-    assert io_imports(tmp_path, "pkg") == ["pkg.sub.io: socket", "pkg.sub.io: threading", "pkg.sub.io: time"]
+    assert cycles(graph) == [
+        frozenset({"pkg.a", "pkg.b", "pkg.c"})
+    ]  # in a function, under TYPE_CHECKING
+    assert io_imports(tmp_path, "pkg") == [
+        "pkg.sub.io: socket",
+        "pkg.sub.io: threading",
+        "pkg.sub.io: time",
+    ]
 
 
 # -- the rules on incore -----------------------------------------------------------------------

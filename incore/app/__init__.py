@@ -1,5 +1,6 @@
 """App files: YAML/JSON loading with file:line:col errors, expressions, JSON documents,
 the JSON Schema and the reference docs, all from the type registry."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,7 +20,18 @@ except ModuleNotFoundError as exc:  # the runner lands separately; keep this pac
     def run(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
         """Complete and run an app until stopped (see incore.app.runner)."""
         from .runner import run as real_run
+
         return real_run(*args, **kwargs)
 
-__all__ = ["App", "AppError", "dumps", "generate_schema", "load_app", "load_string", "loads",
-           "run", "validate"]
+
+__all__ = [
+    "App",
+    "AppError",
+    "dumps",
+    "generate_schema",
+    "load_app",
+    "load_string",
+    "loads",
+    "run",
+    "validate",
+]

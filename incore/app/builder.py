@@ -8,12 +8,14 @@ installs bindings and connects handlers, then runs the types' whole-object check
 A value its property's declared rules refuse is reported at the value and never written.
 Nothing is completed or started here.
 """
+
 from __future__ import annotations
 
 import keyword
 import os
+from collections.abc import Iterator
 from functools import partial
-from typing import Any, Iterator
+from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -22,8 +24,13 @@ from incore.core.signal import BoundSignal
 
 from . import source as source_info
 from .checks import ObjectChecks
-from .declarations import (DECLARATION_KEYS, HANDLER_KEY, DeclarationReader, install_function,
-                           registered_type)
+from .declarations import (
+    DECLARATION_KEYS,
+    HANDLER_KEY,
+    DeclarationReader,
+    install_function,
+    registered_type,
+)
 from .errors import AppError, ErrorCollector
 from .expressions import RESERVED, Compiler, ExpressionError, new_globals
 from .source import Source
@@ -76,8 +83,12 @@ class Builder:
         for item, item_src in self._expand(node, src, root=True):
             if len(item.value) > 1:  # a second root key
                 second = item.value[1][0]
-                self.report(item_src, second, f"an app file has one root object; '{second.value}' "
-                            "is a second one (list objects under the root's objects:)")
+                self.report(
+                    item_src,
+                    second,
+                    f"an app file has one root object; '{second.value}' "
+                    "is a second one (list objects under the root's objects:)",
+                )
                 return None
             root = self.build(item, item_src, None)  # built while its include is open
         return root
@@ -88,12 +99,12 @@ class Builder:
             self.report(src, node, "!include needs a file name")
             return None
         path = os.path.normpath(os.path.join(src.directory, rel))
-        name = os.path.normpath(os.path.join(os.path.dirname(src.name), rel)) \
-            if src.path else rel
+        name = os.path.normpath(os.path.join(os.path.dirname(src.name), rel)) if src.path else rel
         if path in self._including:
-            cycle = [*self._including[self._including.index(path):], path]
-            self.report(src, node, "cyclic include: "
-                        + " -> ".join(os.path.basename(p) for p in cycle))
+            cycle = [*self._including[self._including.index(path) :], path]
+            self.report(
+                src, node, "cyclic include: " + " -> ".join(os.path.basename(p) for p in cycle)
+            )
             return None
         if not os.path.isfile(path):
             self.report(src, node, f"cannot include '{rel}': file not found")
@@ -114,13 +125,15 @@ class Builder:
         """The file-name node of `!include F` or {"$include": F}, else None."""
         if node.__class__ is ScalarNode:
             return node if node.tag == INCLUDE else None
-        if node.__class__ is MappingNode and len(node.value) == 1 \
-                and node.value[0][0].value == "$include":
+        if (
+            node.__class__ is MappingNode
+            and len(node.value) == 1
+            and node.value[0][0].value == "$include"
+        ):
             return node.value[0][1]
         return None
 
-    def _expand(self, node: Node, src: Source, root: bool = False
-                ) -> Iterator[tuple[Node, Source]]:
+    def _expand(self, node: Node, src: Source, root: bool = False) -> Iterator[tuple[Node, Source]]:
         """The object nodes of a child list (or the root), with includes spliced in."""
         include = self._include_node(node)
         if include is not None:
@@ -149,10 +162,15 @@ class Builder:
     def build(self, node: Node, src: Source, parent: Object | None) -> Object | None:
         if node.__class__ is not MappingNode or len(node.value) != 1:
             keys = [k.value for k, _ in node.value] if node.__class__ is MappingNode else []
-            found = f"found {len(keys)} keys: {', '.join(map(str, keys))}" if keys else \
-                "found no key"
-            self.report(src, node, "an object node has exactly one key, its type name "
-                        f"({found}; indent the properties under the type)")
+            found = (
+                f"found {len(keys)} keys: {', '.join(map(str, keys))}" if keys else "found no key"
+            )
+            self.report(
+                src,
+                node,
+                "an object node has exactly one key, its type name "
+                f"({found}; indent the properties under the type)",
+            )
             return None
         key, body = node.value[0]
         name = key.value if key.__class__ is ScalarNode else None
@@ -191,8 +209,11 @@ class Builder:
             self.assign(obj, ScalarNode(STR, prop, v.start_mark, v.end_mark), v, src)
         self.checks.built(obj, parent, src, key, items, values)
         if children is not None:
-            kids = [c for c in (self.build(n, s, obj) for n, s in self._expand(children, src))
-                    if c is not None]
+            kids = [
+                c
+                for c in (self.build(n, s, obj) for n, s in self._expand(children, src))
+                if c is not None
+            ]
             if kids:
                 cls._props["objects"].write(obj, kids, False)
         node.value = ()  # done with this subtree: its memory serves the objects still to come
@@ -231,33 +252,53 @@ class Builder:
 
     def _not_accepted(self, parent: type, child: type) -> str:
         names = [a if isinstance(a, str) else a.__name__ for a in parent.accepts]
-        what = f"accepts {', '.join(names)} and modifiers" if names else \
-            "takes no children, only modifiers"
-        return f"{type_name(parent)} does not accept a child of type {type_name(child)} " \
-               f"(it {what})"
+        what = (
+            f"accepts {', '.join(names)} and modifiers"
+            if names
+            else "takes no children, only modifiers"
+        )
+        return f"{type_name(parent)} does not accept a child of type {type_name(child)} (it {what})"
 
     def _set_id(self, obj: Object, node: Node, src: Source) -> None:
         ident = node.value if node.__class__ is ScalarNode and node.tag == STR else None
-        if ident is None or not ident.isidentifier() or ident in RESERVED \
-                or keyword.iskeyword(ident):
+        if (
+            ident is None
+            or not ident.isidentifier()
+            or ident in RESERVED
+            or keyword.iskeyword(ident)
+        ):
             shown = f" {node.value!r}" if node.__class__ is ScalarNode else ""
-            self.report(src, node, f"bad id{shown}: an id is a name like tank1 (not a "
-                        "keyword, self, parent or a helper)")
+            self.report(
+                src,
+                node,
+                f"bad id{shown}: an id is a name like tank1 (not a "
+                "keyword, self, parent or a helper)",
+            )
             return
         first = self.id_nodes.get(ident)
         if first is not None:
             fsrc, fnode = first
             where = "" if fsrc is src else f"{fsrc.name}:"
-            self.report(src, node, f"duplicate id '{ident}' (first defined at {where}"
-                        f"{fnode.start_mark.line + 1}:{fnode.start_mark.column + 1})")
+            self.report(
+                src,
+                node,
+                f"duplicate id '{ident}' (first defined at {where}"
+                f"{fnode.start_mark.line + 1}:{fnode.start_mark.column + 1})",
+            )
             return
         self.ids[ident] = obj
         self.id_nodes[ident] = (src, node)
         self.scope[ident] = obj
         source_info.info(obj, create=True).id = ident
 
-    def assign(self, obj: Object, key: Node, node: Node, src: Source,
-               before: tuple[Node, Node] | None = None) -> None:
+    def assign(
+        self,
+        obj: Object,
+        key: Node,
+        node: Node,
+        src: Source,
+        before: tuple[Node, Node] | None = None,
+    ) -> None:
         """A `name: value` line of an object (after `before`, the line preceding it):
         property value, binding, reference or handler."""
         cls = type(obj)
@@ -269,8 +310,12 @@ class Builder:
                 return
             writable = [p for p, d in cls._props.items() if not d.readonly]
             hint = src.comma_hint(before[1]) if before and self._expression(cls, *before) else ""
-            self.report(src, key, f"{type_name(cls)} has no property '{name}'"
-                        f"{hint or registry.suggest(name, writable)}")
+            self.report(
+                src,
+                key,
+                f"{type_name(cls)} has no property '{name}'"
+                f"{hint or registry.suggest(name, writable)}",
+            )
             return
         if prop.readonly:
             self.report(src, key, f"{type_name(cls)}.{name} is read-only")
@@ -280,8 +325,12 @@ class Builder:
             self.bindings[(id(obj), name)] = (obj, name, expr, src)
             return
         if node.tag == BIND:  # a tagged list or mapping
-            self.report(src, node, "!bind takes the expression as text (quote a list or "
-                        "mapping: !bind \"[a.data, b.data]\")")
+            self.report(
+                src,
+                node,
+                "!bind takes the expression as text (quote a list or "
+                'mapping: !bind "[a.data, b.data]")',
+            )
             return
         if _is_ref(prop) and node.__class__ is ScalarNode and node.tag == STR:
             self.refs[(id(obj), name)] = (obj, prop, node, src)
@@ -294,15 +343,19 @@ class Builder:
 
     def _expression(self, cls: type, key: Node, node: Node) -> bool:
         """Whether `key: node` of a `cls` object is a handler or a binding."""
-        return node.tag == BIND or (HANDLER_KEY.match(str(key.value)) is not None
-                                    and key.value not in cls._props)
+        return node.tag == BIND or (
+            HANDLER_KEY.match(str(key.value)) is not None and key.value not in cls._props
+        )
 
     def binding_text(self, node: Node) -> Node | None:
         """The expression node of `!bind EXPR` or {"$bind": EXPR}, else None."""
         if node.__class__ is ScalarNode:
             return node if node.tag == BIND else None
-        if node.__class__ is MappingNode and len(node.value) == 1 \
-                and node.value[0][0].value == "$bind":
+        if (
+            node.__class__ is MappingNode
+            and len(node.value) == 1
+            and node.value[0][0].value == "$bind"
+        ):
             return node.value[0][1]
         return None
 
@@ -311,13 +364,15 @@ class Builder:
 
         def tagged(n: Node) -> None:
             bad.append(n)
+
         value = to_data(node, tagged)
         if bad:
             tag = bad[0].tag
             where = "as a property value" if tag == BIND else "where objects are expected"
             known = tag in (BIND, INCLUDE)
-            self.report(src, bad[0], f"{tag} is only allowed {where}" if known
-                        else f"unknown tag '{tag}'")
+            self.report(
+                src, bad[0], f"{tag} is only allowed {where}" if known else f"unknown tag '{tag}'"
+            )
             return _SKIP
         return value
 
@@ -354,6 +409,7 @@ class Builder:
     def override(self, number: int, text: str) -> None:
         def fail(col: int, message: str) -> None:
             self.errors.add(AppError("--set", number, col, message))
+
         left, eq, value_text = text.partition("=")
         oid, dot, pname = left.partition(".")
         if not eq or not dot or not oid or not pname:
@@ -367,8 +423,11 @@ class Builder:
         prop = cls._props.get(pname)
         if prop is None or prop.readonly:
             what = "has no property" if prop is None else "has a read-only property"
-            fail(len(oid) + 2, f"{type_name(cls)} {what} '{pname}'"
-                 f"{registry.suggest(pname, cls._props) if prop is None else ''}")
+            fail(
+                len(oid) + 2,
+                f"{type_name(cls)} {what} '{pname}'"
+                f"{registry.suggest(pname, cls._props) if prop is None else ''}",
+            )
             return
         value_col = len(left) + 2
         try:
@@ -399,8 +458,13 @@ class Builder:
         for cls, name, node, src in self.functions:
             if (cls, name) not in compiled:
                 compiled.add((cls, name))
-                fn = self._compile(node, src, lambda c, t, line: c.function(
-                    cls, name, list(getattr(cls, name).__incore_params__), t, line))
+                fn = self._compile(
+                    node,
+                    src,
+                    lambda c, t, line, cls=cls, name=name: c.function(
+                        cls, name, list(getattr(cls, name).__incore_params__), t, line
+                    ),
+                )
                 if fn is not None:
                     install_function(cls, name, fn)
         for obj, name, node, src in self.bindings.values():
@@ -412,19 +476,27 @@ class Builder:
     def _resolve_ref(self, obj: Object, prop: Any, node: Node, src: Source) -> None:
         target = self.ids.get(node.value)
         if target is None:
-            self.report(src, node, f"unknown id '{node.value}'"
-                        f"{registry.suggest(node.value, self.ids)}")
+            self.report(
+                src, node, f"unknown id '{node.value}'{registry.suggest(node.value, self.ids)}"
+            )
         elif not isinstance(target, prop.type):
-            self.report(src, node, f"{prop.qualname} expects a {prop.type.__name__}, but "
-                        f"'{node.value}' is a {type_name(type(target))}")
+            self.report(
+                src,
+                node,
+                f"{prop.qualname} expects a {prop.type.__name__}, but "
+                f"'{node.value}' is a {type_name(type(target))}",
+            )
         else:
             problem = self.write(obj, prop, target)
             if problem:
                 self.report(src, node, problem)
 
     def _compile(self, node: Node, src: Source, how: Any) -> Any:
-        if node.__class__ is not ScalarNode or node.tag not in (STR, BIND) \
-                or not node.value.strip():
+        if (
+            node.__class__ is not ScalarNode
+            or node.tag not in (STR, BIND)
+            or not node.value.strip()
+        ):
             self.report(src, node, "expected an expression (text)")
             return None
         compiler = self.compiler
@@ -437,13 +509,18 @@ class Builder:
             return None
 
     def _bind(self, obj: Object, name: str, node: Node, src: Source) -> None:
-        compiled = self._compile(node, src, lambda c, t, line: c.binding(type(obj), t, line,
-                                                                         self.ids))
+        compiled = self._compile(
+            node, src, lambda c, t, line: c.binding(type(obj), t, line, self.ids)
+        )
         if compiled is not None:
             fn, names = compiled
             ids = self.ids
-            obj.bind(name, partial(fn, obj, *[ids[n] for n in names]),
-                     location=src.location(node), source=node.value)
+            obj.bind(
+                name,
+                partial(fn, obj, *[ids[n] for n in names]),
+                location=src.location(node),
+                source=node.value,
+            )
 
     def _handler(self, obj: Object, key: Node, node: Node, src: Source) -> None:
         name = key.value
@@ -453,18 +530,26 @@ class Builder:
         if attr is not None:
             target = getattr(obj, attr, None) or obj._v[1]
             if target is None:
-                self.report(src, key, f"{type_name(type(obj))} has no {attr} for handler "
-                            f"'{name}' (set {attr}: ID)")
+                self.report(
+                    src,
+                    key,
+                    f"{type_name(type(obj))} has no {attr} for handler '{name}' (set {attr}: ID)",
+                )
                 return
         signals = type(target)._signals
         signal = signals.get(signal_name)
         if signal is None:
             handlers = ["on" + s[0].upper() + s[1:] for s in signals]
-            self.report(src, key, f"{type_name(type(target))} has no signal '{signal_name}' "
-                        f"for handler '{name}'{registry.suggest(name, handlers)}")
+            self.report(
+                src,
+                key,
+                f"{type_name(type(target))} has no signal '{signal_name}' "
+                f"for handler '{name}'{registry.suggest(name, handlers)}",
+            )
             return
-        code = self._compile(node, src, lambda c, t, line: c.handler(
-            type(obj), t, signal.handler_args, line, name))
+        code = self._compile(
+            node, src, lambda c, t, line: c.handler(type(obj), t, signal.handler_args, line, name)
+        )
         if code is None:
             return
         fn = signal.adapt_handler(partial(code, obj))
@@ -486,8 +571,10 @@ def handler_target(cls: type) -> str | None:
 
 def _guarded(conn: Object, fn: Any) -> Any:
     """A Connections handler runs only while the Connections object is `enabled`."""
+
     def handler(*args: Any) -> None:
         if getattr(conn, "enabled", True):
             fn(*args)
+
     handler.location = fn.location  # type: ignore[attr-defined]
     return handler

@@ -7,9 +7,11 @@ reference is resolved and every --set applied, and the ParentTarget of a propert
 leaves at its default (a Polling without `on`). Each problem becomes one error at the node it
 concerns, so `incore validate` and `incore run` refuse the same file with the same line.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from yaml.nodes import Node
 
@@ -36,8 +38,15 @@ class ObjectChecks:
     def flag(self, obj: Object) -> None:
         self.flagged.add(id(obj))
 
-    def built(self, obj: Object, parent: Object | None, src: Source, key: Node,
-              items: list[tuple[Node, Node]], declared: list[tuple[str, Node]]) -> None:
+    def built(
+        self,
+        obj: Object,
+        parent: Object | None,
+        src: Source,
+        key: Node,
+        items: list[tuple[Node, Node]],
+        declared: list[tuple[str, Node]],
+    ) -> None:
         """`obj` was built from the node `key: items`: keep what its checks (or its
         parent's) will point at, and check the parent targets the file left unset."""
         cls = type(obj)
@@ -89,7 +98,7 @@ class ObjectChecks:
     def _targeting(self, cls: type) -> list[Any]:
         found = self._targets.get(cls)
         if found is None:
-            found = self._targets[cls] = [p for p in cls._props.values()
-                                          if p.targets is not None and not p.readonly]
+            found = self._targets[cls] = [
+                p for p in cls._props.values() if p.targets is not None and not p.readonly
+            ]
         return found
-

@@ -4,11 +4,13 @@ They become a per-object subclass made by the core's own metaclass (unregistered
 custom property is a real Property with a change signal, a custom signal a real Signal, a
 function a real method. Objects that declare the same things share one class.
 """
+
 from __future__ import annotations
 
 import keyword
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -16,7 +18,7 @@ from incore.core import Object, Property, Signal, registry
 from incore.core.object import ObjectMeta
 
 from .source import Source
-from .yamlfile import STR, NULL
+from .yamlfile import NULL, STR
 
 DECLARATION_KEYS = ("properties", "signals", "functions")
 RESERVED_KEYS = frozenset(("id", "objects", *DECLARATION_KEYS))
@@ -25,8 +27,13 @@ _SIGNATURE = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\((.*)\))?\s*\Z", re.S)
 
 #: type name in an app file -> (Python type, default)
 PROPERTY_TYPES: dict[str, tuple[Any, Any]] = {
-    "bool": (bool, False), "int": (int, 0), "float": (float, 0.0), "str": (str, ""),
-    "list": (list, []), "dict": (dict, {}), "var": (object, None),
+    "bool": (bool, False),
+    "int": (int, 0),
+    "float": (float, 0.0),
+    "str": (str, ""),
+    "list": (list, []),
+    "dict": (dict, {}),
+    "var": (object, None),
 }
 
 
@@ -36,7 +43,7 @@ class Declarations:
     __slots__ = ("properties", "signals", "functions")
 
     def __init__(self) -> None:
-        self.properties: list[tuple[str, str]] = []       # (name, type name)
+        self.properties: list[tuple[str, str]] = []  # (name, type name)
         self.signals: list[tuple[str, tuple[str, ...]]] = []
         self.functions: list[tuple[str, tuple[str, ...], str]] = []  # (name, params, body)
 
@@ -76,8 +83,9 @@ class DeclarationReader:
         self.report = report
         self._classes: dict[tuple, type] = {}
 
-    def make_class(self, base: type, nodes: dict[str, Node], src: Source
-                   ) -> tuple[type, list[tuple[str, Node]], list[tuple[str, Node]]]:
+    def make_class(
+        self, base: type, nodes: dict[str, Node], src: Source
+    ) -> tuple[type, list[tuple[str, Node]], list[tuple[str, Node]]]:
         """(class, [(property, value node)], [(function, body node)])."""
         decl = Declarations()
         values: list[tuple[str, Node]] = []
@@ -93,11 +101,17 @@ class DeclarationReader:
                 self._signal(decl, name, value, src)
         for name_node, value in self._entries(nodes.get("functions"), src, "functions"):
             match = _SIGNATURE.match(name_node.value)
-            params = tuple(p.strip() for p in (match.group(2) or "").split(",") if p.strip()) \
-                if match else ()
+            params = (
+                tuple(p.strip() for p in (match.group(2) or "").split(",") if p.strip())
+                if match
+                else ()
+            )
             if match is None or not all(_is_name(p) for p in params):
-                self.report(src, name_node, f"bad function signature '{name_node.value}' "
-                            "(expected name or name(arg, ...))")
+                self.report(
+                    src,
+                    name_node,
+                    f"bad function signature '{name_node.value}' (expected name or name(arg, ...))",
+                )
                 continue
             name = self._new_name(name_node, taken, src, "function", match.group(1))
             if name is None:
@@ -113,15 +127,17 @@ class DeclarationReader:
         if node is None or (node.__class__ is ScalarNode and node.tag == NULL):
             return []
         if node.__class__ is SequenceNode and what == "signals":  # [alarm, reset]
-            return [(item, ScalarNode(NULL, "", item.start_mark, item.end_mark))
-                    for item in node.value]
+            return [
+                (item, ScalarNode(NULL, "", item.start_mark, item.end_mark)) for item in node.value
+            ]
         if node.__class__ is not MappingNode:
             self.report(src, node, f"{what}: expected a mapping of names")
             return []
         return node.value
 
-    def _new_name(self, node: Node, taken: set, src: Source, kind: str,
-                  name: str | None = None) -> str | None:
+    def _new_name(
+        self, node: Node, taken: set, src: Source, kind: str, name: str | None = None
+    ) -> str | None:
         name = name if name is not None else node.value
         if node.__class__ is not ScalarNode or not _is_name(name):
             self.report(src, node, f"bad {kind} name '{getattr(node, 'value', '')}'")
@@ -135,8 +151,9 @@ class DeclarationReader:
         taken.add(name)
         return name
 
-    def _property(self, decl: Declarations, values: list, name: str, node: Node,
-                  src: Source) -> None:
+    def _property(
+        self, decl: Declarations, values: list, name: str, node: Node, src: Source
+    ) -> None:
         type_node, value_node = node, None
         if node.__class__ is MappingNode:
             type_node = None
@@ -146,8 +163,12 @@ class DeclarationReader:
                 elif k.value == "value":
                     value_node = v
                 else:
-                    self.report(src, k, f"unknown key '{k.value}' in the declaration of "
-                                f"property '{name}' (expected type, value)")
+                    self.report(
+                        src,
+                        k,
+                        f"unknown key '{k.value}' in the declaration of "
+                        f"property '{name}' (expected type, value)",
+                    )
             if type_node is None:
                 self.report(src, node, f"property '{name}' needs a type")
                 return
@@ -157,8 +178,11 @@ class DeclarationReader:
         type_name = type_node.value
         if property_type(type_name) is None:
             choices = [*PROPERTY_TYPES, *registry.names()]
-            self.report(src, type_node, f"unknown property type '{type_name}'"
-                        f"{registry.suggest(type_name, choices)}")
+            self.report(
+                src,
+                type_node,
+                f"unknown property type '{type_name}'{registry.suggest(type_name, choices)}",
+            )
             return
         decl.properties.append((name, type_name))
         if value_node is not None:
@@ -182,8 +206,12 @@ class DeclarationReader:
         cls = self._classes.get(key)
         if cls is not None:
             return cls
-        ns: dict[str, Any] = {"__slots__": (), "__module__": base.__module__,
-                              "__qualname__": base.__qualname__, "__doc__": base.__doc__}
+        ns: dict[str, Any] = {
+            "__slots__": (),
+            "__module__": base.__module__,
+            "__qualname__": base.__qualname__,
+            "__doc__": base.__doc__,
+        }
         for name, type_name in decl.properties:
             t = property_type(type_name)
             default = PROPERTY_TYPES.get(type_name, (None, None))[1]
@@ -201,6 +229,7 @@ class DeclarationReader:
 def _placeholder(name: str, params: tuple[str, ...]) -> Callable[..., Any]:
     def not_compiled(self: Any, *args: Any) -> None:
         raise RuntimeError(f"function {name} was not compiled (its app file had errors)")
+
     not_compiled.__name__ = name
     not_compiled.__incore_method__ = True  # type: ignore[attr-defined]
     not_compiled.__incore_params__ = params  # type: ignore[attr-defined]

@@ -5,13 +5,15 @@
 Pages carry a marker line, so regenerating removes the pages of types that no longer exist
 and never touches a hand-written file.
 """
+
 from __future__ import annotations
 
 import inspect
 import json
 import os
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from incore.core import registry
 
@@ -25,8 +27,9 @@ def _cell(text: Any) -> str:
 
 
 def _code(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else \
-        json.dumps(value)
+    text = (
+        json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else json.dumps(value)
+    )
     return f"`{_cell(text)}`"
 
 
@@ -52,42 +55,71 @@ def type_page(cls: type) -> str:
     if check is not None and check.__doc__:
         out += ["Load-time check: " + inspect.cleandoc(check.__doc__), ""]
     out += ["## Properties", ""]
-    out += _table(["name", "type", "default", "change signal", "writable", "description"],
-                  [[f"`{p['name']}`", _cell(p["type"]), _code(p["default"]), f"`{p['signal']}`",
-                    "yes" if p["writable"] else "no",
-                    _cell(allowed_text(p["doc"], p["allowed"]))]
-                   for p in d["properties"]])
+    out += _table(
+        ["name", "type", "default", "change signal", "writable", "description"],
+        [
+            [
+                f"`{p['name']}`",
+                _cell(p["type"]),
+                _code(p["default"]),
+                f"`{p['signal']}`",
+                "yes" if p["writable"] else "no",
+                _cell(allowed_text(p["doc"], p["allowed"])),
+            ]
+            for p in d["properties"]
+        ],
+    )
     if d["methods"]:
         out += ["## Methods", ""]
-        out += _table(["name", "description"],
-                      [[f"`{m['name']}({', '.join(m['args'])})`", _cell(m["doc"])]
-                       for m in d["methods"]])
+        out += _table(
+            ["name", "description"],
+            [[f"`{m['name']}({', '.join(m['args'])})`", _cell(m["doc"])] for m in d["methods"]],
+        )
     if d["signals"]:
         out += ["## Signals", ""]
-        out += _table(["name", "handler", "description"],
-                      [[f"`{s['name']}({', '.join(s['args'])})`",
-                        f"`on{s['name'][0].upper()}{s['name'][1:]}`", _cell(s["doc"])]
-                       for s in d["signals"]])
+        out += _table(
+            ["name", "handler", "description"],
+            [
+                [
+                    f"`{s['name']}({', '.join(s['args'])})`",
+                    f"`on{s['name'][0].upper()}{s['name'][1:]}`",
+                    _cell(s["doc"]),
+                ]
+                for s in d["signals"]
+            ],
+        )
     if d["enums"]:
         out += ["## Enums", ""]
         for e in d["enums"]:
             out += [f"### {e['name']}", ""]
             if e["doc"]:
                 out += [e["doc"], ""]
-            out += _table(["name", "value"], [[f"`{d['name']}.{v['name']}`", str(v["value"])]
-                                              for v in e["values"]])
+            out += _table(
+                ["name", "value"],
+                [[f"`{d['name']}.{v['name']}`", str(v["value"])] for v in e["values"]],
+            )
     return "\n".join(out).rstrip("\n") + "\n"
 
 
 def render_pages(types: Iterable[type] | None = None) -> dict[str, str]:
-    """file name -> Markdown text, for every type and the index."""
+    """File name -> Markdown text, for every type and the index."""
     types = sorted(incore_types() if types is None else types, key=lambda t: t.__name__)
     pages = {f"{t.__name__}.md": type_page(t) for t in types}
-    index = [MARKER, "", "# Type reference", "",
-             "Every type an app file can use, generated from the type registry.", ""]
-    index += _table(["type", "description"],
-                    [[f"[{t.__name__}]({t.__name__}.md)",
-                      _cell((t.__doc__ or "").strip().split("\n")[0])] for t in types])
+    index = [
+        MARKER,
+        "",
+        "# Type reference",
+        "",
+        "Every type an app file can use, generated from the type registry.",
+        "",
+    ]
+    index += _table(
+        ["type", "description"],
+        [
+            [f"[{t.__name__}]({t.__name__}.md)", _cell((t.__doc__ or "").strip().split("\n")[0])]
+            for t in types
+        ],
+    )
     pages["index.md"] = "\n".join(index).rstrip("\n") + "\n"
     return pages
 
@@ -125,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m incore.app.docs DIRECTORY", file=sys.stderr)
         return 2
     import incore  # noqa: F401  (registers every type)
+
     names = write_docs(args[0])
     print(f"wrote {len(names)} pages to {args[0]}")
     return 0

@@ -3,9 +3,11 @@
 A loader keeps going after a mistake so `incore validate` can list every error at once; the
 collector keeps them in the order a reader meets them, and `load_app` raises the first.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 class AppError(Exception):

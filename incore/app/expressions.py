@@ -7,6 +7,7 @@ one plain dict of globals and evaluation costs no more than hand-written Python.
 assignment to an own property in a handler becomes a property write. A name that resolves
 to nothing is an error at load time, not a NameError at run time.
 """
+
 from __future__ import annotations
 
 import ast
@@ -14,8 +15,9 @@ import builtins
 import logging
 import math
 import time
+from collections.abc import Callable, Container
 from functools import partial
-from typing import Any, Callable, Container
+from typing import Any
 
 from incore.core import object as core_object
 from incore.core import registry
@@ -80,7 +82,7 @@ _own_cache: dict[type, dict[str, Any]] = {}
 
 
 def own_names(cls: type) -> dict[str, Any]:
-    """name -> Property, or "method"/"signal", for the bare names a type's expressions see."""
+    """Name -> Property, or "method"/"signal", for the bare names a type's expressions see."""
     own = _own_cache.get(cls)
     if own is None:
         own = {name: "signal" for name in cls._signals}
@@ -93,10 +95,10 @@ def own_names(cls: type) -> dict[str, Any]:
 _LOAD = ast.Load()
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-_BINDERS = (ast.Import, ast.ImportFrom, ast.ExceptHandler, ast.Global, ast.Nonlocal,
-            ast.ClassDef)
-_MATCH_NAMES = tuple(getattr(ast, n) for n in ("MatchAs", "MatchStar", "MatchMapping")
-                     if hasattr(ast, n))
+_BINDERS = (ast.Import, ast.ImportFrom, ast.ExceptHandler, ast.Global, ast.Nonlocal, ast.ClassDef)
+_MATCH_NAMES = tuple(
+    getattr(ast, n) for n in ("MatchAs", "MatchStar", "MatchMapping") if hasattr(ast, n)
+)
 
 
 def _params(args: ast.arguments) -> set[str]:
@@ -195,10 +197,17 @@ class _Rewriter:
     def check_loads(self) -> None:
         for node in self.loads:
             ident = node.id
-            if ident not in self.locals and ident not in self.known and ident != "self" \
-                    and ident not in BUILTIN_NAMES:
-                candidates = [*self.own, *self.locals,
-                              *(k for k in self.known if not k.startswith("__"))]
+            if (
+                ident not in self.locals
+                and ident not in self.known
+                and ident != "self"
+                and ident not in BUILTIN_NAMES
+            ):
+                candidates = [
+                    *self.own,
+                    *self.locals,
+                    *(k for k in self.known if not k.startswith("__")),
+                ]
                 self.fail(node, f"unknown name '{ident}'{registry.suggest(ident, candidates)}")
                 return
 
@@ -214,8 +223,15 @@ def _locate(node: Any, line: int, col: int) -> Any:
 def _function_def(name: str, params: list[str], body: list[ast.stmt]) -> ast.stmt:
     at = body[0]
     line, col = at.lineno, at.col_offset
-    args = ast.arguments(posonlyargs=[], args=[_locate(ast.arg(p), line, col) for p in params],
-                         vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+    args = ast.arguments(
+        posonlyargs=[],
+        args=[_locate(ast.arg(p), line, col) for p in params],
+        vararg=None,
+        kwonlyargs=[],
+        kw_defaults=[],
+        kwarg=None,
+        defaults=[],
+    )
     fn = ast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None)
     if _TYPE_PARAMS:
         fn.type_params = []
@@ -238,8 +254,9 @@ class Compiler:
         self.filename = filename
         self._cache: dict[tuple, Callable[..., Any]] = {}
 
-    def binding(self, cls: type, source: str, line: int = 1, ids: Container[str] = ()
-                ) -> tuple[Callable[..., Any], tuple[str, ...]]:
+    def binding(
+        self, cls: type, source: str, line: int = 1, ids: Container[str] = ()
+    ) -> tuple[Callable[..., Any], tuple[str, ...]]:
         """(fn, names): fn(self, *objects named by names) evaluates the expression.
 
         With `ids` (the file's ids, fixed once loaded), bindings that differ only in the ids
@@ -253,8 +270,9 @@ class Compiler:
             if fn is None:
                 params = [PLACEHOLDER.format(i) for i in range(len(names))]
                 try:
-                    fn = self._build(cls, text, self._parse_binding(text), params, line,
-                                     False, "binding")
+                    fn = self._build(
+                        cls, text, self._parse_binding(text), params, line, False, "binding"
+                    )
                 except ExpressionError:  # report it at its place in the text as written
                     return self.binding(cls, source, line)
                 self._cache[key] = fn
@@ -262,13 +280,13 @@ class Compiler:
         key = (cls, (), source)
         fn = self._cache.get(key)
         if fn is None:
-            fn = self._build(cls, source, self._parse_binding(source), [], line, False,
-                             "binding")
+            fn = self._build(cls, source, self._parse_binding(source), [], line, False, "binding")
             self._cache[key] = fn
         return fn, ()
 
-    def handler(self, cls: type, source: str, args: tuple = (), line: int = 1,
-                name: str = "handler") -> Callable[..., Any]:
+    def handler(
+        self, cls: type, source: str, args: tuple = (), line: int = 1, name: str = "handler"
+    ) -> Callable[..., Any]:
         """fn(self, *signal_args) running the statements."""
         key = (cls, args, source)
         fn = self._cache.get(key)
@@ -278,8 +296,9 @@ class Compiler:
             self._cache[key] = fn
         return fn
 
-    def function(self, cls: type, name: str, params: list[str], source: str, line: int = 1
-                 ) -> Callable[..., Any]:
+    def function(
+        self, cls: type, name: str, params: list[str], source: str, line: int = 1
+    ) -> Callable[..., Any]:
         """A method `name(self, *params)` with the body `source`."""
         body = self._parse(source, "exec").body
         return self._build(cls, source, body, params, line, True, name)
@@ -289,8 +308,9 @@ class Compiler:
         try:
             return ast.parse(source, self.filename, mode)
         except SyntaxError as exc:
-            raise ExpressionError(f"syntax error: {exc.msg}", exc.lineno or 1,
-                                  max((exc.offset or 1) - 1, 0)) from None
+            raise ExpressionError(
+                f"syntax error: {exc.msg}", exc.lineno or 1, max((exc.offset or 1) - 1, 0)
+            ) from None
 
     def _parse_binding(self, source: str) -> list[ast.stmt]:
         try:
@@ -306,8 +326,16 @@ class Compiler:
         expr = tree.body
         return [_locate(ast.Return(expr), expr.lineno, expr.col_offset)]
 
-    def _build(self, cls: type, source: str, body: list[ast.stmt], params: list[str],
-               line: int, writable: bool, name: str) -> Callable[..., Any]:
+    def _build(
+        self,
+        cls: type,
+        source: str,
+        body: list[ast.stmt],
+        params: list[str],
+        line: int,
+        writable: bool,
+        name: str,
+    ) -> Callable[..., Any]:
         rewriter = _Rewriter(own_names(cls), self.globals, writable, set(params))
         # Signal arguments and function parameters are the innermost scope: they shadow the
         # object's own properties of the same name, as signal parameters do in QML.
@@ -318,29 +346,34 @@ class Compiler:
         if error is not None:
             if error.line <= source.count("\n") + 1:  # ast columns count UTF-8 bytes
                 text = source.split("\n")[error.line - 1].encode()
-                error.col = len(text[:error.col].decode(errors="ignore"))
+                error.col = len(text[: error.col].decode(errors="ignore"))
             raise error
         if not body:
             body = [_locate(ast.Pass(), 1, 0)]
         fn = _function_def(name, ["self", *params], body)
         code = compile(ast.Module(body=[fn], type_ignores=[]), self.filename, "exec")
         if line > 1:  # tracebacks show the line in the app file
-            code = code.replace(co_consts=tuple(
-                c.replace(co_firstlineno=c.co_firstlineno + line - 1)
-                if hasattr(c, "co_code") else c for c in code.co_consts))
+            code = code.replace(
+                co_consts=tuple(
+                    c.replace(co_firstlineno=c.co_firstlineno + line - 1)
+                    if hasattr(c, "co_code")
+                    else c
+                    for c in code.co_consts
+                )
+            )
         namespace: dict[str, Any] = {}
         exec(code, self.globals, namespace)
         return namespace[name]
 
 
-def compile_python_binding(obj: Any, source: str, scope: dict, location: str
-                           ) -> Callable[[], Any]:
+def compile_python_binding(obj: Any, source: str, scope: dict, location: str) -> Callable[[], Any]:
     """`obj.bind("x", "a.b * 2")` from Python (the core calls this).
 
     Names are those of `scope=` if given, else the ids of the app file `obj` was loaded
     from, else the objectIds of the tree `obj` is in.
     """
     from .source import file_scope
+
     if scope:
         names = new_globals(scope)
     else:
@@ -349,8 +382,7 @@ def compile_python_binding(obj: Any, source: str, scope: dict, location: str
             root = obj
             while root._v[1] is not None:
                 root = root._v[1]
-            names = new_globals({o.objectId: o for o in root.walk()
-                                 if o.objectId.isidentifier()})
+            names = new_globals({o.objectId: o for o in root.walk() if o.objectId.isidentifier()})
     fn, _ = Compiler(names, location or "<binding>").binding(type(obj), source)
     return partial(fn, obj)
 

@@ -4,6 +4,7 @@ A document is a JSON app file: type names as keys, `id`s, custom declarations, p
 values that differ from the type's default, bound properties as {"$bind": EXPR}, handler
 texts and children. So `loads(dumps(t))` rebuilds an equal tree, and the document runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,10 @@ class _Writer:
             if decl.signals:
                 body["signals"] = {name: list(args) for name, args in decl.signals}
             if decl.functions:
-                body["functions"] = {(f"{name}({', '.join(params)})" if params else name): text
-                                     for name, params, text in decl.functions}
+                body["functions"] = {
+                    (f"{name}({', '.join(params)})" if params else name): text
+                    for name, params, text in decl.functions
+                }
         bindings = obj._bindings or {}
         for prop in cls._prop_list:
             name = prop.name
@@ -99,8 +102,7 @@ def document(tree: Object) -> dict[str, Any]:
 
 # Characters a YAML reader refuses or reads as line breaks: escaped, so the document reads
 # back through the same (YAML) path as any app file. They occur only inside strings.
-_NOT_YAML_SAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff"
-                            "\ufffe\uffff]")
+_NOT_YAML_SAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 
 
 def dumps(tree: Object, indent: int | None = 2) -> str:

@@ -9,11 +9,12 @@ after loading would scan all of it (two seconds for 100,000 objects), and every 
 collection after that again. The price: such a tree, if dropped, is freed only as far as
 reference counting reaches (parent/child links are cycles); `gc.unfreeze()` undoes it.
 """
+
 from __future__ import annotations
 
 import gc
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 from incore.core import Object
 
@@ -22,7 +23,6 @@ from .builder import Builder
 from .errors import AppError, ErrorCollector
 from .source import Source
 from .yamlfile import no_gc, read_text
-
 
 FREEZE_AT = 1000
 

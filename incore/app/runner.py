@@ -6,6 +6,7 @@ outlive their object are waited for within a bound and then named in a warning, 
 stuck peer can delay the exit by seconds, never forever. A second Ctrl-C aborts at once,
 wherever the first left the app (a handler that does not return, a shutdown that hangs).
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,9 @@ log = logging.getLogger("incore")
 #: How long shutdown waits for threads that objects started and did not join themselves.
 THREAD_JOIN_BOUND = 5.0
 
-_STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None),
-                                  getattr(signal, "SIGTERM", None)) if s is not None)
+_STOP_SIGNALS = tuple(
+    s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None
+)
 
 
 class _StopOnSignal:
@@ -75,16 +77,19 @@ def root_of(app_or_root: Any) -> Object:
         return app_or_root
     if isinstance(app_or_root, (str, os.PathLike)):
         from .loader import load_app
+
         return load_app(app_or_root).root
     root = getattr(app_or_root, "root", None)
     if isinstance(root, Object):
         return root
-    raise TypeError(f"run() expects an App, an app file or an Object, "
-                    f"got {type(app_or_root).__name__}")
+    raise TypeError(
+        f"run() expects an App, an app file or an Object, got {type(app_or_root).__name__}"
+    )
 
 
-def run(app_or_root: Any, *, install_signal_handlers: bool = True,
-        timeout: float | None = None) -> int:
+def run(
+    app_or_root: Any, *, install_signal_handlers: bool = True, timeout: float | None = None
+) -> int:
     """Run an app until Application.quit(), SIGINT/SIGTERM or `timeout` seconds; return 0.
 
     `app_or_root` is an App from load_app(), the path of an app file, or a root Object.

@@ -12,12 +12,14 @@ are said in its description. `incore validate` applies them all.
 
 `incore schema -o schemas/incore-app.schema.json` writes the checked-in copy.
 """
+
 from __future__ import annotations
 
 import enum
 import json
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from incore.core import Object, registry
 
@@ -26,10 +28,12 @@ from .declarations import PROPERTY_TYPES
 ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 HANDLER_PATTERN = r"^on[A-Z][A-Za-z0-9_]*$"
 SCHEMA_FILE = "schemas/incore-app.schema.json"
-DESCRIPTION = ("An incore app file: one object node (its type name as the only key). Bindings "
-               "are {\"$bind\": EXPR} (YAML: !bind EXPR), includes {\"$include\": FILE} (YAML: "
-               "!include FILE); declare !bind and !include as custom tags of the YAML language "
-               "server.")
+DESCRIPTION = (
+    "An incore app file: one object node (its type name as the only key). Bindings "
+    'are {"$bind": EXPR} (YAML: !bind EXPR), includes {"$include": FILE} (YAML: '
+    "!include FILE); declare !bind and !include as custom tags of the YAML language "
+    "server."
+)
 
 
 def incore_types() -> list[type]:
@@ -66,9 +70,12 @@ def value_schema(prop: Any, owner: str) -> dict[str, Any]:
     if t is str:
         return {"type": "string"}
     if t is bytes:
-        return {"anyOf": [{"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"},
-                          {"type": "array", "items": {"type": "integer", "minimum": 0,
-                                                      "maximum": 255}}]}
+        return {
+            "anyOf": [
+                {"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"},
+                {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255}},
+            ]
+        }
     if t is list:
         return {"type": "array"}
     if t is dict:
@@ -77,8 +84,11 @@ def value_schema(prop: Any, owner: str) -> dict[str, Any]:
         names = [m.name for m in t]
         return {"enum": [*names, *(f"{owner}.{n}" for n in names), *(m.value for m in t)]}
     if isinstance(t, type) and issubclass(t, Object):
-        return {"type": ["string", "null"], "pattern": ID_PATTERN,
-                "description": f"the id of a {t.__name__}"}
+        return {
+            "type": ["string", "null"],
+            "pattern": ID_PATTERN,
+            "description": f"the id of a {t.__name__}",
+        }
     return {}
 
 
@@ -109,32 +119,46 @@ def _accepted(parent: type, types: list[type]) -> list[str] | None:
         t = registry.get(a) if isinstance(a, str) else a
         if t is not None:
             accepted.append(t)
-    return [t.__name__ for t in types
-            if t.modifier or any(issubclass(t, a) for a in accepted)]
+    return [t.__name__ for t in types if t.modifier or any(issubclass(t, a) for a in accepted)]
 
 
 def _node(names: Iterable[str]) -> dict[str, Any]:
-    return {"anyOf": [
-        {"type": "object", "minProperties": 1, "maxProperties": 1,
-         "properties": {n: {"$ref": f"#/$defs/type.{n}"} for n in names},
-         "additionalProperties": False},
-        {"$ref": "#/$defs/include"}]}
+    return {
+        "anyOf": [
+            {
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": 1,
+                "properties": {n: {"$ref": f"#/$defs/type.{n}"} for n in names},
+                "additionalProperties": False,
+            },
+            {"$ref": "#/$defs/include"},
+        ]
+    }
 
 
 def _type(cls: type, children_ref: str) -> dict[str, Any]:
     owner = cls.__name__
     props: dict[str, Any] = {
-        "id": {"type": "string", "pattern": ID_PATTERN,
-               "description": "The name of this object in expressions of the file."},
+        "id": {
+            "type": "string",
+            "pattern": ID_PATTERN,
+            "description": "The name of this object in expressions of the file.",
+        },
         "properties": {"$ref": "#/$defs/customProperties"},
         "signals": {"$ref": "#/$defs/customSignals"},
         "functions": {"$ref": "#/$defs/customFunctions"},
     }
     for p in cls._props.values():
         if p.name == "objects":
-            props["objects"] = {"anyOf": [{"type": "array", "items": {"$ref": children_ref}},
-                                          {"$ref": "#/$defs/include"}, {"type": "null"}],
-                                "description": p.doc}
+            props["objects"] = {
+                "anyOf": [
+                    {"type": "array", "items": {"$ref": children_ref}},
+                    {"$ref": "#/$defs/include"},
+                    {"type": "null"},
+                ],
+                "description": p.doc,
+            }
         elif not p.readonly:
             props[p.name] = _property(p, owner)
     for s in cls._signals.values():
@@ -143,7 +167,9 @@ def _type(cls: type, children_ref: str) -> dict[str, Any]:
         props[key] = {"type": "string", "description": f"Handler of {s.name}{args}. {s.doc}"}
     doc = (cls.__doc__ or "").strip().split("\n")[0]
     return {
-        "type": ["object", "null"], "description": doc, "properties": props,
+        "type": ["object", "null"],
+        "description": doc,
+        "properties": props,
         "patternProperties": {HANDLER_PATTERN: {"type": "string"}},
         # custom properties may be set by name: only a node declaring them admits extra keys
         "if": {"type": "object", "required": ["properties"]},
@@ -158,29 +184,54 @@ def generate_schema(types: Iterable[type] | None = None) -> dict[str, Any]:
     names = [t.__name__ for t in types]
     defs: dict[str, Any] = {
         "node": _node(names),
-        "binding": {"type": "object", "properties": {"$bind": {"type": "string"}},
-                    "required": ["$bind"], "additionalProperties": False,
-                    "description": "A binding (YAML: !bind EXPR)."},
-        "include": {"type": "object", "properties": {"$include": {"type": "string"}},
-                    "required": ["$include"], "additionalProperties": False,
-                    "description": "Objects from another file (YAML: !include FILE)."},
+        "binding": {
+            "type": "object",
+            "properties": {"$bind": {"type": "string"}},
+            "required": ["$bind"],
+            "additionalProperties": False,
+            "description": "A binding (YAML: !bind EXPR).",
+        },
+        "include": {
+            "type": "object",
+            "properties": {"$include": {"type": "string"}},
+            "required": ["$include"],
+            "additionalProperties": False,
+            "description": "Objects from another file (YAML: !include FILE).",
+        },
         "customProperties": {
-            "type": ["object", "null"], "propertyNames": {"pattern": ID_PATTERN},
-            "additionalProperties": {"anyOf": [
-                {"$ref": "#/$defs/propertyType"},
-                {"type": "object", "properties": {"type": {"$ref": "#/$defs/propertyType"},
-                                                  "value": {}},
-                 "required": ["type"], "additionalProperties": False}]}},
+            "type": ["object", "null"],
+            "propertyNames": {"pattern": ID_PATTERN},
+            "additionalProperties": {
+                "anyOf": [
+                    {"$ref": "#/$defs/propertyType"},
+                    {
+                        "type": "object",
+                        "properties": {"type": {"$ref": "#/$defs/propertyType"}, "value": {}},
+                        "required": ["type"],
+                        "additionalProperties": False,
+                    },
+                ]
+            },
+        },
         "propertyType": {"enum": [*PROPERTY_TYPES, *names]},
         "customSignals": {
-            "anyOf": [{"type": ["object", "null"], "propertyNames": {"pattern": ID_PATTERN},
-                       "additionalProperties": {"type": ["array", "null"], "items": {
-                           "type": "string", "pattern": ID_PATTERN}}},
-                      {"type": "array", "items": {"type": "string", "pattern": ID_PATTERN}}]},
+            "anyOf": [
+                {
+                    "type": ["object", "null"],
+                    "propertyNames": {"pattern": ID_PATTERN},
+                    "additionalProperties": {
+                        "type": ["array", "null"],
+                        "items": {"type": "string", "pattern": ID_PATTERN},
+                    },
+                },
+                {"type": "array", "items": {"type": "string", "pattern": ID_PATTERN}},
+            ]
+        },
         "customFunctions": {
             "type": ["object", "null"],
             "propertyNames": {"pattern": r"^[A-Za-z_]\w*\s*(\(.*\))?$"},
-            "additionalProperties": {"type": "string"}},
+            "additionalProperties": {"type": "string"},
+        },
     }
     children_defs: dict[tuple, str] = {}
     for cls in types:

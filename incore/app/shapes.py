@@ -7,15 +7,19 @@ serves every such line, compiled once. Only plain expressions are shaped; anythi
 its own name bindings (lambda, comprehension, walrus, keyword arguments named like an id),
 escapes or triple quotes is compiled as written, which is always correct.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Container
+from collections.abc import Container
+from typing import Any
 
 PLACEHOLDER = "_incore_id{}_"
 _UNSAFE = re.compile(r"\b(?:lambda|for|def|class|global|nonlocal|import)\b|:=|\\|'''|\"\"\"")
-_TOKENS = re.compile(r"(?P<s>[rRbBuUfF]{0,2}(?:'[^'\n]*'|\"[^\"\n]*\"))|(?P<c>#[^\n]*)"
-                     r"|(?<!\w)(?P<n>[^\W\d]\w*)")
+_TOKENS = re.compile(
+    r"(?P<s>[rRbBuUfF]{0,2}(?:'[^'\n]*'|\"[^\"\n]*\"))|(?P<c>#[^\n]*)"
+    r"|(?<!\w)(?P<n>[^\W\d]\w*)"
+)
 _SPACE = " \t\n\r"
 
 
@@ -23,8 +27,9 @@ class _NotShaped(Exception):
     pass
 
 
-def shape(source: str, own: Container[str], ids: Container[str]
-          ) -> tuple[str, tuple[str, ...]] | None:
+def shape(
+    source: str, own: Container[str], ids: Container[str]
+) -> tuple[str, tuple[str, ...]] | None:
     """(shaped text, ids in placeholder order), or None to compile `source` as written."""
     if _UNSAFE.search(source):
         return None
@@ -42,7 +47,7 @@ def shape(source: str, own: Container[str], ids: Container[str]
         j = match.end()
         while j < len(source) and source[j] in _SPACE:
             j += 1
-        if source[j:j + 1] == "=" and source[j + 1:j + 2] != "=":
+        if source[j : j + 1] == "=" and source[j + 1 : j + 2] != "=":
             raise _NotShaped  # keyword argument or assignment: keep the name
         index = found.setdefault(name, len(found))
         return PLACEHOLDER.format(index)

@@ -4,6 +4,7 @@ Also the per-object facts a file states that the object model does not keep (its
 handler texts), held weakly so they never keep an object alive: `incore.dumps` writes them
 back and the Python API finds a loaded object's file scope through them.
 """
+
 from __future__ import annotations
 
 import os
@@ -93,7 +94,7 @@ class Source:
             return ""
         mark = node.end_mark
         lines = self.lines()
-        rest = lines[mark.line][mark.column:].lstrip() if mark.line < len(lines) else ""
+        rest = lines[mark.line][mark.column :].lstrip() if mark.line < len(lines) else ""
         if not rest.startswith(","):
             return ""
         return " (inside {...} a comma ends the value: quote it or write it as a block with |)"

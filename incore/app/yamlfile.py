@@ -6,13 +6,15 @@ Scalars resolve by the YAML 1.2 core schema: only true/false are booleans, so `o
 string "on"; `010` is ten; dates stay strings. A `.json` file goes through the same path
 (JSON is YAML 1.2), with JSON's NaN/Infinity accepted as floats.
 """
+
 from __future__ import annotations
 
 import gc
 import math
 import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import yaml
 from yaml.nodes import Node, ScalarNode, SequenceNode
@@ -30,11 +32,12 @@ BIND = "!bind"
 INCLUDE = "!include"
 
 _NULLS = frozenset(("", "~", "null", "Null", "NULL"))
-_BOOLS = {"true": True, "True": True, "TRUE": True,
-          "false": False, "False": False, "FALSE": False}
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
-_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
-                    r"|[-+]?\.(inf|Inf|INF)|\.nan|\.NaN|\.NAN")
+_FLOAT = re.compile(
+    r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(inf|Inf|INF)|\.nan|\.NaN|\.NAN"
+)
 _JSON_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 # First characters that can start anything but a string (everything else is a string).
 _SPECIAL_START = frozenset("0123456789+-.~nNtTfF")
@@ -139,6 +142,7 @@ class JsonAppLoader(AppLoader):
 _install_constructors(AppLoader)
 
 if yaml.__with_libyaml__:
+
     class CAppLoader(_Yaml12, yaml.CSafeLoader):
         """The same loader on libyaml (about 20x faster to parse)."""
 
@@ -229,8 +233,12 @@ def syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> AppError:
         char = line[opened.column] if opened.column < len(line) else "opening character"
         end = exc.problem_mark
         what = "the file ends" if "end of stream" in problem else problem
-        return AppError.at(name, opened, f"YAML syntax error: this {char!r} is not closed "
-                                         f"({what} at {end.line + 1}:{end.column + 1})")
+        return AppError.at(
+            name,
+            opened,
+            f"YAML syntax error: this {char!r} is not closed "
+            f"({what} at {end.line + 1}:{end.column + 1})",
+        )
     context = ""
     if exc.context and exc.problem and opened is not None:
         context = f" ({exc.context} at {opened.line + 1}:{opened.column + 1})"
@@ -246,8 +254,7 @@ def read_text(path: str, display: str | None = None) -> str:
     except FileNotFoundError:
         raise AppError(name, 1, 1, "file not found") from None
     except UnicodeDecodeError as exc:
-        raise AppError(name, 1, 1, f"not UTF-8 text ({exc.reason} at byte {exc.start})") \
-            from None
+        raise AppError(name, 1, 1, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise AppError(name, 1, 1, f"cannot read file: {exc.strerror}") from None
 
@@ -266,8 +273,10 @@ def to_data(node: Node, tagged: Callable[[Node], Any] | None = None) -> Any:
         return scalar(node)
     if node.__class__ is SequenceNode:
         return [to_data(item, tagged) for item in node.value]
-    return {k.value if k.__class__ is ScalarNode else str(to_data(k, tagged)):
-            to_data(v, tagged) for k, v in node.value}
+    return {
+        k.value if k.__class__ is ScalarNode else str(to_data(k, tagged)): to_data(v, tagged)
+        for k, v in node.value
+    }
 
 
 def load_data(path: str) -> Any:

@@ -2,6 +2,7 @@
 
 Knows nothing of YAML, files or protocols.
 """
+
 from . import registry
 from .engine import Binding
 from .loop import EventLoop, TimerHandle, get_loop, set_loop
@@ -10,6 +11,17 @@ from .property import Property
 from .registry import method
 from .signal import Signal
 
-__all__ = ["Binding", "EventLoop", "Object", "Property", "Signal", "TimerHandle",
-           "binding_removed", "get_loop", "method", "registry", "set_binding_removal_diagnostic",
-           "set_loop"]
+__all__ = [
+    "Binding",
+    "EventLoop",
+    "Object",
+    "Property",
+    "Signal",
+    "TimerHandle",
+    "binding_removed",
+    "get_loop",
+    "method",
+    "registry",
+    "set_binding_removal_diagnostic",
+    "set_loop",
+]

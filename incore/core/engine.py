@@ -24,6 +24,7 @@ the loop is cut.
 
 Everything here runs on the owning (loop) thread; other threads marshal writes there.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -31,7 +32,8 @@ import itertools
 import logging
 import threading
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger("incore.binding")
 
@@ -230,11 +232,25 @@ class Binding:
     `location` ("file:line") and `source` (the expression text) make reports useful.
     """
 
-    __slots__ = ("target", "prop", "fn", "deps", "level", "dirty", "evaluating", "phase",
-                 "location", "source", "loop_reported", "active", "__weakref__")
+    __slots__ = (
+        "target",
+        "prop",
+        "fn",
+        "deps",
+        "level",
+        "dirty",
+        "evaluating",
+        "phase",
+        "location",
+        "source",
+        "loop_reported",
+        "active",
+        "__weakref__",
+    )
 
-    def __init__(self, target: Any, prop: Any, fn: Callable[[], Any],
-                 location: str = "", source: str = "") -> None:
+    def __init__(
+        self, target: Any, prop: Any, fn: Callable[[], Any], location: str = "", source: str = ""
+    ) -> None:
         self.target = target
         self.prop = prop
         self.fn = fn
@@ -249,7 +265,9 @@ class Binding:
         self.active = True
 
     def __repr__(self) -> str:
-        return f"<Binding {type(self.target).__name__}.{self.prop.name} = {self.source or self.fn!r}>"
+        return (
+            f"<Binding {type(self.target).__name__}.{self.prop.name} = {self.source or self.fn!r}>"
+        )
 
     def mark_dirty(self) -> None:
         if self.dirty or not self.active:
@@ -319,8 +337,14 @@ class Binding:
     def report_error(self, exc: BaseException) -> None:
         where = f"{self.location}: " if self.location else ""
         what = f" in binding `{self.source}`" if self.source else ""
-        log.error("%sError%s for property \"%s\": %s: %s", where, what, self.prop.name,
-                  type(exc).__name__, exc)
+        log.error(
+            '%sError%s for property "%s": %s: %s',
+            where,
+            what,
+            self.prop.name,
+            type(exc).__name__,
+            exc,
+        )
 
     def _update_deps(self, new: list) -> None:
         old = self.deps

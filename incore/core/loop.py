@@ -12,6 +12,7 @@ is bounded: a thread that posts while the loop is `backlog_limit` callables behi
 until the loop has worked off half of them (back-pressure on whoever floods it; the loop's
 own thread never waits).
 """
+
 from __future__ import annotations
 
 import heapq
@@ -20,7 +21,8 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import engine
 
@@ -67,7 +69,9 @@ class EventLoop:
         self._stopping = False
         self._running = False
         self.thread_ident: int | None = None
-        self._dispatching: int | None = None  # thread running callbacks (run/process_events/run_until)
+        self._dispatching: int | None = (
+            None  # thread running callbacks (run/process_events/run_until)
+        )
         self.backlog_limit = max(2, backlog_limit)
         # Reentrant: a signal handler on the loop's thread may post while it holds the lock.
         self._room = threading.Condition(threading.RLock())
@@ -225,8 +229,12 @@ class EventLoop:
     def _must_wait(self) -> bool:
         """A poster waits while the loop is behind and some other thread is working it off."""
         dispatching = self._dispatching
-        return (self._queue.qsize() >= self.backlog_limit // 2 and dispatching is not None
-                and dispatching != threading.get_ident() and not self._stopping)
+        return (
+            self._queue.qsize() >= self.backlog_limit // 2
+            and dispatching is not None
+            and dispatching != threading.get_ident()
+            and not self._stopping
+        )
 
     def _wait_for_room(self) -> None:
         with self._room:
@@ -235,8 +243,11 @@ class EventLoop:
             now = _now()
             if now - self._warned_at >= _WARN_EVERY:
                 self._warned_at = now
-                log.warning("the loop is %d callables behind: threads that post to it wait "
-                            "until it catches up", self._queue.qsize())
+                log.warning(
+                    "the loop is %d callables behind: threads that post to it wait "
+                    "until it catches up",
+                    self._queue.qsize(),
+                )
             self._waiters += 1
             try:
                 while self._must_wait():

@@ -4,12 +4,14 @@ An Object has typed properties with change signals, declared signals, exposed me
 enums, children in `objects`, and a parent. The metaclass gives every class a compact layout
 (`__slots__` plus one value list), one change signal per property, and registers it by name.
 """
+
 from __future__ import annotations
 
 import copy
 import enum
 import logging
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import blinker
 
@@ -71,6 +73,7 @@ class ChildrenProperty(Property):
                         raise TypeError(f"{qualname} holds objects, got {type(child).__name__}")
                 return tuple(value)
             raise TypeError(f"{qualname} expects a list of objects")
+
         self.convert = to_children
         self.type = list
         self.default = ()
@@ -133,11 +136,15 @@ class ObjectMeta(type):
         for s in own_signals.values():
             s.owner = cls
         signals.update(own_signals)
-        own_methods = {k: registry.Method(v) for k, v in ns.items()
-                       if callable(v) and getattr(v, "__incore_method__", False)}
+        own_methods = {
+            k: registry.Method(v)
+            for k, v in ns.items()
+            if callable(v) and getattr(v, "__incore_method__", False)
+        }
         methods.update(own_methods)
-        own_enums = {k: v for k, v in ns.items()
-                     if isinstance(v, type) and issubclass(v, enum.Enum)}
+        own_enums = {
+            k: v for k, v in ns.items() if isinstance(v, type) and issubclass(v, enum.Enum)
+        }
         enums.update(own_enums)
         for e in own_enums.values():
             for member in e:
@@ -146,8 +153,10 @@ class ObjectMeta(type):
                     raise TypeError(f"{cls.__name__}: enum value {member.name} clashes")
                 setattr(cls, member.name, member)
         cls._own_props = own_props
-        cls._own_signals = {**own_signals, **{k + "Changed": signals[k + "Changed"]
-                                              for k in own_props}}
+        cls._own_signals = {
+            **own_signals,
+            **{k + "Changed": signals[k + "Changed"] for k in own_props},
+        }
         cls._own_methods = own_methods
         cls._own_enums = own_enums
         cls._props = dict(sorted(props.items(), key=lambda kv: kv[1].index))
@@ -204,8 +213,10 @@ class ObjectMeta(type):
             raise TypeError(f"{name}: property slots are not contiguous; reorder the bases")
         for p in cls._prop_list:
             if p.on_write is not None and not callable(getattr(cls, p.on_write, None)):
-                raise TypeError(f"{name}.{p.name}: on_write names '{p.on_write}', which is not "
-                                f"a method of {name}")
+                raise TypeError(
+                    f"{name}.{p.name}: on_write names '{p.on_write}', which is not "
+                    f"a method of {name}"
+                )
         cls._defaults = [p.initial() for p in cls._prop_list]
         cls._mutable = tuple(p.index for p in cls._prop_list if p.mutable)
 
@@ -228,12 +239,16 @@ class Object(metaclass=ObjectMeta):
     #: Modifiers (Polling, Connections) are accepted under any object.
     modifier: bool = False
 
-    objectId = Property(str, "", doc="An identifier that is stored with the object's state "
-                        "(serializeProperties) and matches children when restoring it.")
-    parent = Property("Object", None, readonly=True,
-                      doc="The object this one is a child of.")
-    objects = ChildrenProperty(list, (), serializable=False,
-                               doc="The children of this object (the default property).")
+    objectId = Property(
+        str,
+        "",
+        doc="An identifier that is stored with the object's state "
+        "(serializeProperties) and matches children when restoring it.",
+    )
+    parent = Property("Object", None, readonly=True, doc="The object this one is a child of.")
+    objects = ChildrenProperty(
+        list, (), serializable=False, doc="The children of this object (the default property)."
+    )
 
     completed = Signal(doc="Emitted after this object and all of its children are complete.")
 
@@ -257,8 +272,10 @@ class Object(metaclass=ObjectMeta):
     def _init_set(self, name: str, value: Any) -> None:
         prop = type(self)._props.get(name)
         if prop is None:
-            raise TypeError(f"{type(self).__name__} has no property '{name}'"
-                            f"{registry.suggest(name, type(self)._props)}")
+            raise TypeError(
+                f"{type(self).__name__} has no property '{name}'"
+                f"{registry.suggest(name, type(self)._props)}"
+            )
         if prop.readonly:
             raise AttributeError(f"{prop.qualname} is read-only")
         if callable(value) and prop.type is not object and not isinstance(value, Object):
@@ -305,13 +322,22 @@ class Object(metaclass=ObjectMeta):
         return obs.get(key) or []
 
     # -- bindings ----------------------------------------------------------------------------
-    def bind(self, name: str, fn: Callable[[], Any] | str, *, location: str = "",
-             source: str = "", scope: dict | None = None) -> engine.Binding:
+    def bind(
+        self,
+        name: str,
+        fn: Callable[[], Any] | str,
+        *,
+        location: str = "",
+        source: str = "",
+        scope: dict | None = None,
+    ) -> engine.Binding:
         """Make property `name` follow `fn()` (or an expression string), like QML's `:`."""
         prop = type(self)._props.get(name)
         if prop is None:
-            raise TypeError(f"{type(self).__name__} has no property '{name}'"
-                            f"{registry.suggest(name, type(self)._props)}")
+            raise TypeError(
+                f"{type(self).__name__} has no property '{name}'"
+                f"{registry.suggest(name, type(self)._props)}"
+            )
         if isinstance(fn, str):
             if _expression_compiler is None:
                 raise RuntimeError("expression bindings need incore.app (import incore)")
@@ -342,8 +368,14 @@ class Object(metaclass=ObjectMeta):
         b.detach()
         if _log_binding_removal:
             where = f"{b.location}: " if b.location else ""
-            log.warning("%sbinding of %s.%s (`%s`) removed by %s", where, type(self).__name__,
-                        name, b.source, reason)
+            log.warning(
+                "%sbinding of %s.%s (`%s`) removed by %s",
+                where,
+                type(self).__name__,
+                name,
+                b.source,
+                reason,
+            )
         if binding_removed.receivers:
             binding_removed.send(self, name=name, binding=b, reason=reason)
 
@@ -359,8 +391,10 @@ class Object(metaclass=ObjectMeta):
     def setProperty(self, name: str, value: Any) -> None:
         """Write a property by name (what app files and --set do)."""
         if name not in type(self)._props:
-            raise TypeError(f"{type(self).__name__} has no property '{name}'"
-                            f"{registry.suggest(name, type(self)._props)}")
+            raise TypeError(
+                f"{type(self).__name__} has no property '{name}'"
+                f"{registry.suggest(name, type(self)._props)}"
+            )
         setattr(self, name, value)
 
     # -- tree --------------------------------------------------------------------------------
@@ -376,7 +410,7 @@ class Object(metaclass=ObjectMeta):
         return self._v[2]
 
     def walk(self) -> Iterator[Object]:
-        """This object and all descendants, depth first, parents before children."""
+        """Yield this object and all descendants, depth first, parents before children."""
         yield self
         for child in self._v[2]:
             yield from child.walk()
@@ -406,8 +440,11 @@ class Object(metaclass=ObjectMeta):
     def has_receivers(self, signal: str) -> bool:
         """True if anything listens to `signal` (a signal name or a property's `fooChanged`):
         lets a type skip building arguments nobody will see."""
-        key = signal[:-7] if signal.endswith("Changed") and signal[:-7] in type(self)._props \
+        key = (
+            signal[:-7]
+            if signal.endswith("Changed") and signal[:-7] in type(self)._props
             else signal
+        )
         return bool(self._obs and self._obs.get(key))
 
     def complete(self) -> None:
@@ -443,24 +480,28 @@ class Object(metaclass=ObjectMeta):
     def serializeProperties(self) -> dict:
         """The serializable properties and children as a dict."""
         from .serialize import serialize_properties
+
         return serialize_properties(self)
 
     @registry.method
     def deserializeProperties(self, data: dict) -> None:
         """Restore properties (and children, matched by objectId, else position)."""
         from .serialize import deserialize_properties
+
         deserialize_properties(self, data)
 
     @registry.method
     def toJson(self) -> str:
         """serializeProperties() as a JSON string."""
         from .serialize import to_json
+
         return to_json(self)
 
     @registry.method
     def fromJson(self, text: str) -> None:
         """Restore from a toJson() string."""
         from .serialize import from_json
+
         from_json(self, text)
 
 

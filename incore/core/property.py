@@ -4,12 +4,14 @@ Values live in a per-object list (`obj._v[index]`): a list is smaller than a dic
 index is faster than a key. Reading a property inside a binding records a dependency; writing
 a different value notifies the subscribers (bindings and listeners) through the engine.
 """
+
 from __future__ import annotations
 
 import copy
 import enum
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import engine
 from .convert import converter_for, type_name
@@ -44,14 +46,41 @@ class Property:
     #: The properties a binding of this one derives (DataObject.data: quality, timestamp).
     followers: tuple[str, ...] = ()
 
-    __slots__ = ("name", "type", "default", "readonly", "doc", "serializable", "on_write",
-                 "index", "convert", "owner", "mutable", "unit", "minimum", "maximum", "check",
-                 "targets", "checked")
+    __slots__ = (
+        "name",
+        "type",
+        "default",
+        "readonly",
+        "doc",
+        "serializable",
+        "on_write",
+        "index",
+        "convert",
+        "owner",
+        "mutable",
+        "unit",
+        "minimum",
+        "maximum",
+        "check",
+        "targets",
+        "checked",
+    )
 
-    def __init__(self, type: Any = object, default: Any = None, *, readonly: bool = False,
-                 doc: str = "", serializable: bool = True, on_write: str | None = None,
-                 unit: str = "", minimum: float | None = None, maximum: float | None = None,
-                 check: Callable[[Any], Any] | None = None, targets: Any = None) -> None:
+    def __init__(
+        self,
+        type: Any = object,
+        default: Any = None,
+        *,
+        readonly: bool = False,
+        doc: str = "",
+        serializable: bool = True,
+        on_write: str | None = None,
+        unit: str = "",
+        minimum: float | None = None,
+        maximum: float | None = None,
+        check: Callable[[Any], Any] | None = None,
+        targets: Any = None,
+    ) -> None:
         self.type = type
         self.default = default
         self.readonly = readonly
@@ -69,8 +98,9 @@ class Property:
         self.check = check
         self.targets = targets
         #: Whether problem() can find anything (the loader skips it otherwise).
-        self.checked = minimum is not None or maximum is not None or check is not None \
-            or targets is not None
+        self.checked = (
+            minimum is not None or maximum is not None or check is not None or targets is not None
+        )
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -103,8 +133,11 @@ class Property:
         `obj` is the object it is meant for: a `targets` rule needs its parent.
         """
         low, high = self.minimum, self.maximum
-        if (low is not None or high is not None) and isinstance(value, (int, float)) \
-                and not isinstance(value, bool):
+        if (
+            (low is not None or high is not None)
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+        ):
             if (low is not None and value < low) or (high is not None and value > high):
                 return f"{self.qualname} expects {self.range_text()}, got {value!r}"
         if self.check is not None:

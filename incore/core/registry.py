@@ -7,12 +7,14 @@ follow (a Property's range and check, a ParentTarget, a type's `_check()` of the
 It also remembers where a loaded object was declared (`location`), so an object's run-time
 warnings can name the file and line the user has to look at.
 """
+
 from __future__ import annotations
 
 import difflib
 import enum
 import weakref
-from typing import Any, Callable, Iterator, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 _types: dict[str, type] = {}
 _pending_refs: list[Any] = []
@@ -78,27 +80,46 @@ def describe(cls: type) -> dict[str, Any]:
     """A plain description of a type, for `incore types`, docs and the schema."""
     props = []
     for p in cls._props.values():
-        props.append({
-            "name": p.name, "type": p.type_name, "default": _jsonable(p.initial()),
-            "signal": p.name + "Changed", "writable": not p.readonly,
-            "serializable": p.serializable, "doc": p.doc, "allowed": p.rule_text(),
-            "minimum": p.minimum, "maximum": p.maximum,
-        })
+        props.append(
+            {
+                "name": p.name,
+                "type": p.type_name,
+                "default": _jsonable(p.initial()),
+                "signal": p.name + "Changed",
+                "writable": not p.readonly,
+                "serializable": p.serializable,
+                "doc": p.doc,
+                "allowed": p.rule_text(),
+                "minimum": p.minimum,
+                "maximum": p.maximum,
+            }
+        )
     return {
         "name": cls.__name__,
         "doc": (cls.__doc__ or "").strip(),
         "inherits": [b.__name__ for b in cls.__mro__[1:] if b.__name__ in _types],
         "properties": props,
-        "methods": [{"name": m.name, "doc": m.doc,
-                     "args": list(m.fn.__code__.co_varnames[1:m.fn.__code__.co_argcount])}
-                    for m in cls._methods.values()],
-        "signals": [{"name": s.name, "args": list(s.args), "doc": s.doc}
-                    for s in cls._signals.values() if not s.name.endswith("Changed")
-                    or s.name[:-7] not in cls._props],
-        "enums": [{"name": e.__name__, "doc": (e.__doc__ or "").strip()
-                   if e.__doc__ != enum.IntEnum.__doc__ else "",
-                   "values": [{"name": m.name, "value": m.value} for m in e]}
-                  for e in cls._enums.values()],
+        "methods": [
+            {
+                "name": m.name,
+                "doc": m.doc,
+                "args": list(m.fn.__code__.co_varnames[1 : m.fn.__code__.co_argcount]),
+            }
+            for m in cls._methods.values()
+        ],
+        "signals": [
+            {"name": s.name, "args": list(s.args), "doc": s.doc}
+            for s in cls._signals.values()
+            if not s.name.endswith("Changed") or s.name[:-7] not in cls._props
+        ],
+        "enums": [
+            {
+                "name": e.__name__,
+                "doc": (e.__doc__ or "").strip() if e.__doc__ != enum.IntEnum.__doc__ else "",
+                "values": [{"name": m.name, "value": m.value} for m in e],
+            }
+            for e in cls._enums.values()
+        ],
         "accepts": [a if isinstance(a, str) else a.__name__ for a in cls.accepts],
     }
 
@@ -127,8 +148,9 @@ class ParentTarget:
 
     __slots__ = ("verb", "requirement", "description")
 
-    def __init__(self, verb: str, requirement: Callable[[type, str], str],
-                 description: str) -> None:
+    def __init__(
+        self, verb: str, requirement: Callable[[type, str], str], description: str
+    ) -> None:
         self.verb = verb
         self.requirement = requirement
         self.description = description
@@ -160,7 +182,7 @@ def set_location(obj: Any, where: str) -> None:
 
 
 def location(obj: Any) -> str:
-    """"FILE:LINE" of the app file declaration of `obj`, or "" (made in Python)."""
+    """Where `obj` was declared in its app file, as "FILE:LINE" ("" if made in Python)."""
     return _locations.get(obj, "")
 
 

@@ -9,6 +9,7 @@ its object (same properties, same converters and checks, hooks silenced), in the
 real writes will take, and only when all of them fit is the tree changed. A key the type does
 not know (state from another version of the app) is logged and skipped.
 """
+
 from __future__ import annotations
 
 import enum
@@ -84,9 +85,8 @@ def _dry_type(cls: type) -> type:
     dry = cls.__dict__.get("_dry_type")
     if dry is None:
         hooks = {p.on_write: _silent for p in cls._prop_list if p.on_write}
-        dry = type(cls)(cls.__name__, (cls,), {"__module__": __name__, **hooks},
-                        register=False)
-        setattr(cls, "_dry_type", dry)
+        dry = type(cls)(cls.__name__, (cls,), {"__module__": __name__, **hooks}, register=False)
+        cls._dry_type = dry
     return dry
 
 
@@ -105,7 +105,7 @@ def _located(exc: Exception, obj: Any, prop: Property, where: str) -> Exception:
     label = f"{type(obj).__name__}.{prop.name}"
     text = str(exc)
     if text.startswith(prop.qualname):
-        text = label + text[len(prop.qualname):]
+        text = label + text[len(prop.qualname) :]
     elif not text.startswith(label):
         text = f"{label}: {text}"
     kind = type(exc) if type(exc) in (TypeError, ValueError) else ValueError
@@ -131,8 +131,7 @@ def _check(obj: Any, writes: list[tuple[Property, Any]], where: str) -> None:
 # -- restoring -------------------------------------------------------------------------------
 def _require_mapping(data: Any, where: str) -> None:
     if not isinstance(data, dict):
-        raise TypeError(f"{where}: expected a mapping of properties, got "
-                        f"{type(data).__name__}")
+        raise TypeError(f"{where}: expected a mapping of properties, got {type(data).__name__}")
 
 
 def _plan(obj: Any, data: Any, root: Any, where: str, steps: list[Step]) -> None:
@@ -145,8 +144,13 @@ def _plan(obj: Any, data: Any, root: Any, where: str, steps: list[Step]) -> None
             continue
         prop = props.get(name)
         if prop is None:
-            log.warning("%s%s has no property '%s'%s: skipped", f"{where}: " if where else "",
-                        type(obj).__name__, name, registry.suggest(name, props))
+            log.warning(
+                "%s%s has no property '%s'%s: skipped",
+                f"{where}: " if where else "",
+                type(obj).__name__,
+                name,
+                registry.suggest(name, props),
+            )
             continue
         if not prop.serializable:
             continue  # read-only and transient properties are never restored
@@ -165,8 +169,7 @@ def _plan_children(obj: Any, states: Any, root: Any, where: str, steps: list[Ste
         return
     prefix = f"{where}.objects" if where else "objects"
     if not isinstance(states, list):
-        raise TypeError(f"{prefix}: expected a list of child states, got "
-                        f"{type(states).__name__}")
+        raise TypeError(f"{prefix}: expected a list of child states, got {type(states).__name__}")
     children = list(obj.children())
     by_id = {c.objectId: c for c in children if c.objectId}
     for position, state in enumerate(states):
@@ -178,8 +181,13 @@ def _plan_children(obj: Any, states: Any, root: Any, where: str, steps: list[Ste
             if not oid or not candidate.objectId:
                 child = candidate
         if child is None:
-            log.warning("%s[%d]: no child of %r matches this state%s: skipped", prefix,
-                        position, obj, f" (objectId '{oid}')" if oid else "")
+            log.warning(
+                "%s[%d]: no child of %r matches this state%s: skipped",
+                prefix,
+                position,
+                obj,
+                f" (objectId '{oid}')" if oid else "",
+            )
             continue
         _plan(child, state, root, f"{prefix}[{position}]", steps)
 

@@ -5,11 +5,13 @@ run through the engine's wave, after the bindings of the wave have settled. Conn
 bound method holds it weakly, so a connection never keeps a dead object alive; a callable
 that takes fewer arguments than the signal carries gets only the leading ones (QML style).
 """
+
 from __future__ import annotations
 
 import inspect
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import engine
 
@@ -72,6 +74,7 @@ class ChangeSignal(Signal):
 
         def handler(value: Any) -> None:
             fn(value, value)
+
         return handler
 
 
@@ -143,8 +146,9 @@ class BoundSignal:
 
     def connect(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Call `fn` on every emission; returns fn so it works as a decorator."""
-        self.obj._subscribe(self.signal.key, _Slot(fn, len(self.signal.args), self.obj,
-                                                   self.signal.key))
+        self.obj._subscribe(
+            self.signal.key, _Slot(fn, len(self.signal.args), self.obj, self.signal.key)
+        )
         return fn
 
     def disconnect(self, fn: Callable[..., Any]) -> None:

@@ -1,3 +1,6 @@
 """The declarative types users write; importing this package registers all of them."""
-from . import foundation  # noqa: F401
-from . import s7  # noqa: F401
+
+from . import (
+    foundation,  # noqa: F401
+    s7,  # noqa: F401
+)

@@ -7,6 +7,7 @@ occurrence (so a handler can count retries). Types inherit `ErrorReporting`, dec
 own `Error` enum (first member `NoError = 0`) and `error = error_property(Error)`, and call
 `self._report_error(self.SomeError, "details")`. Safe to call from any thread.
 """
+
 from __future__ import annotations
 
 import enum
@@ -20,9 +21,12 @@ log = logging.getLogger("incore.objects")
 
 def error_property(error_enum: type[enum.IntEnum]) -> Property:
     """The `error` property for a type whose errors are `error_enum` (NoError = 0 first)."""
-    return Property(error_enum, error_enum(0), readonly=True,
-                    doc="The last error (NoError if none); unchanged when the same error "
-                        "repeats.")
+    return Property(
+        error_enum,
+        error_enum(0),
+        readonly=True,
+        doc="The last error (NoError if none); unchanged when the same error repeats.",
+    )
 
 
 class StartError(RuntimeError):
@@ -46,8 +50,9 @@ class ErrorReporting(Object, register=False):
 
     __slots__ = ()
 
-    errorString = Property(str, "", readonly=True,
-                           doc="A human-readable description of the last error.")
+    errorString = Property(
+        str, "", readonly=True, doc="A human-readable description of the last error."
+    )
     errorOccurred = Signal(doc="Emitted on every error, also when the same error repeats.")
 
     def _report_error(self, code: Any, text: str = "") -> None:

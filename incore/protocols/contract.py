@@ -8,23 +8,23 @@ both ends in one process. (h11 and aioquic are built the same way.)
 
 Three shapes, one for each place an engine sits:
 
-* :class:`StreamEngine` talks to a byte stream (TCP): ``receive_data`` takes whatever
-  ``recv`` returned, in any chunking, and ``data_to_send`` drains what to write.
-  :class:`Framing` is a stream engine that also carries the PDUs of a layer above it
+* `StreamEngine` talks to a byte stream (TCP): `receive_data` takes whatever
+  `recv` returned, in any chunking, and `data_to_send` drains what to write.
+  `Framing` is a stream engine that also carries the PDUs of a layer above it
   (TPKT/COTP carries S7 PDUs; MBAP will carry Modbus PDUs, APCI IEC 104 ASDUs).
-* :class:`PduEngine` is such an upper layer: one whole PDU in, the PDUs it answers out.
-  :class:`~incore.protocols.stack.Stack` puts one on a framing engine, and the pair is a
-  plain :class:`StreamEngine` again.
-* :class:`Exchange` is a client's request/response operation: request bytes out, the
-  reply in, then the next request or the result. :func:`run` drives one with any blocking
-  ``transfer(request) -> reply``.
+* `PduEngine` is such an upper layer: one whole PDU in, the PDUs it answers out.
+  `Stack` puts one on a framing engine, and the pair is a
+  plain `StreamEngine` again.
+* `Exchange` is a client's request/response operation: request bytes out, the
+  reply in, then the next request or the result. `run` drives one with any blocking
+  `transfer(request) -> reply`.
 
-Time is an input like bytes: ``now`` is a reading of the transport's monotonic clock in
+Time is an input like bytes: `now` is a reading of the transport's monotonic clock in
 seconds (the engine only compares and adds). An engine with timers (IEC 104's t1/t2/t3)
-says when it next needs the clock with ``next_deadline()``, and the transport calls
-``handle_timer(now)`` once that time has come; engines without timers inherit
-:class:`Untimed`, so one transport loop serves both. Every method may raise
-:class:`~incore.protocols.errors.ProtocolError` for bytes it cannot accept; the transport
+says when it next needs the clock with `next_deadline()`, and the transport calls
+`handle_timer(now)` once that time has come; engines without timers inherit
+`Untimed`, so one transport loop serves both. Every method may raise
+`ProtocolError` for bytes it cannot accept; the transport
 then drops the connection.
 """
 
@@ -48,20 +48,20 @@ class StreamEngine(Protocol[E_co]):
 
     def receive_data(self, data: bytes, now: float | None = None) -> list[E_co]:
         """Feed bytes as they arrived (any chunking gives the same events); return the events
-        they complete. ``now`` is when they arrived; ``None`` means "no later than the last
+        they complete. `now` is when they arrived; `None` means "no later than the last
         time I was given", which is all an engine without timers ever needs."""
         ...
 
     def data_to_send(self) -> bytes:
-        """Drain and return the bytes to write to the peer (``b""`` if none)."""
+        """Drain and return the bytes to write to the peer (`b""` if none)."""
         ...
 
     def next_deadline(self) -> float | None:
-        """When :meth:`handle_timer` must next be called (``None``: no timer is running)."""
+        """When `handle_timer` must next be called (`None`: no timer is running)."""
         ...
 
     def handle_timer(self, now: float) -> list[E_co]:
-        """The clock reached ``now``: fire what is due and return the events it caused."""
+        """The clock reached `now`: fire what is due and return the events it caused."""
         ...
 
 
@@ -69,8 +69,8 @@ class StreamEngine(Protocol[E_co]):
 class PduReceived:
     """A framing engine's event that carries one whole PDU of the layer above it.
 
-    A :class:`~incore.protocols.stack.Stack` hands every event of this class (subclasses
-    included, such as :class:`~incore.protocols.isotcp.IsoData`) to its PDU engine.
+    A `Stack` hands every event of this class (subclasses
+    included, such as `IsoData`) to its PDU engine.
     """
 
     payload: bytes
@@ -80,17 +80,16 @@ class PduReceived:
 class Framing(StreamEngine[E_co], Protocol[E_co]):
     """A stream engine that carries the PDUs of an upper layer.
 
-    Received PDUs come out as :class:`PduReceived` events; :meth:`send_pdu` queues one PDU
-    for :meth:`data_to_send`, framed (and split, if it has to be) as the protocol wants.
+    Received PDUs come out as `PduReceived` events; `send_pdu` queues one PDU
+    for `data_to_send`, framed (and split, if it has to be) as the protocol wants.
     """
 
     @property
     def can_send(self) -> bool:
-        """The connection is up: :meth:`send_pdu` would queue (and not raise)."""
+        """The connection is up: `send_pdu` would queue (and not raise)."""
         ...
 
-    def send_pdu(self, pdu: bytes) -> None:
-        ...
+    def send_pdu(self, pdu: bytes) -> None: ...
 
 
 @runtime_checkable
@@ -99,25 +98,23 @@ class PduEngine(Protocol[E_co]):
 
     def receive_pdu(self, pdu: bytes, now: float | None = None) -> list[E_co]:
         """Handle one whole PDU; return the events it caused (its answer goes to
-        :meth:`pdus_to_send`)."""
+        `pdus_to_send`)."""
         ...
 
     def pdus_to_send(self) -> list[bytes]:
         """Drain and return the PDUs to send, in order."""
         ...
 
-    def next_deadline(self) -> float | None:
-        ...
+    def next_deadline(self) -> float | None: ...
 
-    def handle_timer(self, now: float) -> list[E_co]:
-        ...
+    def handle_timer(self, now: float) -> list[E_co]: ...
 
 
 @runtime_checkable
 class Exchange(Protocol[T_co]):
-    """A client operation: send :attr:`request`, :meth:`feed` it the reply, repeat while
-    :meth:`feed` returns a next request; then :attr:`done` is true and :attr:`result` holds
-    the outcome. Failures raise from :meth:`feed` (the protocol's own error type)."""
+    """A client operation: send `request`, `feed` it the reply, repeat while
+    `feed` returns a next request; then `done` is true and `result` holds
+    the outcome. Failures raise from `feed` (the protocol's own error type)."""
 
     @property
     def request(self) -> bytes | None: ...
@@ -145,7 +142,7 @@ class Untimed:
 
 
 def run(operation: Exchange[T], transfer: Callable[[bytes], bytes]) -> T:
-    """Drive an :class:`Exchange` to its result with a blocking ``transfer(request) -> reply``
+    """Drive an `Exchange` to its result with a blocking `transfer(request) -> reply`
     (which owns the socket, the framing and the timeout)."""
     request = operation.request
     while request is not None:

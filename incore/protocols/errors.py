@@ -1,6 +1,6 @@
 """One exception hierarchy for every sans-IO protocol engine.
 
-Transports catch :class:`ProtocolError` to decide "drop this connection" without
+Transports catch `ProtocolError` to decide "drop this connection" without
 knowing which layer complained; the subclasses say where the bytes went wrong.
 """
 
@@ -45,9 +45,9 @@ class PduError(ProtocolError):
 class S7Error(ProtocolError):
     """A failed S7 client operation, numbered like snap7's client errors.
 
-    ``code`` is the snap7 client error number (see
-    :class:`incore.protocols.s7.constants.ClientError`), ``text`` its snap7 text
-    and ``detail`` optional context such as the area and offset involved.
+    `code` is the snap7 client error number (see
+    `incore.protocols.s7.constants.ClientError`), `text` its snap7 text
+    and `detail` optional context such as the area and offset involved.
     """
 
     def __init__(self, code: int, text: str, detail: str = "") -> None:
@@ -61,7 +61,7 @@ class AreaError(Exception):
     """Raised by an area store to refuse an access with an S7 item return code.
 
     Not a protocol error: the server engine turns it into a per-item return code
-    (``0x0A`` object does not exist, ``0x05`` address out of range, ...).
+    (`0x0A` object does not exist, `0x05` address out of range, ...).
     """
 
     def __init__(self, return_code: int, message: str = "") -> None:

@@ -1,7 +1,7 @@
 """Two layers as one engine: a framing engine carrying a PDU engine is a stream engine.
 
 This is what lets a transport serve S7 (TPKT/COTP + S7) - and later Modbus (MBAP + PDU)
-or IEC 104 (APCI + ASDU) - with one loop that knows only :class:`~.contract.StreamEngine`.
+or IEC 104 (APCI + ASDU) - with one loop that knows only `StreamEngine`.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ U = TypeVar("U")
 
 
 class Stack(Generic[L, U]):
-    """``framing`` below, ``upper`` above: bytes in, both layers' events out.
+    """`framing` below, `upper` above: bytes in, both layers' events out.
 
-    Every :class:`~.contract.PduReceived` of the framing engine goes to ``upper`` (it is not
-    returned itself); the PDUs ``upper`` answers are framed at once, so they are in
-    :meth:`data_to_send` as soon as the call that caused them returns. Other framing events
+    Every `PduReceived` of the framing engine goes to `upper` (it is not
+    returned itself); the PDUs `upper` answers are framed at once, so they are in
+    `data_to_send` as soon as the call that caused them returns. Other framing events
     (connected, disconnected) are returned in their place among the upper layer's events.
-    A :class:`~.errors.ProtocolError` of either layer propagates: drop the connection.
+    A `ProtocolError` of either layer propagates: drop the connection.
 
     The framing engine has read the whole chunk before the upper layer sees its first PDU,
     so a peer that sends its last request and its release in one chunk finds the

@@ -13,6 +13,7 @@ a side-car file NAME.json.expect with the same lines:
 `FILE:LINE:COL: message` (FILE spelled relative to how `path` is spelled), and overrides.
 The CLI tests reuse it: `incore validate PATH --set ...` must print that line first.
 """
+
 from __future__ import annotations
 
 import os

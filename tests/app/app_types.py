@@ -3,6 +3,7 @@
 They are kept minimal and independent of the foundation types so a test here fails only
 for a reason of the app layer.
 """
+
 from __future__ import annotations
 
 import enum

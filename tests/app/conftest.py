@@ -1,13 +1,14 @@
 """Fixtures of the app-file tests: the X... test types, a loader of inline text."""
+
 from __future__ import annotations
 
 import logging
 import textwrap
-from typing import Callable, Iterator
-
-import pytest
+from collections.abc import Callable, Iterator
 
 import app_types  # noqa: F401  (registers XRoot, XItem, ...)
+import pytest
+
 import incore
 from incore.core import engine
 
@@ -15,8 +16,10 @@ from incore.core import engine
 @pytest.fixture
 def load() -> Callable[..., incore.App]:
     """load(yaml_text, filename="app.yaml", overrides=()) -> App, text dedented."""
+
     def loader(text: str, filename: str = "app.yaml", overrides: tuple = ()) -> incore.App:
         return incore.load_string(textwrap.dedent(text), filename, overrides)
+
     return loader
 
 

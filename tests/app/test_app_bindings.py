@@ -1,13 +1,14 @@
 """Bindings (§2): dependency re-capture, removal by assignment, loops, errors, glitch-free
 waves, and bindings made from Python."""
+
 from __future__ import annotations
 
 import logging
 
 import pytest
+from app_types import XItem, XRoot
 
 import incore
-from app_types import XItem, XRoot
 
 
 def test_binding_follows_its_expression(load) -> None:
@@ -63,32 +64,38 @@ def test_assignment_removes_the_binding(load) -> None:
 
 
 def test_removal_diagnostic_logs_the_binding_file_line(load, binding_log) -> None:
-    app = load("""\
+    app = load(
+        """\
     XRoot:
       objects:
         - XItem: {id: a, data: 1}
         - XItem:
             id: b
             data: !bind a.data * 2
-    """, "plant.yaml")
+    """,
+        "plant.yaml",
+    )
     app.ids["a"].data = 2
     assert not [r for r in binding_log.records if "removed" in r.getMessage()]
     incore.set_binding_removal_diagnostic(True)
     app.ids["b"].data = 5
     messages = [r.getMessage() for r in binding_log.records if "removed" in r.getMessage()]
-    assert messages == ["plant.yaml:6: binding of XItem.data (`a.data * 2`) removed by "
-                        "assignment"]
+    assert messages == ["plant.yaml:6: binding of XItem.data (`a.data * 2`) removed by assignment"]
 
 
-def test_binding_loop_is_reported_once_with_file_line_and_the_app_goes_on(load,
-                                                                         binding_log) -> None:
-    app = load("""\
+def test_binding_loop_is_reported_once_with_file_line_and_the_app_goes_on(
+    load, binding_log
+) -> None:
+    app = load(
+        """\
     XRoot:
       objects:
         - XItem: {id: a, count: 1}
         - XItem: {id: b, count: !bind a.count + c.count}
         - XItem: {id: c, count: !bind b.count + 1}
-    """, "loop.yaml")
+    """,
+        "loop.yaml",
+    )
     a, b, c = (app.ids[i] for i in "abc")
     a.count = 2
     a.count = 3
@@ -101,14 +108,17 @@ def test_binding_loop_is_reported_once_with_file_line_and_the_app_goes_on(load,
 
 
 def test_exception_in_binding_is_reported_and_the_value_kept(load, binding_log) -> None:
-    app = load("""\
+    app = load(
+        """\
     XRoot:
       objects:
         - XItem: {id: a, count: 2}
         - XItem:
             id: b
             data: !bind 1 / a.count
-    """, "div.yaml")
+    """,
+        "div.yaml",
+    )
     a, b = app.ids["a"], app.ids["b"]
     assert b.data == 0.5
     a.count = 0
@@ -180,8 +190,11 @@ def test_python_api_binds_with_a_scope_or_by_object_ids() -> None:
 
 
 def test_shared_shape_bindings_keep_their_own_ids(load) -> None:
-    lines = "\n".join(f"    - XItem: {{id: s{i}, count: {i}}}\n"
-                      f"    - XItem: {{id: t{i}, count: !bind s{i}.count * 10}}" for i in range(4))
+    lines = "\n".join(
+        f"    - XItem: {{id: s{i}, count: {i}}}\n"
+        f"    - XItem: {{id: t{i}, count: !bind s{i}.count * 10}}"
+        for i in range(4)
+    )
     app = load(f"XRoot:\n  objects:\n{lines}\n")
     assert [app.ids[f"t{i}"].count for i in range(4)] == [0, 10, 20, 30]
     app.ids["s2"].count = 5

@@ -5,13 +5,14 @@ of its own change (as `value` and as `foo`), even when a later write changed it 
 Each program runs as users run it (`incore run` in a subprocess), loaded in-process, and
 written in plain Python.
 """
+
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -70,8 +71,13 @@ SETPOINT_OUT = ["now 21.5", "SP 30.0", "C 30.0", "SP 21.5", "C 21.5"]
 
 
 def incore_run(app: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "incore", "run", app.name], cwd=app.parent,
-                          capture_output=True, text=True, timeout=WAIT)
+    return subprocess.run(
+        [sys.executable, "-m", "incore", "run", app.name],
+        cwd=app.parent,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
 
 
 @pytest.fixture
@@ -159,10 +165,18 @@ def test_every_write_is_seen_by_handlers_and_connections(load, capsys):
     """)
     app.ids["timer"].triggered.emit()
     assert capsys.readouterr().out.splitlines() == [
-        "read 50", "read 60", "read 70 x 7",
-        "own 5 5", "conn 5 5", "y 50 50",
-        "own 6 6", "conn 6 6", "y 60 60",
-        "own 7 7", "conn 7 7", "y 70 70",
+        "read 50",
+        "read 60",
+        "read 70 x 7",
+        "own 5 5",
+        "conn 5 5",
+        "y 50 50",
+        "own 6 6",
+        "conn 6 6",
+        "y 60 60",
+        "own 7 7",
+        "conn 7 7",
+        "y 70 70",
     ]
 
 
@@ -201,14 +215,14 @@ def test_change_handlers_see_their_change_in_plain_python(loop):
     timer.triggered.connect(triggered)
     run_in_process(app)
     # each call gets the value of its own change; a read gives the current value
-    assert seen == [("now", 21.5), ("SP", 30.0, 21.5), ("C", 30.0), ("SP", 21.5, 21.5),
-                    ("C", 21.5)]
+    assert seen == [("now", 21.5), ("SP", 30.0, 21.5), ("C", 30.0), ("SP", 21.5, 21.5), ("C", 21.5)]
 
 
 def test_a_function_and_a_handler_writing_the_same_property(load, capsys):
     """Changes made by a function called from a handler, and by the handler itself, are
     each handled once, in order, after the handler that made them returns."""
-    app = load(textwrap.dedent("""\
+    app = load(
+        textwrap.dedent("""\
     Application:
       objects:
         - DataObject:
@@ -227,9 +241,16 @@ def test_a_function_and_a_handler_writing_the_same_property(load, capsys):
               tank.setpoint = 10.0
               tank.bump()
               print("done", tank.setpoint)
-    """))
+    """)
+    )
     app.ids["timer"].triggered.emit()
     assert capsys.readouterr().out.splitlines() == [
-        "bumped 22.5", "bumped 23.5", "bumped 11.0", "done 11.0",
-        "SP 22.5 22.5", "SP 23.5 23.5", "SP 10.0 10.0", "SP 11.0 11.0",
+        "bumped 22.5",
+        "bumped 23.5",
+        "bumped 11.0",
+        "done 11.0",
+        "SP 22.5 22.5",
+        "SP 23.5 23.5",
+        "SP 10.0 10.0",
+        "SP 11.0 11.0",
     ]

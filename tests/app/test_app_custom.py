@@ -1,9 +1,10 @@
 """Custom properties, signals and functions (§5)."""
+
 from __future__ import annotations
 
 import pytest
-
 from app_types import XItem
+
 from incore.core import Property, Signal
 
 
@@ -84,8 +85,9 @@ def test_custom_functions_are_methods_callable_everywhere(load, capsys) -> None:
 
 
 def test_objects_declaring_the_same_members_share_a_class(load) -> None:
-    text = "\n".join(f"    - XItem: {{id: i{n}, properties: {{extra: int}}, extra: {n}}}"
-                     for n in range(3))
+    text = "\n".join(
+        f"    - XItem: {{id: i{n}, properties: {{extra: int}}, extra: {n}}}" for n in range(3)
+    )
     app = load(f"XRoot:\n  objects:\n{text}\n    - XItem: {{id: j, properties: {{extra: str}}}}\n")
     classes = {type(app.ids[f"i{n}"]) for n in range(3)}
     assert len(classes) == 1 and type(app.ids["j"]) not in classes

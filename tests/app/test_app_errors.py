@@ -1,12 +1,13 @@
 """Load-time errors (app-format.md §7): the broken corpus and the error format."""
+
 from __future__ import annotations
 
 import os
 
 import pytest
+from app_corpus import BROKEN, broken_cases
 
 import incore
-from app_corpus import BROKEN, broken_cases
 from incore.app.errors import AppError, ErrorCollector
 
 CASES = broken_cases(os.path.relpath(BROKEN))
@@ -14,23 +15,46 @@ CASES = broken_cases(os.path.relpath(BROKEN))
 
 def test_corpus_covers_every_required_kind_of_mistake() -> None:
     names = {c.name for c in CASES}
-    required = {"yaml_syntax.yaml", "unknown_type.yaml", "unknown_property.yaml",
-                "wrong_value_type.yaml", "bad_enum.yaml", "duplicate_id.yaml",
-                "unknown_id_reference.yaml", "unknown_id_expression.yaml",
-                "expression_syntax.yaml", "handler_syntax.yaml", "child_not_accepted.yaml",
-                "include_missing.yaml", "include_cyclic.yaml", "two_keys.yaml",
-                "unknown_custom_type.yaml", "bad_override_property.yaml"}
+    required = {
+        "yaml_syntax.yaml",
+        "unknown_type.yaml",
+        "unknown_property.yaml",
+        "wrong_value_type.yaml",
+        "bad_enum.yaml",
+        "duplicate_id.yaml",
+        "unknown_id_reference.yaml",
+        "unknown_id_expression.yaml",
+        "expression_syntax.yaml",
+        "handler_syntax.yaml",
+        "child_not_accepted.yaml",
+        "include_missing.yaml",
+        "include_cyclic.yaml",
+        "two_keys.yaml",
+        "unknown_custom_type.yaml",
+        "bad_override_property.yaml",
+    }
     assert required <= names
     # issue 7: what `run` would fail on or ignore, and load errors at their cause
-    rules = {"s7server_port_out_of_range.yaml", "s7server_max_clients_negative.yaml",
-             "s7server_area_negative_size.yaml", "s7server_area_twice.yaml",
-             "s7client_port_out_of_range.yaml", "s7client_rack_out_of_range.yaml",
-             "s7client_timeout_negative.yaml", "s7variable_bad_width.yaml",
-             "s7variable_bad_type.yaml", "s7variable_bad_bit.yaml",
-             "polling_unknown_property.yaml", "polling_cannot_poll.yaml",
-             "timer_negative_interval.yaml", "handler_cut_by_comma.yaml",
-             "yaml_unclosed_brace.yaml", "yaml_unclosed_quote.yaml", "two_root_keys.yaml",
-             "bad_override_range.yaml"}
+    rules = {
+        "s7server_port_out_of_range.yaml",
+        "s7server_max_clients_negative.yaml",
+        "s7server_area_negative_size.yaml",
+        "s7server_area_twice.yaml",
+        "s7client_port_out_of_range.yaml",
+        "s7client_rack_out_of_range.yaml",
+        "s7client_timeout_negative.yaml",
+        "s7variable_bad_width.yaml",
+        "s7variable_bad_type.yaml",
+        "s7variable_bad_bit.yaml",
+        "polling_unknown_property.yaml",
+        "polling_cannot_poll.yaml",
+        "timer_negative_interval.yaml",
+        "handler_cut_by_comma.yaml",
+        "yaml_unclosed_brace.yaml",
+        "yaml_unclosed_quote.yaml",
+        "two_root_keys.yaml",
+        "bad_override_range.yaml",
+    }
     assert rules <= names
     assert len(CASES) >= 30
 
@@ -45,8 +69,7 @@ def test_broken_file_fails_with_its_message(case) -> None:
 
 
 def test_absolute_paths_are_reported_as_given() -> None:
-    case = next(c for c in broken_cases(os.path.abspath(BROKEN))
-                if c.name == "include_cyclic.yaml")
+    case = next(c for c in broken_cases(os.path.abspath(BROKEN)) if c.name == "include_cyclic.yaml")
     assert os.path.isabs(case.expected.split(":")[0])
     assert str(incore.validate(case.path)[0]) == case.expected
 
@@ -54,8 +77,12 @@ def test_absolute_paths_are_reported_as_given() -> None:
 def test_error_string_is_file_line_col_message() -> None:
     err = AppError("plant.yaml", 14, 9, "S7Client has no property 'hostnme'")
     assert str(err) == "plant.yaml:14:9: S7Client has no property 'hostnme'"
-    assert (err.file, err.line, err.col, err.message) == ("plant.yaml", 14, 9,
-                                                          "S7Client has no property 'hostnme'")
+    assert (err.file, err.line, err.col, err.message) == (
+        "plant.yaml",
+        14,
+        9,
+        "S7Client has no property 'hostnme'",
+    )
 
 
 def test_validate_lists_every_error_in_reading_order(load) -> None:
@@ -109,11 +136,14 @@ def test_collector_sorts_by_file_opened_then_position() -> None:
 
 def test_a_type_refusing_a_value_is_reported_at_the_value(load) -> None:
     with pytest.raises(AppError) as info:
-        load("""\
+        load(
+            """\
         Application:
           objects:
             - DataObject:
                 dataType: Boolean
                 data: maybe
-        """, "refuse.yaml")
+        """,
+            "refuse.yaml",
+        )
     assert str(info.value).startswith("refuse.yaml:5:15: ")

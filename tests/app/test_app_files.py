@@ -1,5 +1,6 @@
 """The shape of app files (§1): nodes, YAML 1.2 scalars, ids, references, includes, JSON,
 --set overrides, and that loading completes and starts nothing."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from app_types import XItem, XModifier
 
 import incore
-from app_types import XItem, XModifier
 from incore.app.yamlfile import AppLoader, Bind, Include, load_data
 
 GOOD = Path(__file__).parent / "good"
@@ -71,11 +72,25 @@ def test_polling_on_loads_as_the_string_key(load) -> None:
     assert not polling.isCompleted
 
 
-@pytest.mark.parametrize("text, value", [
-    ("010", 10), ("0x1F", 31), ("0o17", 15), ("-7", -7), ("1e3", 1000.0), ("1.5", 1.5),
-    (".inf", math.inf), ("-.inf", -math.inf), ("2024-01-01", "2024-01-01"), ("~", None),
-    ("null", None), ("'true'", "true"), ("1_000", "1_000"), ("0b11", "0b11"),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("010", 10),
+        ("0x1F", 31),
+        ("0o17", 15),
+        ("-7", -7),
+        ("1e3", 1000.0),
+        ("1.5", 1.5),
+        (".inf", math.inf),
+        ("-.inf", -math.inf),
+        ("2024-01-01", "2024-01-01"),
+        ("~", None),
+        ("null", None),
+        ("'true'", "true"),
+        ("1_000", "1_000"),
+        ("0b11", "0b11"),
+    ],
+)
 def test_scalars_follow_the_yaml_1_2_core_schema(text: str, value: object) -> None:
     assert yaml.load(f"v: {text}", Loader=AppLoader) == {"v": value}
 
@@ -159,8 +174,8 @@ def test_include_of_a_single_node(tmp_path, load) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "one.yaml").write_text("XItem: {id: inner, count: !bind outer.count}\n")
     (tmp_path / "main.yaml").write_text(
-        "XRoot:\n  objects:\n    - XItem: {id: outer, count: 4}\n"
-        "    - !include sub/one.yaml\n")
+        "XRoot:\n  objects:\n    - XItem: {id: outer, count: 4}\n    - !include sub/one.yaml\n"
+    )
     app = incore.load_app(tmp_path / "main.yaml")
     assert app.ids["inner"].count == 4 and app.ids["inner"].parent is app.root
 
@@ -189,25 +204,37 @@ def test_json_spelling_of_tags_is_what_load_data_gives() -> None:
 
 
 def test_overrides_apply_before_bindings_and_completion(load) -> None:
-    app = load("""\
+    app = load(
+        """\
     XRoot:
       objects:
         - XItem: {id: a, count: 1, label: x}
         - XItem: {id: b, count: !bind a.count * 2, kind: Alpha}
         - XItem: {id: c}
-    """, overrides=("a.count=5", "b.kind=Beta", "a.label=on", "c.other=a", "c.flag=true"))
+    """,
+        overrides=("a.count=5", "b.kind=Beta", "a.label=on", "c.other=a", "c.flag=true"),
+    )
     a, b, c = (app.ids[i] for i in "abc")
-    assert (a.count, b.count, b.kind, a.label, c.other, c.flag) == \
-        (5, 10, XItem.Kind.Beta, "on", a, True)
+    assert (a.count, b.count, b.kind, a.label, c.other, c.flag) == (
+        5,
+        10,
+        XItem.Kind.Beta,
+        "on",
+        a,
+        True,
+    )
 
 
 def test_an_override_replaces_a_binding(load) -> None:
-    app = load("""\
+    app = load(
+        """\
     XRoot:
       objects:
         - XItem: {id: a, count: 1}
         - XItem: {id: b, count: !bind a.count * 2}
-    """, overrides=("b.count=7",))
+    """,
+        overrides=("b.count=7",),
+    )
     app.ids["a"].count = 100
     assert app.ids["b"].count == 7 and app.ids["b"].binding("count") is None
 

@@ -1,4 +1,5 @@
 """Handlers (§3) and expression scope (§4)."""
+
 from __future__ import annotations
 
 import logging
@@ -72,8 +73,10 @@ def test_scope_own_names_self_parent_ids_args_helpers(load, capsys, caplog) -> N
     """)
     app.ids["me"].fired.emit(2, "ab")
     assert capsys.readouterr().out.splitlines() == ["mine mine root 7 2 ab", "4 True 2"]
-    assert [(r.levelname, r.getMessage()) for r in caplog.records] == \
-        [("INFO", "logged 2"), ("WARNING", "careful")]
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("INFO", "logged 2"),
+        ("WARNING", "careful"),
+    ]
 
 
 def test_bare_assignment_writes_own_property_and_locals_stay_local(load) -> None:
@@ -111,7 +114,8 @@ def test_own_property_wins_over_an_id_of_the_same_name(load) -> None:
 
 def test_handler_error_is_reported_with_file_line(load, caplog) -> None:
     caplog.set_level(logging.ERROR, logger="incore")
-    app = load("""\
+    app = load(
+        """\
     XRoot:
       objects:
         - XItem:
@@ -119,7 +123,9 @@ def test_handler_error_is_reported_with_file_line(load, caplog) -> None:
             onFired: |
               x = 1
               print(x / 0)
-    """, "handler.yaml")
+    """,
+        "handler.yaml",
+    )
     app.ids["a"].fired.emit(1, "")
     app.ids["a"].count = 3  # the app goes on
     messages = [r.getMessage() for r in caplog.records]
@@ -128,7 +134,8 @@ def test_handler_error_is_reported_with_file_line(load, caplog) -> None:
 
 
 def test_handler_code_has_the_app_file_line_numbers(load) -> None:
-    app = load("""\
+    app = load(
+        """\
     XRoot:
       objects:
         - XItem:
@@ -136,7 +143,9 @@ def test_handler_code_has_the_app_file_line_numbers(load) -> None:
             onFired: |
               x = 1
               raise ValueError(x)
-    """, "tb.yaml")
+    """,
+        "tb.yaml",
+    )
     slot = app.ids["a"]._subscribers("fired")[0]
     fn = slot.target
     with pytest.raises(ValueError) as info:
@@ -196,10 +205,12 @@ def test_methods_and_signals_by_bare_name(load, capsys) -> None:
 
 def test_signal_arguments_shadow_own_properties_of_the_same_name():
     import incore
+
     app = incore.load_string(
         "DataObject:\n"
         "  id: d\n"
         "  signals: {ping: [data]}\n"
-        "  onPing: self.description = f'{data}/{self.data}'\n")
+        "  onPing: self.description = f'{data}/{self.data}'\n"
+    )
     app.root.ping(5)
     assert app.root.description == "5/None"

@@ -1,4 +1,5 @@
 """Whole-tree JSON documents (§9): dumps/loads round trip as a law, for every type."""
+
 from __future__ import annotations
 
 import enum
@@ -6,33 +7,46 @@ import json
 from pathlib import Path
 
 import pytest
+from app_types import XItem, XRoot, XSensor
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import incore
-from app_types import XItem, XRoot, XSensor
 from incore.core import Object, registry
 
 GOOD = Path(__file__).parent / "good"
 
-json_scalars = st.none() | st.booleans() | st.integers(-2**53, 2**53) | \
-    st.floats(allow_nan=False) | st.text(st.characters(blacklist_categories=("Cs",)))
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False)
+    | st.text(st.characters(blacklist_categories=("Cs",)))
+)
 json_keys = st.text(st.characters(blacklist_categories=("Cs",))).filter(
-    lambda k: not k.startswith("$"))
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(json_keys, inner, max_size=3), max_leaves=6)
+    lambda k: not k.startswith("$")
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(json_keys, inner, max_size=3),
+    max_leaves=6,
+)
 
 
 def strategy_for(prop, parent: Object) -> st.SearchStrategy:
     t = prop.type
     if prop.targets is not None:  # names a property of the parent: one it may name
-        return st.sampled_from([n for n in type(parent)._props
-                                if not prop.targets.requirement(type(parent), n)])
+        return st.sampled_from(
+            [n for n in type(parent)._props if not prop.targets.requirement(type(parent), n)]
+        )
     if isinstance(t, type) and issubclass(t, enum.Enum):
         return st.sampled_from(list(t))
     return {
-        bool: st.booleans(), int: st.integers(-2**31, 2**31), float: st.floats(allow_nan=False),
-        str: st.text(st.characters(blacklist_categories=("Cs",))), bytes: st.binary(max_size=8),
+        bool: st.booleans(),
+        int: st.integers(-(2**31), 2**31),
+        float: st.floats(allow_nan=False),
+        str: st.text(st.characters(blacklist_categories=("Cs",))),
+        bytes: st.binary(max_size=8),
         list: st.lists(json_values, max_size=3),
         dict: st.dictionaries(json_keys, json_values, max_size=3),
     }.get(t, json_values if t is object else st.none())

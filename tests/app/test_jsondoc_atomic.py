@@ -1,4 +1,5 @@
 """incore.loads: a document with a bad value gives no tree and says FILE:LINE:COL."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,8 +29,9 @@ def test_a_bad_value_is_reported_at_its_place_in_the_named_file(tmp_path):
         incore.loads(path.read_text(), str(path))
     data_at = position(DOCUMENT, '"level", "dataType": "Float", "data": ')
     unit_at = position(DOCUMENT, '"unit": ')
-    assert str(failure.value) == (f"{path}:{data_at}: DataObject.data expects a number "
-                                  "(dataType Float), got str 'high'")
+    assert str(failure.value) == (
+        f"{path}:{data_at}: DataObject.data expects a number (dataType Float), got str 'high'"
+    )
     assert [str(e) for e in failure.value.errors] == [
         str(failure.value),
         f"{path}:{unit_at}: Measurement.unit expects a string, got int 5",

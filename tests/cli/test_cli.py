@@ -1,4 +1,5 @@
 """The `incore` command, run as a subprocess exactly as a user runs it."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -24,22 +25,34 @@ WAIT = 20.0
 ERROR_LINE = re.compile(r"^(?P<file>[^\n]+?):(?P<line>\d+):(?P<col>\d+): (?P<message>\S.*)$")
 
 
-def incore_cmd(*args: str, cwd: Path | None = None, timeout: float = WAIT) \
-        -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "incore", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+def incore_cmd(
+    *args: str, cwd: Path | None = None, timeout: float = WAIT
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "incore", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 class Running:
     """`incore run` in the background, its stdout and stderr lines readable as they come."""
 
     def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "incore", "run", *map(str, args)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "incore", "run", *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
-        self.readers = [threading.Thread(target=self._read, args=(s,), daemon=True)
-                        for s in (self.proc.stdout, self.proc.stderr)]
+        self.readers = [
+            threading.Thread(target=self._read, args=(s,), daemon=True)
+            for s in (self.proc.stdout, self.proc.stderr)
+        ]
         for r in self.readers:
             r.start()
 
@@ -53,7 +66,9 @@ class Running:
             try:
                 line = self.lines.get(timeout=timeout)
             except queue.Empty:
-                raise AssertionError(f"no line with {text!r} in {timeout} s; saw {self.seen}")
+                raise AssertionError(
+                    f"no line with {text!r} in {timeout} s; saw {self.seen}"
+                ) from None
             self.seen.append(line)
             if text in line:
                 return line
@@ -80,6 +95,7 @@ def running():
         r = Running(*args)
         started.append(r)
         return r
+
     yield start
     for r in started:
         r.kill()
@@ -117,7 +133,8 @@ def test_set_overrides_a_property_before_the_app_starts(tmp_path):
         "    - DataObject: {id: label, data: x}\n"
         "  onCompleted: |\n"
         "    print('setpoint', setpoint.data, 'label', label.data)\n"
-        "    quit()\n")
+        "    quit()\n"
+    )
     result = incore_cmd("run", app, "--set", "setpoint.data=42.5", "--set", "label.data=on")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "setpoint 42.5 label on"
@@ -150,7 +167,8 @@ def state_app(tmp_path: Path) -> tuple[Path, Path]:
         "        onTriggered: |\n"
         "          counter.data = counter.data + 1\n"
         "          if counter.data == 3:\n"
-        "              print('counted to 3')\n")
+        "              print('counted to 3')\n"
+    )
     return app, state
 
 
@@ -188,11 +206,13 @@ def test_log_binding_removal_names_the_binding_that_an_assignment_removed(tmp_pa
         "    - DataObject: {id: b, data: !bind a.data + 1}\n"
         "  onCompleted: |\n"
         "    b.data = 5\n"
-        "    quit()\n")
+        "    quit()\n"
+    )
     result = incore_cmd("run", app.name, "--log-binding-removal", cwd=tmp_path)
     assert result.returncode == 0
-    assert re.search(r"app\.yaml:4: binding of DataObject\.data \(`a\.data \+ 1`\) removed",
-                     result.stderr), result.stderr
+    assert re.search(
+        r"app\.yaml:4: binding of DataObject\.data \(`a\.data \+ 1`\) removed", result.stderr
+    ), result.stderr
     assert "binding of" not in incore_cmd("run", app.name, cwd=tmp_path).stderr
 
 
@@ -215,8 +235,12 @@ sys.exit(main(["run", sys.argv[1]]))
 def test_a_thread_that_never_ends_does_not_keep_the_process_alive(tmp_path):
     app = tmp_path / "app.yaml"
     app.write_text("Application:\n  objects: [Stuck: {}]\n  onCompleted: quit()\n")
-    result = subprocess.run([sys.executable, "-c", STUCK_THREAD_SCRIPT, str(app)],
-                            capture_output=True, text=True, timeout=WAIT)
+    result = subprocess.run(
+        [sys.executable, "-c", STUCK_THREAD_SCRIPT, str(app)],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
     assert result.returncode == 0, result.stderr
     assert "threads still running after shutdown: stuck-driver" in result.stderr
     assert "exiting although threads are still running: stuck-driver" in result.stderr
@@ -224,12 +248,13 @@ def test_a_thread_that_never_ends_does_not_keep_the_process_alive(tmp_path):
 
 # -- app errors --------------------------------------------------------------------------------
 MISTAKES = {
-    "unknown_property.yaml": ("Application:\n  objects:\n    - Timer: {intervall: 5}\n",
-                              "Timer has no property 'intervall'"),
+    "unknown_property.yaml": (
+        "Application:\n  objects:\n    - Timer: {intervall: 5}\n",
+        "Timer has no property 'intervall'",
+    ),
     "syntax.yaml": ("Application:\n  name: [unclosed\n", "YAML"),
     "unknown_type.yaml": ("Application:\n  objects:\n    - Timerr: {}\n", "Timerr"),
-    "bad_enum.yaml": ("Application:\n  objects:\n    - DataObject: {dataType: Flaot}\n",
-                      "Flaot"),
+    "bad_enum.yaml": ("Application:\n  objects:\n    - DataObject: {dataType: Flaot}\n", "Flaot"),
 }
 
 
@@ -257,8 +282,7 @@ def broken_corpus() -> list:
     """
     module = sys.modules.get("app_corpus")
     if module is None:
-        spec = importlib.util.spec_from_file_location("app_corpus",
-                                                      BROKEN.parent / "app_corpus.py")
+        spec = importlib.util.spec_from_file_location("app_corpus", BROKEN.parent / "app_corpus.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules["app_corpus"] = module  # its dataclass looks itself up there
         spec.loader.exec_module(module)
@@ -274,6 +298,7 @@ def test_every_broken_app_gives_its_one_error_line_and_exit_2(monkeypatch):
     def run_case(case) -> tuple:
         overrides = [arg for o in case.overrides for arg in ("--set", o)]
         return case, incore_cmd("run", case.path, *overrides, cwd=BROKEN.parent)
+
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         results = list(pool.map(run_case, cases))
     for case, result in results:
@@ -285,6 +310,7 @@ def test_every_broken_app_gives_its_one_error_line_and_exit_2(monkeypatch):
 
 def test_validate_reports_the_corpus_errors_first_in_each_file(capsys, monkeypatch):
     from incore.cli import main
+
     monkeypatch.chdir(BROKEN.parent)
     for case in broken_corpus():
         overrides = [arg for o in case.overrides for arg in ("--set", o)]
@@ -302,7 +328,8 @@ def test_validate_a_good_file():
 
 def test_validate_lists_every_mistake(tmp_path):
     (tmp_path / "two.yaml").write_text(
-        "Application:\n  objects:\n    - Timer: {intervall: 5}\n    - Timer: {repet: 1}\n")
+        "Application:\n  objects:\n    - Timer: {intervall: 5}\n    - Timer: {repet: 1}\n"
+    )
     result = incore_cmd("validate", "two.yaml", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
@@ -318,13 +345,15 @@ def test_dump_prints_the_tree_document_and_starts_nothing(tmp_path):
         "  objects:\n"
         "    - DataObject: {id: a, data: 2}\n"
         "    - DataObject: {id: b, data: !bind a.data * 2}\n"
-        f"  onCompleted: open({json.dumps(str(marker))}, 'w').close()\n")
+        f"  onCompleted: open({json.dumps(str(marker))}, 'w').close()\n"
+    )
     result = incore_cmd("dump", app)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["Application"]["name"] == "dumped"
-    assert {"$bind": "a.data * 2"} in [o["DataObject"].get("data")
-                                       for o in doc["Application"]["objects"]]
+    assert {"$bind": "a.data * 2"} in [
+        o["DataObject"].get("data") for o in doc["Application"]["objects"]
+    ]
     assert not marker.exists()
     tree = incore.loads(result.stdout)
     assert incore.dumps(tree) == incore.dumps(incore.loads(incore.dumps(tree)))
@@ -344,8 +373,16 @@ def test_types_lists_every_registered_type():
     result = incore_cmd("types")
     assert result.returncode == 0
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    for name in ("Application", "DataObject", "Measurement", "Timer", "Polling", "Serializer",
-                 "Connections", "ObjectArray"):
+    for name in (
+        "Application",
+        "DataObject",
+        "Measurement",
+        "Timer",
+        "Polling",
+        "Serializer",
+        "Connections",
+        "ObjectArray",
+    ):
         assert name in names
     assert names == sorted(names)
 
@@ -376,8 +413,9 @@ def test_an_unknown_type_suggests_the_closest():
 
 def test_python_dash_m_and_the_console_script_are_the_same_program():
     script = Path(sys.executable).with_name("incore")
-    via_script = subprocess.run([str(script), "--version"], capture_output=True, text=True,
-                                timeout=WAIT)
+    via_script = subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, timeout=WAIT
+    )
     via_module = incore_cmd("--version")
     assert via_module.returncode == 0 and via_module.stdout == f"incore {incore.__version__}\n"
     assert (via_script.returncode, via_script.stdout) == (0, via_module.stdout)
@@ -390,6 +428,7 @@ def test_no_command_is_a_usage_error():
 
 def test_main_in_process_returns_the_exit_status(tmp_path, capsys):
     from incore.cli import main
+
     (tmp_path / "bad.yaml").write_text("Application:\n  nmae: x\n")
     assert main(["validate", str(tmp_path / "bad.yaml")]) == 2
     assert os.path.basename(capsys.readouterr().err.split(":")[0]) == "bad.yaml"

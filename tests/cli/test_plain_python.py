@@ -1,4 +1,5 @@
 """examples/plain_python.py runs as a user runs it and shows what it promises."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plain_python.py"
 
 
 def test_the_plain_python_example_runs(tmp_path):
-    result = subprocess.run([sys.executable, str(EXAMPLE)], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE)], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stdout.splitlines()

@@ -1,4 +1,5 @@
 """`incore run` when a server cannot listen: one line and a non-zero exit, or retries."""
+
 from __future__ import annotations
 
 import re
@@ -41,9 +42,12 @@ def test_a_port_in_use_ends_the_run_with_one_line_and_exit_1(tmp_path):
     assert result.returncode == 1, result
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert re.fullmatch(rf"{re.escape(str(app))}:4: <S7Server>: cannot listen on "
-                        rf"127\.0\.0\.1:{port}: Address already in use \(set retryListen to "
-                        r"keep trying\)", lines[0]), lines[0]
+    assert re.fullmatch(
+        rf"{re.escape(str(app))}:4: <S7Server>: cannot listen on "
+        rf"127\.0\.0\.1:{port}: Address already in use \(set retryListen to "
+        r"keep trying\)",
+        lines[0],
+    ), lines[0]
 
 
 def test_with_retry_listen_the_run_waits_for_the_port(tmp_path, running):

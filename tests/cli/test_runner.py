@@ -1,4 +1,5 @@
 """incore.run(): completion order, quit, signals, timeout, shutdown and threads."""
+
 from __future__ import annotations
 
 import logging
@@ -53,9 +54,14 @@ def test_children_complete_before_parents_and_shut_down_first():
     app = Application(objects=[outer, Recorder(journal, objectId="sibling")])
     quit_after(app, 10)
     assert incore.run(app, install_signal_handlers=False) == 0
-    assert journal == [("completed", "inner"), ("completed", "outer"),
-                       ("completed", "sibling"),
-                       ("shutdown", "sibling"), ("shutdown", "inner"), ("shutdown", "outer")]
+    assert journal == [
+        ("completed", "inner"),
+        ("completed", "outer"),
+        ("completed", "sibling"),
+        ("shutdown", "sibling"),
+        ("shutdown", "inner"),
+        ("shutdown", "outer"),
+    ]
 
 
 def test_quit_before_the_loop_runs_still_ends_the_run():
@@ -70,8 +76,7 @@ def test_timeout_ends_the_run_and_timers_stop():
     ticks = []
     t = Timer(interval=5)
     t.triggered.connect(lambda: ticks.append(1))
-    assert incore.run(ObjectArray(objects=[t]), install_signal_handlers=False,
-                      timeout=0.1) == 0
+    assert incore.run(ObjectArray(objects=[t]), install_signal_handlers=False, timeout=0.1) == 0
     count = len(ticks)
     assert count > 0
     get_loop().run(timeout=0.05)

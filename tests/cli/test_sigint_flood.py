@@ -4,6 +4,7 @@ The app is the one of issue 7: an S7Server whose onEvent handler takes half a mi
 (it waits, as a handler doing I/O would) and a Timer, with python-snap7 reading from this
 process as fast as it can (bounded in count and time).
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import snap7
-
 from test_cli import WAIT, Running, running  # noqa: F401  (running is a fixture)
 
 #: "Within a couple of seconds": far below the 12 to 40 s of the report.
@@ -63,8 +63,7 @@ class Reader:
         try:
             client.connect("127.0.0.1", 0, 2, self.port)
             deadline = time.monotonic() + 3 * WAIT
-            while not self.done.is_set() and self.count < 1_000_000 \
-                    and time.monotonic() < deadline:
+            while not self.done.is_set() and self.count < 1_000_000 and time.monotonic() < deadline:
                 if self.hang_bit.is_set():
                     client.db_write(1, 0, bytearray(b"\x01"))
                     self.hang_bit.clear()

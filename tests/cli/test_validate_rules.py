@@ -4,6 +4,7 @@ Each mistake of the issue is one line `FILE:LINE:COL: message` at the value, fro
 and from run (which then starts nothing); what an object still reports while it runs names
 the line the object was declared at.
 """
+
 from __future__ import annotations
 
 import signal
@@ -78,7 +79,8 @@ def test_a_server_on_port_0_is_valid_and_listens_on_a_free_port(tmp_path):
         "        networkAddress: 127.0.0.1\n"
         "        onStatusChanged: print('PORT', localPort)\n"
         "        objects:\n          - S7ServerArea: {index: 1, size: 4}\n"
-        "  onCompleted: quit()\n")
+        "  onCompleted: quit()\n"
+    )
     assert incore_cmd("validate", "free.yaml", cwd=tmp_path).returncode == 0
     result = incore_cmd("run", "free.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -90,9 +92,11 @@ def test_a_run_time_warning_names_the_file_and_line_of_its_object(tmp_path):
     with socket.socket() as closed:  # bound but not listening: every connect is refused
         closed.bind(("127.0.0.1", 0))
         app = tmp_path / "plant.yaml"
-        app.write_text("Application:\n  objects:\n    - DataObject: {id: level}\n"
-                       "    - S7Client:\n        hostname: 127.0.0.1\n"
-                       f"        port: {closed.getsockname()[1]}\n")
+        app.write_text(
+            "Application:\n  objects:\n    - DataObject: {id: level}\n"
+            "    - S7Client:\n        hostname: 127.0.0.1\n"
+            f"        port: {closed.getsockname()[1]}\n"
+        )
         run = Running(app)
         try:
             line = run.wait_for("ConnectError")

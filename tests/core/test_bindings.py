@@ -1,4 +1,5 @@
 """Bindings: capture, glitch-free waves, loops, errors, removal on assignment."""
+
 import logging
 
 from incore.core import Object, Property, binding_removed, set_binding_removal_diagnostic
@@ -37,6 +38,7 @@ def test_diamond_is_evaluated_once_per_change_and_never_mixed():
     def bottom():
         seen.append((n.a, n.b, n.c))
         return n.b + n.c
+
     n.bind("d", bottom)
     seen.clear()
     n.a = 10
@@ -110,7 +112,7 @@ def test_exception_in_binding_keeps_last_value(caplog):
     with caplog.at_level(logging.ERROR):
         n.a = 5
     assert n.b == 5.0
-    assert "f.yaml:9: Error in binding `10 / a` for property \"b\": ZeroDivisionError" in caplog.text
+    assert 'f.yaml:9: Error in binding `10 / a` for property "b": ZeroDivisionError' in caplog.text
     n.a = 10
     assert n.b == 1.0
 

@@ -6,13 +6,15 @@ plain Python and from inside handlers. A naive evaluator, which recomputes every
 topological order from the current sources after each write, says what each read must
 return; the engine must agree with it wherever and whenever a value is read.
 """
+
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -165,8 +167,9 @@ class Naive:
         values: list = []
         for k, kind in enumerate(self.kinds):
             formula = self.formulas.get(k)
-            values.append(self.sources[k] if formula is None
-                          else formula.compute(kind, values.__getitem__))
+            values.append(
+                self.sources[k] if formula is None else formula.compute(kind, values.__getitem__)
+            )
         return values
 
     def write(self, slot: int, value: Any) -> None:
@@ -227,13 +230,15 @@ class Harness:
             got = self.get(j)
             write_no, values = self.settling()
             if write_no >= 0 and got != values[j]:
-                self.problems.append(("binding of", slot, "read", j, got,
-                                      "expected", values[j], "write", write_no))
+                self.problems.append(
+                    ("binding of", slot, "read", j, got, "expected", values[j], "write", write_no)
+                )
             return got
 
         def fn() -> Any:
             self.calls[slot].append(self.settling()[0])
             return formula.compute(kind, checked_get)
+
         return fn
 
     def change_handler(self, slot: int) -> Callable[[Any], None]:
@@ -244,13 +249,15 @@ class Harness:
             self.order.append((slot, value))
             self.check_read(slot, f"in the change handler of {slot}")
             self.check_read(peek, f"in the change handler of {slot}")
+
         return handler
 
     def check_read(self, slot: int, where: str) -> None:
         got, expected = self.get(slot), self.model.values[slot]
         if got != expected or type(got) is not type(expected):
-            self.problems.append(("read", slot, got, "expected", expected, where,
-                                  "write", self.write_no))
+            self.problems.append(
+                ("read", slot, got, "expected", expected, where, "write", self.write_no)
+            )
 
     def check_all(self, where: str) -> None:
         for slot in range(len(self.slots)):
@@ -294,8 +301,9 @@ class Harness:
     def check_evaluations(self) -> None:
         for slot, calls in self.calls.items():
             calls = [w for w in calls if w >= 0]  # not while the bindings were being made
-            assert len(calls) == len(set(calls)), \
+            assert len(calls) == len(set(calls)), (
                 f"binding of slot {slot} evaluated more than once for one write: {calls}"
+            )
 
     def check_finished(self) -> None:
         assert not engine.pending()
@@ -349,8 +357,9 @@ def run_in_handlers(h: Harness, graph: Graph) -> Trigger:
         # nothing ran inside the writes: the handlers are queued until this one returns
         now = {slot: len(seen) for slot, seen in h.seen.items()}
         if now != handled:
-            h.problems.append(("change handlers ran inside the handler that wrote",
-                               index, handled, now))
+            h.problems.append(
+                ("change handlers ran inside the handler that wrote", index, handled, now)
+            )
         if index + 1 < len(segments):
             trigger.cont.emit()
 

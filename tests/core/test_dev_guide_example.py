@@ -1,12 +1,13 @@
 """The worked example of docs/dev/object-types.md runs as the page says."""
+
 from __future__ import annotations
 
 import re
 import sys
 import textwrap
 import types
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -84,5 +85,6 @@ def test_the_declared_rules_reach_app_files_and_python(ramp_module) -> None:
 
 def test_a_misspelt_hook_fails_when_the_class_is_built() -> None:
     with pytest.raises(TypeError, match="on_write names '_nowhere'"):
+
         class Broken(incore.Object, register=False):
             value = incore.Property(int, 0, on_write="_nowhere")

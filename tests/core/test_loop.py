@@ -1,4 +1,5 @@
 """The event loop: posted work, timers, stop."""
+
 import threading
 
 from incore.core import EventLoop

@@ -1,4 +1,5 @@
 """The event loop under a flood: timers stay on time, the backlog stays bounded, stop works."""
+
 from __future__ import annotations
 
 import logging
@@ -22,8 +23,14 @@ class Flooder:
     keep up, as with an event handler slower than the clients that cause the events.
     """
 
-    def __init__(self, loop: EventLoop, tag: str = "", most: int = 5_000_000,
-                 ran: list | None = None, cost: int = 200) -> None:
+    def __init__(
+        self,
+        loop: EventLoop,
+        tag: str = "",
+        most: int = 5_000_000,
+        ran: list | None = None,
+        cost: int = 200,
+    ) -> None:
         self.loop = loop
         self.cost = cost
         self.tag = tag
@@ -62,10 +69,12 @@ class Flooder:
         assert not self.thread.is_alive(), "the flooding thread did not end"
 
 
-def schedule_every(loop: EventLoop, period: float, late: list[float], count: int,
-                   backlogs: list[int]) -> None:
+def schedule_every(
+    loop: EventLoop, period: float, late: list[float], count: int, backlogs: list[int]
+) -> None:
     """Schedule `count` timer calls `period` apart; each records how late it ran and how
     many posted callables were waiting then."""
+
     def tick(planned: float) -> None:
         late.append(time.monotonic() - planned)
         backlogs.append(loop.backlog)

@@ -1,4 +1,5 @@
 """Properties: defaults, conversion, read-only, change signals, connections."""
+
 import enum
 import gc
 
@@ -132,8 +133,9 @@ def test_children_and_parent():
 
 
 def test_state_round_trip_matches_children_by_object_id():
-    root = Thing(objectId="r", level=2, objects=[Thing(objectId="a", count=1),
-                                                    Thing(objectId="b", count=2)])
+    root = Thing(
+        objectId="r", level=2, objects=[Thing(objectId="a", count=1), Thing(objectId="b", count=2)]
+    )
     state = root.serializeProperties()
     copy = Thing(objectId="r", objects=[Thing(objectId="b"), Thing(objectId="a")])
     copy.deserializeProperties(state)

@@ -1,4 +1,5 @@
 """State restore (fromJson / deserializeProperties) is all or nothing, for the whole tree."""
+
 from __future__ import annotations
 
 import json
@@ -12,12 +13,18 @@ from incore.objects.foundation import DataObject, Measurement, ObjectArray
 
 def plant() -> ObjectArray:
     """plant: a DataObject `mode` and a group `tank` holding the Measurement `level`."""
-    return ObjectArray(objectId="plant", objects=[
-        DataObject(objectId="mode", data="auto", name="Mode"),
-        ObjectArray(objectId="tank", objects=[
-            Measurement(objectId="level", data=1.5, dataType="Float", unit="m"),
-        ]),
-    ])
+    return ObjectArray(
+        objectId="plant",
+        objects=[
+            DataObject(objectId="mode", data="auto", name="Mode"),
+            ObjectArray(
+                objectId="tank",
+                objects=[
+                    Measurement(objectId="level", data=1.5, dataType="Float", unit="m"),
+                ],
+            ),
+        ],
+    )
 
 
 def test_a_bad_value_changes_none_of_the_good_ones():
@@ -40,8 +47,9 @@ def test_a_bad_value_deep_in_the_tree_leaves_parent_and_siblings_untouched():
     state["objects"][1]["objects"][0].update(unit="cm", data="high")  # not a Float
     with pytest.raises(TypeError) as failure:
         tree.deserializeProperties(state)
-    assert str(failure.value) == ("objects[1].objects[0]: Measurement.data expects a number "
-                                  "(dataType Float), got str 'high'")
+    assert str(failure.value) == (
+        "objects[1].objects[0]: Measurement.data expects a number (dataType Float), got str 'high'"
+    )
     assert tree.serializeProperties() == before
     assert mode.binding("name") is not None and mode.timestamp == stamp
     level.unit = "mm"
@@ -65,8 +73,11 @@ def test_data_is_checked_against_the_data_type_the_same_state_sets():
     again.fromJson(text)
     assert again.data == 5.0 and isinstance(again.data, float)
     assert again.dataType == DataObject.Double
-    with pytest.raises(TypeError, match=r"^Measurement\.data expects a number \(dataType "
-                                        r"Float\), got str 'x'$"):
+    with pytest.raises(
+        TypeError,
+        match=r"^Measurement\.data expects a number \(dataType "
+        r"Float\), got str 'x'$",
+    ):
         m.fromJson('{"data": "x", "unit": "K", "dataType": "Float"}')
     with pytest.raises(ValueError, match=r"^Measurement\.data expects an integer in 0\.\.65535"):
         m.fromJson('{"dataType": "UnsignedSmallInteger", "data": 70000}')
@@ -76,10 +87,17 @@ def test_data_is_checked_against_the_data_type_the_same_state_sets():
 def test_unknown_keys_are_logged_and_the_rest_restored(caplog):
     caplog.set_level(logging.WARNING, logger="incore.serialize")
     tree = plant()
-    tree.fromJson(json.dumps({"colour": "red", "objects": [
-        {"data": "manual", "nmae": "Betrieb"},
-        {"objects": [{"unit": "cm"}, {"objectId": "pressure", "data": 3.0}]},
-    ]}))
+    tree.fromJson(
+        json.dumps(
+            {
+                "colour": "red",
+                "objects": [
+                    {"data": "manual", "nmae": "Betrieb"},
+                    {"objects": [{"unit": "cm"}, {"objectId": "pressure", "data": 3.0}]},
+                ],
+            }
+        )
+    )
     mode, tank = tree.children()
     assert mode.data == "manual" and tank.children()[0].unit == "cm"
     messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

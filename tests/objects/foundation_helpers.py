@@ -2,9 +2,10 @@
 
 Imported by the test modules (not a conftest, so other tests in tests/objects are untouched).
 """
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -1,4 +1,5 @@
 """Connections: handlers on another object's signals, enabled, retargeting, shutdown."""
+
 from __future__ import annotations
 
 import gc
@@ -66,8 +67,11 @@ def test_changing_the_target_moves_every_handler():
 
 def test_a_target_without_the_signal_is_an_error_naming_it():
     conn = Connections(target=Timer())
-    with pytest.raises(AttributeError, match=r"Timer has no signal 'trigered' "
-                                             r"\(did you mean 'triggered'\?\)"):
+    with pytest.raises(
+        AttributeError,
+        match=r"Timer has no signal 'trigered' "
+        r"\(did you mean 'triggered'\?\)",
+    ):
         conn.connect("trigered", print)
 
 
@@ -85,6 +89,7 @@ def test_disconnect_and_shutdown_detach():
 
     def handler(speed):
         calls.append(speed)
+
     conn.connect("started", handler)
     conn.disconnect("started", handler)
     pump.started.emit(1, "")

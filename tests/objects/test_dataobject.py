@@ -1,4 +1,5 @@
 """DataObject and Measurement: change only on real change, timestamps, data types, display."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -68,35 +69,40 @@ def test_enum_values_are_class_attributes_and_accept_names():
     assert len(DataType) == 15
 
 
-@pytest.mark.parametrize("data_type, given, stored", [
-    ("Float", 5, 5.0),
-    ("Double", 2.5, 2.5),
-    ("Boolean", 1, True),
-    ("SignedInteger", 7.0, 7),
-    ("UnsignedBigInteger", 2**64 - 1, 2**64 - 1),
-    ("String", 3.5, "3.5"),
-    ("StringList", ("a", "b"), ["a", "b"]),
-    ("Date", "2024-05-01", dt.date(2024, 5, 1)),
-    ("Time", "12:30:05", dt.time(12, 30, 5)),
-    ("DateTime", "2024-05-01T12:30:00", dt.datetime(2024, 5, 1, 12, 30)),
-    ("Invalid", {"any": "thing"}, {"any": "thing"}),
-    ("Float", None, None),
-])
+@pytest.mark.parametrize(
+    "data_type, given, stored",
+    [
+        ("Float", 5, 5.0),
+        ("Double", 2.5, 2.5),
+        ("Boolean", 1, True),
+        ("SignedInteger", 7.0, 7),
+        ("UnsignedBigInteger", 2**64 - 1, 2**64 - 1),
+        ("String", 3.5, "3.5"),
+        ("StringList", ("a", "b"), ["a", "b"]),
+        ("Date", "2024-05-01", dt.date(2024, 5, 1)),
+        ("Time", "12:30:05", dt.time(12, 30, 5)),
+        ("DateTime", "2024-05-01T12:30:00", dt.datetime(2024, 5, 1, 12, 30)),
+        ("Invalid", {"any": "thing"}, {"any": "thing"}),
+        ("Float", None, None),
+    ],
+)
 def test_data_type_converts_data(data_type, given, stored):
     d = DataObject(dataType=data_type, data=given)
     assert d.data == stored and type(d.data) is type(stored)
 
 
-@pytest.mark.parametrize("data_type, bad, message", [
-    ("Float", "abc", r"expects a number \(dataType Float\), got str 'abc'"),
-    ("Boolean", 2, r"expects a bool"),
-    ("SignedSmallInteger", 40_000, r"expects an integer in -32768\.\.32767"),
-    ("UnsignedInteger", -1, r"expects an integer in 0\.\.4294967295"),
-    ("SignedInteger", 1.5, r"expects an integer"),
-    ("Date", "yesterday", r"expects a date"),
-])
-def test_data_that_does_not_fit_the_type_is_refused_and_the_old_value_kept(data_type, bad,
-                                                                            message):
+@pytest.mark.parametrize(
+    "data_type, bad, message",
+    [
+        ("Float", "abc", r"expects a number \(dataType Float\), got str 'abc'"),
+        ("Boolean", 2, r"expects a bool"),
+        ("SignedSmallInteger", 40_000, r"expects an integer in -32768\.\.32767"),
+        ("UnsignedInteger", -1, r"expects an integer in 0\.\.4294967295"),
+        ("SignedInteger", 1.5, r"expects an integer"),
+        ("Date", "yesterday", r"expects a date"),
+    ],
+)
+def test_data_that_does_not_fit_the_type_is_refused_and_the_old_value_kept(data_type, bad, message):
     d = DataObject(dataType=data_type)
     with pytest.raises((TypeError, ValueError), match=message):
         d.data = bad

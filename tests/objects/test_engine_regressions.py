@@ -1,4 +1,5 @@
 """Regressions found by the consistency property tests, each as its smallest program."""
+
 from __future__ import annotations
 
 from incore.core import Object, Property, Signal
@@ -21,15 +22,16 @@ def in_handler(fn):
 
 def test_bug1_read_in_handler_of_binding_made_before_its_input_was_bound():
     n = N()
-    n.bind("b", lambda: -n.a)     # b reads a, not bound yet
+    n.bind("b", lambda: -n.a)  # b reads a, not bound yet
     n.bind("a", lambda: n.x + 1)  # a is bound afterwards
     seen = []
 
     def handler():
         n.x = 5
         seen.append(n.b)
+
     in_handler(handler)
-    assert seen == [-6.0]          # HEAD: [-1.0], the value before the write
+    assert seen == [-6.0]  # HEAD: [-1.0], the value before the write
 
 
 def test_bug2_bound_property_changes_written_twice_in_one_handler():
@@ -41,8 +43,9 @@ def test_bug2_bound_property_changes_written_twice_in_one_handler():
     def handler():
         n.a = 1
         n.a = 2
+
     in_handler(handler)
-    assert seen == [10.0, 20.0]    # HEAD: [20.0]
+    assert seen == [10.0, 20.0]  # HEAD: [20.0]
 
 
 def test_bug2_quality_changes_in_one_handler():
@@ -56,6 +59,7 @@ def test_bug2_quality_changes_in_one_handler():
         x._set_quality(DataObject.Bad, "down")
         x._set_quality(DataObject.Good)
         x._set_quality(DataObject.Uncertain, "stale")
+
     in_handler(handler)
     assert seen == [DataObject.Bad, DataObject.Good, DataObject.Uncertain]  # HEAD: [Uncertain]
 
@@ -69,7 +73,7 @@ def test_bug3_timestamp_handler_runs_before_the_data_change_is_propagated(monkey
     x.timestampChanged.connect(lambda ts: seen.append(y.data))
     monkeypatch.setattr(data_module, "now_ms", lambda: 3_000)
     x.data = 2
-    assert seen == [20]            # HEAD: [10]
+    assert seen == [20]  # HEAD: [10]
 
 
 def test_bug3_one_write_of_data_evaluates_a_binding_twice(monkeypatch):
@@ -81,7 +85,7 @@ def test_bug3_one_write_of_data_evaluates_a_binding_twice(monkeypatch):
     calls.clear()
     monkeypatch.setattr(data_module, "now_ms", lambda: 3_000)
     x.data = 2
-    assert len(calls) == 1         # HEAD: 2
+    assert len(calls) == 1  # HEAD: 2
 
 
 def test_bug4_touch_is_not_followed(monkeypatch):
@@ -91,4 +95,4 @@ def test_bug4_touch_is_not_followed(monkeypatch):
     y.bind("data", lambda: x.data * 10)
     monkeypatch.setattr(data_module, "now_ms", lambda: 5_000)
     x.touch()
-    assert y.timestamp == x.timestamp == 5_000   # HEAD: y.timestamp stays 1000
+    assert y.timestamp == x.timestamp == 5_000  # HEAD: y.timestamp stays 1000

@@ -1,13 +1,14 @@
 """The error convention: error keeps the last error, errorOccurred fires on every one."""
+
 from __future__ import annotations
 
 import enum
 import threading
 
+from foundation_helpers import WAIT, loop  # noqa: F401  (fixture)
+
 from incore.core import Object
 from incore.objects.errors import ErrorReporting, error_property
-
-from foundation_helpers import WAIT, loop  # noqa: F401  (fixture)
 
 
 class Device(ErrorReporting, register=False):
@@ -28,8 +29,10 @@ def test_error_changes_only_for_a_new_error_but_every_occurrence_is_signalled():
     d._report_error(Device.TimeoutError, "no answer after 2 s")
     d._report_error("RefusedError", "connection refused")
     # errorChanged sees the matching errorString: both are set in one wave.
-    assert changes == [(Device.TimeoutError, "no answer after 1 s"),
-                       (Device.RefusedError, "connection refused")]
+    assert changes == [
+        (Device.TimeoutError, "no answer after 1 s"),
+        (Device.RefusedError, "connection refused"),
+    ]
     assert occurrences == ["no answer after 1 s", "no answer after 2 s", "connection refused"]
     assert d.error is Device.RefusedError and Device.RefusedError == 2
 
@@ -65,6 +68,7 @@ def test_a_report_from_another_thread_is_handled_on_the_loop(loop):
         if worker.ident is None:
             worker.start()
         return bool(threads)
+
     assert loop.run_until(reported, WAIT)
     worker.join(WAIT)
     assert threads == [threading.get_ident()] and d.errorString == "late"
@@ -72,5 +76,6 @@ def test_a_report_from_another_thread_is_handled_on_the_loop(loop):
 
 def test_the_mixin_is_not_a_type_of_its_own():
     from incore.core import registry
+
     assert registry.get("ErrorReporting") is None
     assert issubclass(Device, Object)

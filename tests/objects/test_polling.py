@@ -1,9 +1,10 @@
 """Polling: calls the parent's poll<Name>() at the interval; NotSupportedError otherwise."""
+
 from __future__ import annotations
 
-from incore.objects.foundation import DataObject, Polling, Timer
-
 from foundation_helpers import WAIT, loop  # noqa: F401  (fixture)
+
+from incore.objects.foundation import DataObject, Polling, Timer
 
 
 class Sensor(DataObject, register=False):

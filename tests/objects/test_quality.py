@@ -1,6 +1,7 @@
 """Quality: a bound data takes the worst quality (with its reason) and the newest timestamp
 of the DataObjects whose data it read, follows them when only their quality changes, passes
 it down chains, and stops deriving quality once quality is bound or written by the user."""
+
 from __future__ import annotations
 
 import json
@@ -104,8 +105,11 @@ def test_quality_flows_down_a_chain_whose_values_do_not_change():
     z = bound(lambda: y.data + 1)  # always 1
     w = bound(lambda: z.data - 1)
     x._set_quality(BAD, "no connection")
-    assert [(d.data, d.quality, d.qualityReason) for d in (y, z, w)] == \
-        [(0, BAD, "no connection"), (1, BAD, "no connection"), (0, BAD, "no connection")]
+    assert [(d.data, d.quality, d.qualityReason) for d in (y, z, w)] == [
+        (0, BAD, "no connection"),
+        (1, BAD, "no connection"),
+        (0, BAD, "no connection"),
+    ]
     x._set_quality(UNCERTAIN, "reconnecting")
     assert (w.quality, w.qualityReason) == (UNCERTAIN, "reconnecting")
     x._set_quality(GOOD)
@@ -189,7 +193,8 @@ def test_a_bound_quality_in_an_app_file():
         "        id: y\n"
         "        data: !bind x.data * 10\n"
         "        quality: !bind self.Uncertain if manual.data else self.Good\n",
-        "quality.yaml")
+        "quality.yaml",
+    )
     x, manual, y = app.ids["x"], app.ids["manual"], app.ids["y"]
     x._set_quality(BAD, "down")
     assert y.quality is GOOD
@@ -211,8 +216,7 @@ def test_reads_inside_a_handler_are_consistent(clock):
         x.data = 2
         seen.append((y.data, y.quality, y.timestamp, z.data, z.timestamp, alarm.data))
         x._set_quality(BAD, "down")
-        seen.append((y.data, y.quality, y.qualityReason, z.quality, z.qualityReason,
-                     alarm.data))
+        seen.append((y.data, y.quality, y.qualityReason, z.quality, z.qualityReason, alarm.data))
         clock[0] = 3_000
         x.data = 2  # the same value again: only the timestamp changes
         seen.append((y.timestamp, z.timestamp))

@@ -1,4 +1,5 @@
 """Serializer: save/restore, atomic replacement, corrupt files, modes, shutdown."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,19 +10,20 @@ import sys
 import textwrap
 
 import pytest
-
-from incore.objects.foundation import DataObject, ObjectArray, Serializer
-from incore.objects.foundation import atomic
-from incore.objects.foundation import serializer as serializer_module
-
 from foundation_helpers import WAIT, loop  # noqa: F401  (fixture)
+
+from incore.objects.foundation import DataObject, ObjectArray, Serializer, atomic
+from incore.objects.foundation import serializer as serializer_module
 
 
 def state_tree() -> ObjectArray:
-    return ObjectArray(objectId="plant", objects=[
-        DataObject(objectId="setpoint", data=21.5, dataType="Double"),
-        DataObject(objectId="mode", data="auto"),
-    ])
+    return ObjectArray(
+        objectId="plant",
+        objects=[
+            DataObject(objectId="setpoint", data=21.5, dataType="Double"),
+            DataObject(objectId="mode", data="auto"),
+        ],
+    )
 
 
 @pytest.fixture
@@ -32,6 +34,7 @@ def writes(monkeypatch):
     def counting(path: str, text: str) -> None:
         atomic.write_atomically(path, text)
         done.append(text)
+
     monkeypatch.setattr(serializer_module, "write_atomically", counting)
     return done
 
@@ -70,9 +73,16 @@ def test_a_missing_file_is_fine(tmp_path):
     assert s.error == Serializer.NoError and tree.children()[0].data == 21.5
 
 
-@pytest.mark.parametrize("content", [b'{"objectId": "plant", "objects": [{"da',
-                                     b"[1, 2, 3]", b"\x00\x01binary", b"\xff\xfe\x80garbage",
-                                     b""])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"objectId": "plant", "objects": [{"da',
+        b"[1, 2, 3]",
+        b"\x00\x01binary",
+        b"\xff\xfe\x80garbage",
+        b"",
+    ],
+)
 def test_a_corrupt_file_reports_parse_error_and_keeps_the_state(tmp_path, content):
     path = tmp_path / "state.json"
     path.write_bytes(content)
@@ -92,8 +102,9 @@ def test_values_that_do_not_fit_change_nothing_and_keep_bindings(tmp_path):
     setpoint, mode = tree.children()
     mode.bind("data", lambda: "auto" if setpoint.data < 25 else "alarm")
     # The first child restores fine; the second gets a Float type and data that can't fit.
-    path.write_text(json.dumps({"objects": [{"data": 30.0}, {"dataType": "Float",
-                                                              "data": "not a float"}]}))
+    path.write_text(
+        json.dumps({"objects": [{"data": 30.0}, {"dataType": "Float", "data": "not a float"}]})
+    )
     s = Serializer(source=tree, file=str(path))
     s.complete()
     assert s.error == Serializer.ParseError and "does not fit" in s.errorString
@@ -126,6 +137,7 @@ def test_a_failure_between_write_and_replace_leaves_the_old_file(tmp_path, monke
 
     def crash(src, dst):
         raise OSError(28, "No space left on device")
+
     monkeypatch.setattr(atomic.os, "replace", crash)
     tree.children()[0].data = 99.0
     assert s.update() is False
@@ -178,8 +190,12 @@ CRASHING_WRITER = textwrap.dedent("""
 def test_a_writer_killed_mid_write_leaves_the_old_file_whole(tmp_path, stage):
     """SIGKILL while the new text is half written, or written and synced but not renamed."""
     path = tmp_path / "state.json"
-    proc = subprocess.Popen([sys.executable, "-c", CRASHING_WRITER, str(path), stage],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_WRITER, str(path), stage],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().split() == ["at", stage]
     finally:
@@ -229,8 +245,12 @@ def test_serialize_on_change_watches_children_added_later(tmp_path, loop, writes
 
 
 def test_serialize_periodically(tmp_path, loop, writes):
-    s = Serializer(source=state_tree(), file=str(tmp_path / "s.json"),
-                   mode="SerializePeriodically", interval=10)
+    s = Serializer(
+        source=state_tree(),
+        file=str(tmp_path / "s.json"),
+        mode="SerializePeriodically",
+        interval=10,
+    )
     s.complete()
     assert loop.run_until(lambda: len(writes) >= 3, WAIT)
     s.mode = Serializer.SerializeManually

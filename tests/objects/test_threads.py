@@ -1,4 +1,5 @@
 """Threads: loop.post() from many threads, and property writes from a foreign thread."""
+
 from __future__ import annotations
 
 import threading
@@ -44,6 +45,7 @@ def test_a_property_write_from_a_foreign_thread_runs_on_the_loop_thread_in_order
         if worker.ident is None:
             worker.start()
         return d.data == 1000
+
     assert loop.run_until(finished, WAIT)
     worker.join(WAIT)
     assert writers == {threading.get_ident()}
@@ -59,6 +61,7 @@ def test_a_foreign_write_without_a_running_loop_is_refused_loudly():
             d.data = 1
         except RuntimeError as exc:
             errors.append(exc)
+
     worker = threading.Thread(target=write)
     worker.start()
     worker.join(WAIT)
@@ -72,8 +75,9 @@ def test_a_loop_running_in_another_thread_owns_the_objects():
     loop_thread: list[int] = []
     changed_on: list[int] = []
     d.dataChanged.connect(lambda: changed_on.append(threading.get_ident()))
-    t = threading.Thread(target=lambda: (loop_thread.append(threading.get_ident()),
-                                         loop.run(timeout=WAIT)))
+    t = threading.Thread(
+        target=lambda: (loop_thread.append(threading.get_ident()), loop.run(timeout=WAIT))
+    )
     started = threading.Event()
     loop.post(started.set)
     t.start()

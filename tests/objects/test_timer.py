@@ -1,12 +1,13 @@
 """Timer: interval, single shot, start/stop/restart, completion, shutdown, no drift."""
+
 from __future__ import annotations
 
 import time
 
+from foundation_helpers import WAIT, loop  # noqa: F401  (fixture)
+
 from incore.core import Object, Property
 from incore.objects.foundation import Timer
-
-from foundation_helpers import WAIT, loop  # noqa: F401  (fixture)
 
 
 def ticking(timer: Timer) -> list[float]:

@@ -4,6 +4,7 @@ A thousand clients as a thousand threads would measure the test's threads as muc
 server; here every socket is non-blocking and one selector drives them all, so "connect at
 once" really is a burst of SYNs, and a round of requests is in flight together.
 """
+
 from __future__ import annotations
 
 import errno
@@ -12,7 +13,7 @@ import resource
 import selectors
 import socket
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 #: How a reply ends: given the bytes so far, its full length once that is known, else None.
 Framing = Callable[[bytes], "int | None"]
@@ -68,8 +69,9 @@ def burst_connect(address: tuple[str, int], count: int, timeout: float) -> list[
         raise
 
 
-def exchange_all(socks: Sequence[socket.socket], requests: Sequence[bytes], framing: Framing,
-                 timeout: float) -> list[bytes]:
+def exchange_all(
+    socks: Sequence[socket.socket], requests: Sequence[bytes], framing: Framing, timeout: float
+) -> list[bytes]:
     """Send ``requests[i]`` on ``socks[i]`` (all of them first), then collect one reply per
     socket; raise TimeoutError naming how many are missing, or ConnectionError on an EOF."""
     for sock, request in zip(socks, requests):
@@ -118,8 +120,13 @@ def _at_eof(sock: socket.socket) -> bool:
         return True
 
 
-def _wait_all(socks: Sequence[socket.socket], event: int, timeout: float, what: str,
-              done: Callable[[socket.socket], bool] = lambda _s: True) -> tuple[float, float]:
+def _wait_all(
+    socks: Sequence[socket.socket],
+    event: int,
+    timeout: float,
+    what: str,
+    done: Callable[[socket.socket], bool] = lambda _s: True,
+) -> tuple[float, float]:
     """Wait until ``done`` holds for every socket; (first, last) time one did."""
     deadline = time.monotonic() + timeout
     first = last = 0.0
@@ -130,8 +137,9 @@ def _wait_all(socks: Sequence[socket.socket], event: int, timeout: float, what: 
         while pending:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"{len(pending)} of {len(socks)} sockets not {what} "
-                                   f"within {timeout:g} s")
+                raise TimeoutError(
+                    f"{len(pending)} of {len(socks)} sockets not {what} within {timeout:g} s"
+                )
             for key, _ in sel.select(left):
                 sock = pending.get(key.fd)
                 if sock is not None and done(sock):

@@ -36,8 +36,12 @@ class Snap7CPeer:
     def __init__(self, timeout: float = 15.0) -> None:
         self.timeout = timeout
         self.proc = subprocess.Popen(
-            [snap7c_python(), str(DRIVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, bufsize=1,
+            [snap7c_python(), str(DRIVER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
         )
         self._lines: queue.Queue[str] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -56,7 +60,9 @@ class Snap7CPeer:
         try:
             line = self._lines.get(timeout=self.timeout)
         except queue.Empty:
-            raise TimeoutError(f"snap7c driver did not answer {op!r} within {self.timeout}s") from None
+            raise TimeoutError(
+                f"snap7c driver did not answer {op!r} within {self.timeout}s"
+            ) from None
         if not line:
             err = self.proc.stderr.read() if self.proc.stderr else ""
             raise RuntimeError(f"snap7c driver exited during {op!r}: {err}")
@@ -79,7 +85,7 @@ class Snap7CPeer:
             if stream is not None:
                 stream.close()
 
-    def __enter__(self) -> "Snap7CPeer":
+    def __enter__(self) -> Snap7CPeer:
         return self
 
     def __exit__(self, *exc: object) -> None:

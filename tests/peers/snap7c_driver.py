@@ -74,7 +74,9 @@ def op_read_area(c: dict):
 
 
 def op_write_area(c: dict):
-    return _client().write_area(Area(c["area"]), c.get("db", 0), c["start"], bytearray.fromhex(c["data"]))
+    return _client().write_area(
+        Area(c["area"]), c.get("db", 0), c["start"], bytearray.fromhex(c["data"])
+    )
 
 
 def op_read_typed(c: dict):
@@ -82,8 +84,15 @@ def op_read_typed(c: dict):
     cli = _client()
     size = c["amount"] * WIDTH[c["wordlen"]]
     buf = (ctypes.c_uint8 * size)()
-    res = cli._lib.Cli_ReadArea(cli._s7_client, c["area"], c.get("db", 0), c["start"], c["amount"], c["wordlen"],  # noqa: SLF001
-                                ctypes.byref(buf))
+    res = cli._lib.Cli_ReadArea(
+        cli._s7_client,
+        c["area"],
+        c.get("db", 0),
+        c["start"],
+        c["amount"],
+        c["wordlen"],  # noqa: SLF001
+        ctypes.byref(buf),
+    )
     if res:
         raise RuntimeError(res)
     return bytes(buf).hex()
@@ -93,8 +102,15 @@ def op_write_typed(c: dict):
     cli = _client()
     data = bytes.fromhex(c["data"])
     buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
-    res = cli._lib.Cli_WriteArea(cli._s7_client, c["area"], c.get("db", 0), c["start"], c["amount"], c["wordlen"],  # noqa: SLF001
-                                 ctypes.byref(buf))
+    res = cli._lib.Cli_WriteArea(
+        cli._s7_client,
+        c["area"],
+        c.get("db", 0),
+        c["start"],
+        c["amount"],
+        c["wordlen"],  # noqa: SLF001
+        ctypes.byref(buf),
+    )
     if res:
         raise RuntimeError(res)
     return 0
@@ -124,14 +140,21 @@ def op_write_multi(c: dict):
 
 def op_cpu_info(c: dict):
     info = _client().get_cpu_info()
-    return {k: _text(getattr(info, k)) for k in ("ModuleTypeName", "SerialNumber", "ASName", "Copyright", "ModuleName")}
+    return {
+        k: _text(getattr(info, k))
+        for k in ("ModuleTypeName", "SerialNumber", "ASName", "Copyright", "ModuleName")
+    }
 
 
 class _CpInfo(ctypes.Structure):
     """TS7CpInfo as the C library fills it (python-snap7 2.x declares 16-bit fields)."""
 
-    _fields_ = [("MaxPduLength", ctypes.c_int), ("MaxConnections", ctypes.c_int), ("MaxMpiRate", ctypes.c_int),
-                ("MaxBusRate", ctypes.c_int)]
+    _fields_ = [
+        ("MaxPduLength", ctypes.c_int),
+        ("MaxConnections", ctypes.c_int),
+        ("MaxMpiRate", ctypes.c_int),
+        ("MaxBusRate", ctypes.c_int),
+    ]
 
 
 def op_cp_info(c: dict):
@@ -173,7 +196,9 @@ def op_server_start(c: dict):
         STATE["areas"].clear()
     srv = Server(log=False)
     for spec in c.get("areas", []):
-        buf = (ctypes.c_uint8 * spec["size"]).from_buffer_copy(bytes.fromhex(spec.get("data", "")).ljust(spec["size"], b"\x00"))
+        buf = (ctypes.c_uint8 * spec["size"]).from_buffer_copy(
+            bytes.fromhex(spec.get("data", "")).ljust(spec["size"], b"\x00")
+        )
         STATE["areas"][(spec["area"], spec.get("index", 0))] = buf
         srv.register_area(SrvArea(spec["area"]), spec.get("index", 0), buf)
     if c.get("resourceless"):
@@ -189,13 +214,20 @@ class _Tag(ctypes.Structure):
     _fields_ = [(name, ctypes.c_int) for name in ("Area", "DBNumber", "Start", "Size", "WordLen")]
 
 
-_RW_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
-                                ctypes.POINTER(_Tag), ctypes.POINTER(ctypes.c_uint8))
+_RW_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int,
+    ctypes.c_void_p,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.POINTER(_Tag),
+    ctypes.POINTER(ctypes.c_uint8),
+)
 
 
 def _answer_resourceless(srv: Server) -> None:
     """Resourceless mode (python-snap7 2.x has no wrapper for it): every access calls back with
     the tag; it is logged, with a write's bytes, and a read gets byte i = (Start + i) & 0xFF."""
+
     def on_rw(_usr, _sender, operation, tag_p, data):
         tag = tag_p.contents
         size = tag.Size * WIDTH.get(tag.WordLen, 1)

@@ -13,9 +13,23 @@ import snap7
 
 from incore.protocols.contract import Exchange, Framing, PduEngine, StreamEngine, Untimed, run
 from incore.protocols.errors import PduError, ProtocolError
-from incore.protocols.isotcp import DisconnectConfirm, IsoClientSession, IsoConnected, IsoData, IsoDisconnected, \
-    IsoServerSession, decode_tpdu
-from incore.protocols.s7 import Area, Event, MemoryAreaStore, S7ClientProtocol, S7ServerProtocol, TransportSize
+from incore.protocols.isotcp import (
+    DisconnectConfirm,
+    IsoClientSession,
+    IsoConnected,
+    IsoData,
+    IsoDisconnected,
+    IsoServerSession,
+    decode_tpdu,
+)
+from incore.protocols.s7 import (
+    Area,
+    Event,
+    MemoryAreaStore,
+    S7ClientProtocol,
+    S7ServerProtocol,
+    TransportSize,
+)
 from incore.protocols.stack import Stack
 
 H = bytes.fromhex
@@ -45,10 +59,18 @@ def test_every_engine_has_the_contract_shape():
         assert not framing.can_send  # not connected yet
     assert isinstance(engine, PduEngine) and not isinstance(engine, StreamEngine)
     assert isinstance(Stack(IsoServerSession(), engine), StreamEngine)
-    for operation in (client.read_area(Area.DB, 1, 0, 4), client.read_area(Area.DB, 1, 0, 4, TransportSize.WORD),
-                      client.setup_communication()):
+    for operation in (
+        client.read_area(Area.DB, 1, 0, 4),
+        client.read_area(Area.DB, 1, 0, 4, TransportSize.WORD),
+        client.setup_communication(),
+    ):
         assert isinstance(operation, Exchange) and operation.request and not operation.done
-    for untimed in (IsoServerSession(), IsoClientSession(), engine, Stack(IsoServerSession(), engine)):
+    for untimed in (
+        IsoServerSession(),
+        IsoClientSession(),
+        engine,
+        Stack(IsoServerSession(), engine),
+    ):
         assert untimed.next_deadline() is None
         assert untimed.handle_timer(1e9) == []
 
@@ -84,8 +106,11 @@ def test_a_stack_serves_an_s7_client_in_process():
     run(client.write_area(Area.MK, 0, 2, b"\xab\xcd"), transfer)
     assert run(client.read_area(Area.MK, 0, 1, 4), transfer) == H("00 AB CD 00")
     assert store.areas[(Area.MK, 0)][2:4] == H("AB CD")
-    assert seen == [(Event.NegotiatePDU, 0, 480, 0, 0, 0), (Event.DataWrite, 0, Area.MK, 0, 2, 2),
-                    (Event.DataRead, 0, Area.MK, 0, 1, 4)]
+    assert seen == [
+        (Event.NegotiatePDU, 0, 480, 0, 0, 0),
+        (Event.DataWrite, 0, Area.MK, 0, 2, 2),
+        (Event.DataRead, 0, Area.MK, 0, 1, 4),
+    ]
     iso.disconnect()
     assert stack.receive_data(iso.data_to_send()) == [IsoDisconnected(0)]
     assert not stack.framing.can_send
@@ -205,5 +230,12 @@ def test_a_loop_that_knows_only_the_contract_serves_python_snap7():
         server.join(timeout=10)
     assert not server.is_alive()
     assert isinstance(seen[0], IsoConnected)
-    assert (Event.DataWrite, 0, Area.DB, 1, 4, 2) in seen and (Event.DataRead, 0, Area.DB, 1, 2, 4) in seen
+    assert (Event.DataWrite, 0, Area.DB, 1, 4, 2) in seen and (
+        Event.DataRead,
+        0,
+        Area.DB,
+        1,
+        2,
+        4,
+    ) in seen
     assert not [e for e in seen if isinstance(e, Exception)]

@@ -23,27 +23,63 @@ from incore.protocols.isotcp import (
     decode_tpdu,
     encode_tpkt,
 )
-from incore.protocols.s7 import Area, MemoryAreaStore, PlcState, S7ClientProtocol, S7ServerProtocol, TransportSize, Var
+from incore.protocols.s7 import (
+    Area,
+    MemoryAreaStore,
+    PlcState,
+    S7ClientProtocol,
+    S7ServerProtocol,
+    TransportSize,
+    Var,
+)
 from incore.protocols.s7.clock import decode_clock, encode_clock
-from incore.protocols.s7.items import DataItem, ItemSpec, decode_data_items, decode_item_specs, encode_data_items, \
-    encode_item_specs
+from incore.protocols.s7.items import (
+    DataItem,
+    ItemSpec,
+    decode_data_items,
+    decode_item_specs,
+    encode_data_items,
+    encode_item_specs,
+)
 from incore.protocols.s7.pdu import UserdataData, UserdataParams, decode_pdu
 from incore.protocols.stack import Stack
 
-FUZZ = settings(max_examples=int(__import__("os").environ.get("INCORE_FUZZ_EXAMPLES", "250")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=int(__import__("os").environ.get("INCORE_FUZZ_EXAMPLES", "250")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 H = bytes.fromhex
 
-tsaps = st.one_of(st.none(), st.integers(0, 0xFFFF).map(lambda v: v.to_bytes(2, "big")), st.binary(min_size=1, max_size=24))
+tsaps = st.one_of(
+    st.none(),
+    st.integers(0, 0xFFFF).map(lambda v: v.to_bytes(2, "big")),
+    st.binary(min_size=1, max_size=24),
+)
 words = st.integers(0, 0xFFFF)
 
 
 @FUZZ
-@given(st.builds(ConnectionRequest, src_ref=words, dst_ref=words, class_option=st.integers(0, 255),
-                 tpdu_size=st.one_of(st.none(), st.integers(0, 255)), calling_tsap=tsaps, called_tsap=tsaps,
-                 subnet_id=st.one_of(st.none(), words), routing_tsap=st.one_of(st.none(), words)),
-       st.booleans())
+@given(
+    st.builds(
+        ConnectionRequest,
+        src_ref=words,
+        dst_ref=words,
+        class_option=st.integers(0, 255),
+        tpdu_size=st.one_of(st.none(), st.integers(0, 255)),
+        calling_tsap=tsaps,
+        called_tsap=tsaps,
+        subnet_id=st.one_of(st.none(), words),
+        routing_tsap=st.one_of(st.none(), words),
+    ),
+    st.booleans(),
+)
 def test_connection_tpdus_round_trip(cr, confirm):
-    tpdu = ConnectionConfirm(**{f.name: getattr(cr, f.name) for f in cr.__attrs_attrs__}) if confirm else cr
+    tpdu = (
+        ConnectionConfirm(**{f.name: getattr(cr, f.name) for f in cr.__attrs_attrs__})
+        if confirm
+        else cr
+    )
     assert decode_tpdu(tpdu.encode()) == tpdu
 
 
@@ -51,11 +87,16 @@ def test_connection_tpdus_round_trip(cr, confirm):
 @given(st.binary(max_size=2000), st.booleans(), words, words, st.integers(0, 255))
 def test_dt_and_dr_round_trip(data, eot, dst, src, reason):
     assert decode_tpdu(DataTransfer(data, eot).encode()) == DataTransfer(data, eot)
-    assert decode_tpdu(DisconnectRequest(dst, src, reason).encode()) == DisconnectRequest(dst, src, reason)
+    assert decode_tpdu(DisconnectRequest(dst, src, reason).encode()) == DisconnectRequest(
+        dst, src, reason
+    )
 
 
 @FUZZ
-@given(st.lists(st.binary(min_size=3, max_size=300), max_size=6), st.lists(st.integers(1, 50), max_size=20))
+@given(
+    st.lists(st.binary(min_size=3, max_size=300), max_size=6),
+    st.lists(st.integers(1, 50), max_size=20),
+)
 def test_tpkt_framing_survives_any_split(payloads, cuts):
     stream = b"".join(encode_tpkt(p) for p in payloads)
     decoder, frames, pos = TpktDecoder(), [], 0
@@ -69,10 +110,17 @@ def test_tpkt_framing_survives_any_split(payloads, cuts):
 @FUZZ
 @given(st.binary(max_size=300))
 def test_random_bytes_only_raise_protocol_errors(raw):
-    for action in (lambda: TpktDecoder().feed(raw), lambda: decode_tpdu(raw), lambda: decode_pdu(raw),
-                   lambda: decode_item_specs(raw), lambda: decode_data_items(raw, 3, response=True),
-                   lambda: UserdataParams.decode(raw), lambda: UserdataData.decode(raw), lambda: decode_clock(raw),
-                   lambda: IsoServerSession().receive_data(raw)):
+    for action in (
+        lambda: TpktDecoder().feed(raw),
+        lambda: decode_tpdu(raw),
+        lambda: decode_pdu(raw),
+        lambda: decode_item_specs(raw),
+        lambda: decode_data_items(raw, 3, response=True),
+        lambda: UserdataParams.decode(raw),
+        lambda: UserdataData.decode(raw),
+        lambda: decode_clock(raw),
+        lambda: IsoServerSession().receive_data(raw),
+    ):
         try:
             action()
         except ProtocolError:
@@ -80,16 +128,34 @@ def test_random_bytes_only_raise_protocol_errors(raw):
 
 
 @FUZZ
-@given(st.lists(st.tuples(st.sampled_from([0x81, 0x82, 0x83, 0x84, 0x1C, 0x1D]), words, st.integers(0, 0xFFFFFF),
-                          words, st.sampled_from(list(TransportSize))), min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0x81, 0x82, 0x83, 0x84, 0x1C, 0x1D]),
+            words,
+            st.integers(0, 0xFFFFFF),
+            words,
+            st.sampled_from(list(TransportSize)),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_item_specs_round_trip(items):
     specs = [ItemSpec(a, db, addr, n, ts) for a, db, addr, n, ts in items]
     assert decode_item_specs(encode_item_specs(0x04, specs)) == specs
 
 
 @FUZZ
-@given(st.lists(st.tuples(st.sampled_from([0x03, 0x04, 0x05, 0x07, 0x09]), st.binary(min_size=1, max_size=40)),
-                min_size=1, max_size=10))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0x03, 0x04, 0x05, 0x07, 0x09]), st.binary(min_size=1, max_size=40)
+        ),
+        min_size=1,
+        max_size=10,
+    )
+)
 def test_data_items_round_trip(raw_items):
     items = [DataItem(0xFF, ts, data) for ts, data in raw_items]
     assert decode_data_items(encode_data_items(items), len(items), response=True) == items
@@ -114,11 +180,21 @@ def _valid_requests() -> list[bytes]:
     client = S7ClientProtocol()
     client.pdu_size = 480
     ops = [
-        client.setup_communication(), client.read_area(Area.DB, 1, 0, 8), client.write_area(Area.MK, 0, 2, b"ab"),
+        client.setup_communication(),
+        client.read_area(Area.DB, 1, 0, 8),
+        client.write_area(Area.MK, 0, 2, b"ab"),
         client.read_multi([Var(Area.DB, 1, 0, 2), Var(Area.TM, 0, 1, 1)]),
-        client.write_multi([Var(Area.PE, 0, 0, 1, data=b"x"), Var(Area.DB, 1, 3, 1, TransportSize.BIT, data=b"\x01")]),
-        client.read_szl(0x001C, 0), client.get_clock(), client.set_clock(datetime(2024, 2, 29, 1, 2, 3)),
-        client.plc_stop(), client.plc_cold_start(),
+        client.write_multi(
+            [
+                Var(Area.PE, 0, 0, 1, data=b"x"),
+                Var(Area.DB, 1, 3, 1, TransportSize.BIT, data=b"\x01"),
+            ]
+        ),
+        client.read_szl(0x001C, 0),
+        client.get_clock(),
+        client.set_clock(datetime(2024, 2, 29, 1, 2, 3)),
+        client.plc_stop(),
+        client.plc_cold_start(),
     ]
     return [op.request for op in ops]
 
@@ -127,8 +203,12 @@ REQUESTS = _valid_requests()
 
 
 @FUZZ
-@given(st.sampled_from(REQUESTS), st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=6),
-       st.integers(0, 8), st.binary(max_size=4))
+@given(
+    st.sampled_from(REQUESTS),
+    st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=6),
+    st.integers(0, 8),
+    st.binary(max_size=4),
+)
 def test_server_answers_or_raises_protocol_error_on_mutated_requests(request, flips, cut, tail):
     raw = bytearray(request)
     for pos, value in flips:
@@ -156,14 +236,22 @@ def test_server_survives_random_pdus(raw):
 
 
 @FUZZ
-@given(st.integers(0, len(REQUESTS) - 1), st.binary(max_size=120), st.lists(st.tuples(st.integers(0, 200),
-                                                                                       st.integers(0, 255)), max_size=4))
+@given(
+    st.integers(0, len(REQUESTS) - 1),
+    st.binary(max_size=120),
+    st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), max_size=4),
+)
 def test_client_operations_only_raise_s7_errors_on_bad_replies(which, garbage, flips):
     client = S7ClientProtocol()
     client.pdu_size = 480
-    op = [client.setup_communication, lambda: client.read_area(Area.DB, 1, 0, 8), client.get_cpu_info,
-          lambda: client.read_multi([Var(Area.DB, 1, 0, 2), Var(Area.MK, 0, 0, 3)]), client.get_clock,
-          client.plc_stop][which % 6]()
+    op = [
+        client.setup_communication,
+        lambda: client.read_area(Area.DB, 1, 0, 8),
+        client.get_cpu_info,
+        lambda: client.read_multi([Var(Area.DB, 1, 0, 2), Var(Area.MK, 0, 0, 3)]),
+        client.get_clock,
+        client.plc_stop,
+    ][which % 6]()
     good = _server().handle(op.request) if which % 2 else None
     reply = bytearray(good or (b"\x32" + garbage))
     for pos, value in flips:
@@ -224,7 +312,9 @@ def _connected_client() -> IsoClientSession:
     return client
 
 
-def _feed(engine: StreamEngine, stream: bytes, cuts: list[int]) -> tuple[list, bytes, ProtocolError | None]:
+def _feed(
+    engine: StreamEngine, stream: bytes, cuts: list[int]
+) -> tuple[list, bytes, ProtocolError | None]:
     """Feed ``stream`` in chunks of the sizes in ``cuts`` (the rest in one): the events, the
     bytes to send and the ProtocolError that stopped it. Any other exception fails the test."""
     events: list = []
@@ -248,11 +338,18 @@ def _mutate(stream: bytes, flips: list[tuple[int, int]], cut: int, tail: bytes) 
     return bytes(raw[: max(len(raw) - cut, 0)]) + tail
 
 
-client_streams = st.builds(_client_stream, st.lists(st.sampled_from(REQUESTS), max_size=5),
-                           st.sampled_from([128, 256, 1024]), st.booleans())
+client_streams = st.builds(
+    _client_stream,
+    st.lists(st.sampled_from(REQUESTS), max_size=5),
+    st.sampled_from([128, 256, 1024]),
+    st.booleans(),
+)
 chunkings = st.lists(st.integers(1, 60), max_size=30)
-mutations = st.tuples(st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 255)), max_size=4),
-                      st.integers(0, 8), st.binary(max_size=12))
+mutations = st.tuples(
+    st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 255)), max_size=4),
+    st.integers(0, 8),
+    st.binary(max_size=12),
+)
 
 
 def _server_stream(stream: bytes) -> bytes:
@@ -288,12 +385,17 @@ def test_client_session_events_do_not_depend_on_chunking(stream, cuts):
 
 @FUZZ
 @given(client_streams, mutations, chunkings)
-def test_mutated_streams_in_any_chunking_only_raise_protocol_errors_at_the_same_frames(stream, mutation, cuts):
+def test_mutated_streams_in_any_chunking_only_raise_protocol_errors_at_the_same_frames(
+    stream, mutation, cuts
+):
     """Bytewise feeding sees every frame as soon as it is whole; coarser chunks may lose the
     events of the chunk that fails, never invent others, and fail exactly when it does."""
     broken = _mutate(stream, *mutation)
-    for make, data in ((_stack, broken), (IsoServerSession, broken),
-                       (_connected_client, _mutate(_server_stream(stream), *mutation))):
+    for make, data in (
+        (_stack, broken),
+        (IsoServerSession, broken),
+        (_connected_client, _mutate(_server_stream(stream), *mutation)),
+    ):
         finest = _feed(make(), data, [1] * len(data))
         chunked = _feed(make(), data, cuts)
         assert (chunked[2] is None) == (finest[2] is None), (chunked[2], finest[2])
@@ -311,7 +413,10 @@ def test_random_streams_only_raise_protocol_errors(raw, cuts):
 
 
 @FUZZ
-@given(st.sampled_from(REQUESTS), st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=6))
+@given(
+    st.sampled_from(REQUESTS),
+    st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=6),
+)
 def test_receive_pdu_events_and_reply_are_those_of_handle(request, flips):
     raw = _mutate(request, flips, 0, b"")
     seen: list = []

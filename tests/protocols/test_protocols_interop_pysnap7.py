@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 import snap7
+from s7_harness import S7TestClient, free_port
 from snap7.error import S7Error as PySnap7Error
 from snap7.server import Server as PyServer
 from snap7.type import Area as PyArea
@@ -15,7 +16,6 @@ from snap7.type import SrvArea
 
 from incore.protocols.errors import S7Error
 from incore.protocols.s7 import Area, ClientError, CpuStatus, Event, TransportSize, Var
-from s7_harness import S7TestClient, free_port
 
 logging.getLogger("snap7").setLevel(logging.WARNING)
 
@@ -30,10 +30,18 @@ def py_client(s7_server):
         client.disconnect()
 
 
-@pytest.mark.parametrize("conn_type, rack, slot, local, remote", [
-    (1, 0, 2, 0x0100, 0x0102), (2, 0, 1, 0x0100, 0x0201), (3, 1, 3, 0x0100, 0x0323), (None, 0, 0, 0x1000, 0x2000),
-])
-def test_pysnap7_connects_with_rack_slot_tsaps_and_connection_types(s7_server, conn_type, rack, slot, local, remote):
+@pytest.mark.parametrize(
+    "conn_type, rack, slot, local, remote",
+    [
+        (1, 0, 2, 0x0100, 0x0102),
+        (2, 0, 1, 0x0100, 0x0201),
+        (3, 1, 3, 0x0100, 0x0323),
+        (None, 0, 0, 0x1000, 0x2000),
+    ],
+)
+def test_pysnap7_connects_with_rack_slot_tsaps_and_connection_types(
+    s7_server, conn_type, rack, slot, local, remote
+):
     client = snap7.client.Client()
     if conn_type is None:
         client.set_connection_params("127.0.0.1", local, remote)
@@ -45,7 +53,10 @@ def test_pysnap7_connects_with_rack_slot_tsaps_and_connection_types(s7_server, c
         assert client.get_pdu_length() == 480
         assert client.db_read(1, 0, 4) == bytearray(b"\x00\x01\x02\x03")
         request = s7_server.sessions[-1].request
-        assert (request.calling_tsap, request.called_tsap) == (local.to_bytes(2, "big"), remote.to_bytes(2, "big"))
+        assert (request.calling_tsap, request.called_tsap) == (
+            local.to_bytes(2, "big"),
+            remote.to_bytes(2, "big"),
+        )
     finally:
         client.disconnect()
 
@@ -56,13 +67,26 @@ def test_pysnap7_routed_connection_is_accepted(s7_server):
     try:
         assert client.db_read(1, 10, 2) == bytearray(b"\x0a\x0b")
         request = s7_server.sessions[-1].request
-        assert (request.subnet_id, request.routing_tsap, request.called_tsap) == (0x0011, 0x0103, b"\x01\x02")
+        assert (request.subnet_id, request.routing_tsap, request.called_tsap) == (
+            0x0011,
+            0x0103,
+            b"\x01\x02",
+        )
     finally:
         client.disconnect()
 
 
-@pytest.mark.parametrize("area, width", [(PyArea.PE, 1), (PyArea.PA, 1), (PyArea.MK, 1), (PyArea.DB, 1),
-                                         (PyArea.TM, 2), (PyArea.CT, 2)])
+@pytest.mark.parametrize(
+    "area, width",
+    [
+        (PyArea.PE, 1),
+        (PyArea.PA, 1),
+        (PyArea.MK, 1),
+        (PyArea.DB, 1),
+        (PyArea.TM, 2),
+        (PyArea.CT, 2),
+    ],
+)
 def test_pysnap7_read_and_write_every_area(s7_server, py_client, area, width):
     db = 1 if area == PyArea.DB else 0
     data = bytearray(range(100, 100 + 4 * width))
@@ -89,8 +113,12 @@ def test_pysnap7_multi_vars_are_pipelined_and_answered_in_order(s7_server, py_cl
     assert code == 0
     store = s7_server.store.areas[(0x84, 1)]
     assert [bytes(r) for r in results] == [bytes(store[i * 50 : i * 50 + 40]) for i in range(18)]
-    py_client.write_multi_vars([dict(area=PyArea.DB, db_number=1, start=0, data=bytearray(b"xy")),
-                                dict(area=PyArea.MK, start=5, data=bytearray(b"z"))])
+    py_client.write_multi_vars(
+        [
+            dict(area=PyArea.DB, db_number=1, start=0, data=bytearray(b"xy")),
+            dict(area=PyArea.MK, start=5, data=bytearray(b"z")),
+        ]
+    )
     assert store[0:2] == b"xy" and s7_server.store.areas[(0x83, 0)][5:6] == b"z"
 
 
@@ -108,7 +136,11 @@ def test_pysnap7_cpu_state_probe_and_control(s7_server, py_client):
 
 def test_pysnap7_identity_szl_and_index_0_layouts(s7_server, py_client):
     info = py_client.get_cpu_info()
-    assert (info.ModuleTypeName, info.SerialNumber, info.ASName) == (b"CPU 315-2 PN/DP", b"S C-INCORE000001", b"INCORE")
+    assert (info.ModuleTypeName, info.SerialNumber, info.ASName) == (
+        b"CPU 315-2 PN/DP",
+        b"S C-INCORE000001",
+        b"INCORE",
+    )
     assert info.Copyright == b"Original Siemens Equipment"
     order = py_client.get_order_code()
     assert (order.OrderCode, order.V1, order.V2, order.V3) == (b"6ES7 315-2EH14-0AB0", 3, 2, 6)
@@ -166,20 +198,35 @@ def test_our_client_against_pysnap7_server(py_server):
         assert client.call(p.read_area(Area.DB, 1, 0, 1024)) == payload
         for area, srv_area in ((Area.PE, SrvArea.PE), (Area.PA, SrvArea.PA), (Area.MK, SrvArea.MK)):
             client.call(p.write_area(area, 0, 4, b"\x01\x02\x03"))
-            assert client.call(p.read_area(area, 0, 4, 3)) == b"\x01\x02\x03" == areas[srv_area][4:7]
+            assert (
+                client.call(p.read_area(area, 0, 4, 3)) == b"\x01\x02\x03" == areas[srv_area][4:7]
+            )
         for area, srv_area in ((Area.TM, SrvArea.TM), (Area.CT, SrvArea.CT)):
             client.call(p.write_area(area, 0, 1, b"\x00\x07\x00\x09"))
-            assert client.call(p.read_area(area, 0, 1, 2)) == b"\x00\x07\x00\x09" == areas[srv_area][2:6]
+            assert (
+                client.call(p.read_area(area, 0, 1, 2))
+                == b"\x00\x07\x00\x09"
+                == areas[srv_area][2:6]
+            )
         with pytest.raises(S7Error) as info:
             client.call(p.read_area(Area.DB, 9, 0, 4))
         assert info.value.code == ClientError.ItemNotAvailable
-        results = client.call(p.read_multi([Var(Area.DB, 1, 0, 3), Var(Area.DB, 9, 0, 2), Var(Area.MK, 0, 4, 3)]))
-        assert [(r.error, r.data) for r in results] == [(0, b"\x00\x01\x02"), (ClientError.ItemNotAvailable, b""),
-                                                         (0, b"\x01\x02\x03")]
+        results = client.call(
+            p.read_multi([Var(Area.DB, 1, 0, 3), Var(Area.DB, 9, 0, 2), Var(Area.MK, 0, 4, 3)])
+        )
+        assert [(r.error, r.data) for r in results] == [
+            (0, b"\x00\x01\x02"),
+            (ClientError.ItemNotAvailable, b""),
+            (0, b"\x01\x02\x03"),
+        ]
         assert client.call(p.write_multi([Var(Area.DB, 1, 10, 2, data=b"ok")]))[0].ok
         assert areas[SrvArea.DB][10:12] == b"ok"
         with pytest.raises(S7Error) as info:  # its server answers N items with one return code
-            client.call(p.write_multi([Var(Area.DB, 1, 10, 2, data=b"ok"), Var(Area.MK, 0, 0, 1, data=b"x")]))
+            client.call(
+                p.write_multi(
+                    [Var(Area.DB, 1, 10, 2, data=b"ok"), Var(Area.MK, 0, 0, 1, data=b"x")]
+                )
+            )
         assert info.value.code == ClientError.InvalidPlcAnswer
         assert client.call(p.get_cpu_info()).module_type_name == "CPU 315-2 PN/DP"
         assert client.call(p.get_order_code()).code == "6ES7 315-2EH14-0AB0"
@@ -187,7 +234,9 @@ def test_our_client_against_pysnap7_server(py_server):
         assert client.call(p.get_protection()).sch_schal == 1
         assert 0x001C in client.call(p.read_szl_ids())
         assert isinstance(client.call(p.get_clock()), datetime)
-        client.call(p.set_clock(datetime(2030, 1, 2, 3, 4, 5)))  # accepted (this server does not keep it)
+        client.call(
+            p.set_clock(datetime(2030, 1, 2, 3, 4, 5))
+        )  # accepted (this server does not keep it)
         with pytest.raises(S7Error) as info:  # it has no SZL 0x0424
             client.call(p.get_cpu_state())
         assert info.value.code == ClientError.FunctionRefused
@@ -201,10 +250,22 @@ def test_our_client_against_pysnap7_server(py_server):
 
 
 def test_our_client_routing_params_and_text_tsap_to_our_server(s7_server):
-    with S7TestClient("127.0.0.1", s7_server.port, remote_tsap=b"SIMATIC-ROOT-HMI", local_tsap=0x0100,
-                      subnet_id=0x0011, routing_tsap=0x0103) as client:
+    with S7TestClient(
+        "127.0.0.1",
+        s7_server.port,
+        remote_tsap=b"SIMATIC-ROOT-HMI",
+        local_tsap=0x0100,
+        subnet_id=0x0011,
+        routing_tsap=0x0103,
+    ) as client:
         assert client.connect() == 480
         assert client.call(client.protocol.read_area(Area.DB, 1, 1, 2)) == b"\x01\x02"
-        assert client.call(client.protocol.read_area(Area.MK, 0, 0, 1, TransportSize.BIT)) == b"\x00"
+        assert (
+            client.call(client.protocol.read_area(Area.MK, 0, 0, 1, TransportSize.BIT)) == b"\x00"
+        )
     request = s7_server.sessions[-1].request
-    assert (request.called_tsap, request.subnet_id, request.routing_tsap) == (b"SIMATIC-ROOT-HMI", 0x0011, 0x0103)
+    assert (request.called_tsap, request.subnet_id, request.routing_tsap) == (
+        b"SIMATIC-ROOT-HMI",
+        0x0011,
+        0x0103,
+    )

@@ -48,7 +48,9 @@ def test_tpkt_decoder_is_incremental():
     assert decoder.feed(SETUP_JOB[:5]) == [] and decoder.buffered == 5
 
 
-@pytest.mark.parametrize("bad", [H("04 00 00 07 02 F0 80"), H("03 00 00 06 02 F0"), H("03 00 00 00")])
+@pytest.mark.parametrize(
+    "bad", [H("04 00 00 07 02 F0 80"), H("03 00 00 06 02 F0"), H("03 00 00 00")]
+)
 def test_tpkt_rejects_bad_version_and_short_length_for_good(bad):
     decoder = TpktDecoder()
     with pytest.raises(TpktError):
@@ -64,8 +66,9 @@ def test_tpkt_encode_refuses_oversize():
 
 def test_cr_decodes_worked_example_and_reencodes_identically():
     cr = decode_tpdu(CR_FRAME[4:])
-    assert cr == ConnectionRequest(src_ref=1, dst_ref=0, tpdu_size=0x0A, calling_tsap=b"\x01\x00",
-                                   called_tsap=b"\x01\x02")
+    assert cr == ConnectionRequest(
+        src_ref=1, dst_ref=0, tpdu_size=0x0A, calling_tsap=b"\x01\x00", called_tsap=b"\x01\x02"
+    )
     assert tsap_to_int(cr.called_tsap) == (1 << 8) | (0 << 5) | 2
     assert cr.tpdu_bytes == 1024
     assert cr.encode() == CR_FRAME[4:]
@@ -80,7 +83,11 @@ def test_minimal_cc_without_tsaps():
 
 def test_text_tsap_and_routing_params_as_python_snap7_sends_them():
     # python-snap7 set_routing(subnet 0x0011, rack 0, slot 3) to a gateway at rack 0 slot 2
-    raw = H("1B E0 00 00 00 01 00 C1 02 01 00 C2 10") + b"SIMATIC-ROOT-HMI" + H("C0 01 0A C6 02 00 11 C7 02 01 03")
+    raw = (
+        H("1B E0 00 00 00 01 00 C1 02 01 00 C2 10")
+        + b"SIMATIC-ROOT-HMI"
+        + H("C0 01 0A C6 02 00 11 C7 02 01 03")
+    )
     raw = bytes((len(raw) - 1,)) + raw[1:]
     cr = decode_tpdu(raw)
     assert cr.called_tsap == b"SIMATIC-ROOT-HMI" and tsap_to_int(cr.called_tsap) is None
@@ -95,15 +102,18 @@ def test_unknown_params_are_skipped_by_length():
     assert (cr.src_ref, cr.called_tsap, cr.tpdu_size) == (7, b"\x01\x02", 0x09)
 
 
-@pytest.mark.parametrize("raw", [
-    H("08 E0 00 00 00 01 00 C1 05 01"),  # parameter runs past LI
-    H("06 E0 00 00"),  # LI beyond the TPDU
-    H("05 E0 00 00 00 01"),  # LI too small for CR
-    H("02 70 00"),  # ER TPDU: not supported
-    H("01 F0"),  # DT LI too small
-    H("05 80 00 01 00 01"),  # DR LI too small
-    H("F0"),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        H("08 E0 00 00 00 01 00 C1 05 01"),  # parameter runs past LI
+        H("06 E0 00 00"),  # LI beyond the TPDU
+        H("05 E0 00 00 00 01"),  # LI too small for CR
+        H("02 70 00"),  # ER TPDU: not supported
+        H("01 F0"),  # DT LI too small
+        H("05 80 00 01 00 01"),  # DR LI too small
+        H("F0"),
+    ],
+)
 def test_malformed_tpdus_raise_cotp_error(raw):
     with pytest.raises(CotpError):
         decode_tpdu(raw)
@@ -153,7 +163,12 @@ def test_client_cr_matches_worked_example_and_server_echoes_tsaps():
     server.receive_data(CR_FRAME)
     cc = decode_tpdu(server.data_to_send()[4:])
     assert isinstance(cc, ConnectionConfirm)
-    assert (cc.dst_ref, cc.tpdu_size, cc.calling_tsap, cc.called_tsap) == (1, 0x0A, b"\x01\x00", b"\x01\x02")
+    assert (cc.dst_ref, cc.tpdu_size, cc.calling_tsap, cc.called_tsap) == (
+        1,
+        0x0A,
+        b"\x01\x00",
+        b"\x01\x02",
+    )
     assert server.state is IsoState.CONNECTED and server.tpdu_size == 1024
 
 
@@ -210,7 +225,9 @@ def test_client_reports_refusal_and_unexpected_tpdus():
 def test_server_tsap_filter_refuses_with_dr():
     server = IsoServerSession(accept=lambda cr: cr.called_tsap == b"\x01\x02")
     with pytest.raises(SessionError):
-        server.receive_data(encode_tpkt(ConnectionRequest(called_tsap=0x0103, tpdu_size=0x0A).encode()))
+        server.receive_data(
+            encode_tpkt(ConnectionRequest(called_tsap=0x0103, tpdu_size=0x0A).encode())
+        )
     assert isinstance(decode_tpdu(server.data_to_send()[4:]), DisconnectRequest)
     assert issubclass(SessionError, ProtocolError)
 

@@ -5,11 +5,13 @@ operation of its own instead of the general generator. Both must send the same b
 come to the same result or the same error for any reply, which hypothesis checks here on
 well-formed answers, PLC error answers and mutated garbage.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from incore.protocols.errors import S7Error
 from incore.protocols.s7 import Area, MemoryAreaStore, PlcState, S7ClientProtocol, S7ServerProtocol
@@ -48,13 +50,26 @@ def served(request: bytes, memory: dict[tuple[int, int], bytearray], pdu: int) -
     return server.handle(request)
 
 
-reads = st.tuples(st.sampled_from(BYTE_AREAS), st.integers(0, 3), st.integers(0, 600),
-                  st.integers(1, 1000), st.sampled_from([240, 480, 960]), st.integers(0, 0xFFFF))
+reads = st.tuples(
+    st.sampled_from(BYTE_AREAS),
+    st.integers(0, 3),
+    st.integers(0, 600),
+    st.integers(1, 1000),
+    st.sampled_from([240, 480, 960]),
+    st.integers(0, 0xFFFF),
+)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(read=reads, mutation=st.one_of(st.none(), st.tuples(st.integers(0, 200), st.integers(0, 255)),
-                                      st.integers(0, 200), st.binary(max_size=40)))
+@given(
+    read=reads,
+    mutation=st.one_of(
+        st.none(),
+        st.tuples(st.integers(0, 200), st.integers(0, 255)),
+        st.integers(0, 200),
+        st.binary(max_size=40),
+    ),
+)
 def test_the_shortcut_sends_and_concludes_exactly_as_the_general_read(read, mutation) -> None:
     area, db, start, amount, pdu, ref = read
     fast, general = pair(pdu, ref)
@@ -64,13 +79,16 @@ def test_the_shortcut_sends_and_concludes_exactly_as_the_general_read(read, muta
     if not isinstance(op, _ByteRead):
         return  # the general way itself: nothing to compare
     assert op.request == reference.request
-    memory = {(int(Area.DB), 1): bytearray(range(256)) * 3, (int(Area.MK), 0): bytearray(700),
-              (int(Area.PE), 0): bytearray(b"\x5a" * 700)}
+    memory = {
+        (int(Area.DB), 1): bytearray(range(256)) * 3,
+        (int(Area.MK), 0): bytearray(700),
+        (int(Area.PE), 0): bytearray(b"\x5a" * 700),
+    }
     reply = served(op.request, memory, pdu)
     if isinstance(mutation, tuple):  # flip one byte
         pos, value = mutation
         if pos < len(reply):
-            reply = reply[:pos] + bytes((value,)) + reply[pos + 1:]
+            reply = reply[:pos] + bytes((value,)) + reply[pos + 1 :]
     elif isinstance(mutation, int):  # cut short
         reply = reply[:mutation]
     elif isinstance(mutation, bytes):  # garbage
@@ -92,8 +110,10 @@ def test_bits_timers_and_oversized_reads_take_the_general_way() -> None:
 def test_an_unnegotiated_connection_fails_the_same_way() -> None:
     fast, general = S7ClientProtocol(), S7ClientProtocol()
     errors = []
-    for make in (lambda: fast.read_area(Area.DB, 1, 0, 4),
-                 lambda: Operation(general._read_area(Area.DB, 1, 0, 4, TransportSize.BYTE))):
+    for make in (
+        lambda: fast.read_area(Area.DB, 1, 0, 4),
+        lambda: Operation(general._read_area(Area.DB, 1, 0, 4, TransportSize.BYTE)),
+    ):
         try:
             make()
         except S7Error as exc:

@@ -8,8 +8,19 @@ import pytest
 
 from incore.protocols.errors import AreaError, PduError, S7Error
 from incore.protocols.isotcp import IsoClientSession, IsoData, IsoServerSession
-from incore.protocols.s7 import Area, ClientError, CpuStatus, Event, MemoryAreaStore, PlcState, S7ClientProtocol, \
-    S7ServerProtocol, TransportSize, Var, run
+from incore.protocols.s7 import (
+    Area,
+    ClientError,
+    CpuStatus,
+    Event,
+    MemoryAreaStore,
+    PlcState,
+    S7ClientProtocol,
+    S7ServerProtocol,
+    TransportSize,
+    Var,
+    run,
+)
 from incore.protocols.s7.constants import EventResult
 from incore.protocols.s7.items import decode_data_items
 from incore.protocols.s7.pdu import S7Pdu, UserdataData, UserdataParams, decode_pdu
@@ -107,9 +118,16 @@ def test_a_bit_write_is_one_store_step_and_every_access_carries_its_item():
     assert store.areas[(Area.MK, 0)][9:12] == b"\xff\xf7\xff"  # only that bit cleared
     run(client.write_area(Area.MK, 0, 2, H("0102 0304"), TransportSize.WORD), server.handle)
     assert run(client.read_area(Area.TM, 0, 3, 2), server.handle) == bytes(4)
-    assert [call[:3] for call in store.calls] == [("write_bit", 10, 3), ("write", 2, 4), ("read", 6, 4)]
+    assert [call[:3] for call in store.calls] == [
+        ("write_bit", 10, 3),
+        ("write", 2, 4),
+        ("read", 6, 4),
+    ]
     assert [(s.address, s.count, s.transport_size) for *_, s in store.calls] == [
-        (83, 1, TransportSize.BIT), (16, 2, TransportSize.WORD), (3, 2, TransportSize.TIMER)]
+        (83, 1, TransportSize.BIT),
+        (16, 2, TransportSize.WORD),
+        (3, 2, TransportSize.TIMER),
+    ]
 
 
 def test_missing_db_is_item_not_available_with_context():
@@ -126,15 +144,34 @@ def test_missing_db_is_item_not_available_with_context():
 
 def test_multi_var_read_and_write_with_item_errors():
     client, _, store, _, ex, _ = make_pair()
-    results = run(client.write_multi([Var(Area.DB, 1, 0, 3, data=b"abc"), Var(Area.DB, 9, 0, 1, data=b"z"),
-                                      Var(Area.MK, 0, 1, 1, TransportSize.WORD, data=b"\x12\x34")]), ex)
+    results = run(
+        client.write_multi(
+            [
+                Var(Area.DB, 1, 0, 3, data=b"abc"),
+                Var(Area.DB, 9, 0, 1, data=b"z"),
+                Var(Area.MK, 0, 1, 1, TransportSize.WORD, data=b"\x12\x34"),
+            ]
+        ),
+        ex,
+    )
     assert [r.error for r in results] == [0, ClientError.ItemNotAvailable, 0]
-    results = run(client.read_multi([Var(Area.DB, 1, 0, 3), Var(Area.DB, 9, 0, 1), Var(Area.MK, 0, 1, 1,
-                                                                                      TransportSize.WORD)]), ex)
-    assert [(r.error, r.data) for r in results] == [(0, b"abc"), (ClientError.ItemNotAvailable, b""),
-                                                     (0, b"\x12\x34")]
+    results = run(
+        client.read_multi(
+            [
+                Var(Area.DB, 1, 0, 3),
+                Var(Area.DB, 9, 0, 1),
+                Var(Area.MK, 0, 1, 1, TransportSize.WORD),
+            ]
+        ),
+        ex,
+    )
+    assert [(r.error, r.data) for r in results] == [
+        (0, b"abc"),
+        (ClientError.ItemNotAvailable, b""),
+        (0, b"\x12\x34"),
+    ]
     with pytest.raises(S7Error) as info:
-        client.read_multi([Var(Area.DB, 1, i) for i in range(21)]).request
+        _ = client.read_multi([Var(Area.DB, 1, i) for i in range(21)]).request
     assert info.value.code == ClientError.TooManyItems
     with pytest.raises(S7Error) as info:
         run(client.read_multi([Var(Area.DB, 1, 0, 300), Var(Area.DB, 1, 300, 300)]), ex)
@@ -201,7 +238,11 @@ def test_legacy_8_byte_clock_set_switches_the_connection_to_8_byte_reads():
     data = UserdataData(0xFF, 0x09, H("00 29 02 03 04 05 06 01")).encode()
     reply = decode_pdu(server.handle(S7Pdu(7, 3, params, data).encode()))
     assert UserdataParams.decode(reply.params).error == 0 and reply.data == H("0A 00 00 00")
-    reply = decode_pdu(server.handle(S7Pdu(7, 4, UserdataParams(0x11, 4, 7, 1).encode(), H("0A 00 00 00")).encode()))
+    reply = decode_pdu(
+        server.handle(
+            S7Pdu(7, 4, UserdataParams(0x11, 4, 7, 1).encode(), H("0A 00 00 00")).encode()
+        )
+    )
     assert UserdataData.decode(reply.data).payload[:7] == H("00 29 02 03 04 05 06")
     bad = UserdataData(0xFF, 0x09, H("00 19 29 13 03 04 05 06 00 01")).encode()
     reply = decode_pdu(server.handle(S7Pdu(7, 5, params, bad).encode()))
@@ -229,7 +270,9 @@ def test_python_snap7_index_0_layouts():
     for szl_id, words in ((0x0131, 4), (0x0232, 5)):
         params = UserdataParams(0x11, 4, 4, 1).encode()
         data = UserdataData(0xFF, 0x09, szl_id.to_bytes(2, "big") + b"\x00\x00").encode()
-        payload = UserdataData.decode(decode_pdu(server.handle(S7Pdu(7, 1, params, data).encode())).data).payload
+        payload = UserdataData.decode(
+            decode_pdu(server.handle(S7Pdu(7, 1, params, data).encode())).data
+        ).payload
         assert len(payload) == 4 + 2 * words
 
 
@@ -265,7 +308,11 @@ def test_pipelined_requests_are_answered_in_order_through_the_iso_layer():
         client_iso.send_pdu(op.request)
     for event in server_iso.receive_data(client_iso.data_to_send()):  # all four arrive in one chunk
         server_iso.send_pdu(engine.handle(event.payload))
-    replies = [e.payload for e in client_iso.receive_data(server_iso.data_to_send()) if isinstance(e, IsoData)]
+    replies = [
+        e.payload
+        for e in client_iso.receive_data(server_iso.data_to_send())
+        if isinstance(e, IsoData)
+    ]
     for n, (op, reply) in enumerate(zip(ops, replies)):
         assert op.feed(reply) is None and op.result == bytes(range(n * 10, n * 10 + 4))
 
@@ -289,18 +336,26 @@ def test_store_errors_become_item_codes():
 def test_write_checks_size_and_transport_size():
     _, server, _, _, _, _ = make_pair()
     spec = H("12 0A 10 02 00 02 00 01 84 00 00 00")
-    for data, code in ((H("00 04 00 08 AA"), 0x07), (H("00 0C 00 10 AA BB"), 0x06), (H("00 04 00 10 AA BB"), 0xFF)):
+    for data, code in (
+        (H("00 04 00 08 AA"), 0x07),
+        (H("00 0C 00 10 AA BB"), 0x06),
+        (H("00 04 00 10 AA BB"), 0xFF),
+    ):
         reply = decode_pdu(server.handle(S7Pdu(1, 2, H("05 01") + spec, data).encode()))
         assert reply.data == bytes((code,))
     timer_as_bytes = H("12 0A 10 02 00 02 00 00 1D 00 00 00")
-    reply = decode_pdu(server.handle(S7Pdu(1, 3, H("05 01") + timer_as_bytes, H("00 04 00 10 AA BB")).encode()))
+    reply = decode_pdu(
+        server.handle(S7Pdu(1, 3, H("05 01") + timer_as_bytes, H("00 04 00 10 AA BB")).encode())
+    )
     assert reply.data == b"\x05"
 
 
 def test_szl_follow_up_in_the_short_4_byte_form_is_accepted():
     _, server, _, _, _, _ = make_pair(max_pdu=240, pdu_request=240)
     first = UserdataParams(0x11, 4, 4, 1).encode()
-    reply = decode_pdu(server.handle(S7Pdu(7, 1, first, UserdataData(0x0A, 0, H("001C 0000")).encode()).encode()))
+    reply = decode_pdu(
+        server.handle(S7Pdu(7, 1, first, UserdataData(0x0A, 0, H("001C 0000")).encode()).encode())
+    )
     params = UserdataParams.decode(reply.params)
     assert params.last_data_unit == 1 and params.sequence != 0
     part1 = UserdataData.decode(reply.data).payload

@@ -1,4 +1,5 @@
 """Application (the root of an app) and ObjectArray (a plain container of objects)."""
+
 from __future__ import annotations
 
 from ...core import Object, Property, get_loop, method

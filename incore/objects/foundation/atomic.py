@@ -4,6 +4,7 @@ The text goes to a temporary file in the same directory (a rename is atomic only
 file system), is flushed and fsynced, and then renamed over the target. A crash or power
 loss at any point leaves either the old file or the complete new one.
 """
+
 from __future__ import annotations
 
 import glob

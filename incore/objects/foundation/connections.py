@@ -1,9 +1,11 @@
 """Connections: handlers for the signals of another object (QML's Connections)."""
+
 from __future__ import annotations
 
 import logging
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ...core import Object, Property, registry
 from ...core.signal import BoundSignal, _positional_capacity
@@ -46,8 +48,12 @@ class Connections(Object):
     #: `onX` keys under a Connections handle the signals of `target` (else the parent).
     handler_target = "target"
 
-    target = Property("Object", None, on_write="_retarget",
-                      doc="The object whose signals are handled (none: the parent).")
+    target = Property(
+        "Object",
+        None,
+        on_write="_retarget",
+        doc="The object whose signals are handled (none: the parent).",
+    )
     enabled = Property(bool, True, doc="Whether the handlers run.")
 
     def __init__(self, parent: Object | None = None, **properties: Any) -> None:

@@ -1,4 +1,5 @@
 """DataObject (a named value with a timestamp) and Measurement (a value with a unit)."""
+
 from __future__ import annotations
 
 import enum
@@ -119,21 +120,41 @@ class DataObject(Object):
     Quality = Quality
     accepts = ("Polling",)
 
-    data = DataProperty(object, None, on_write="_data_written",
-                        doc="The value (any type; checked against dataType when set).")
-    dataType = Property(DataType, DataType.Invalid, on_write="_data_type_written",
-                        doc="The type of data (Invalid: any value).")
-    timestamp = FollowerProperty(int, 0, readonly=True, unit="ms",
-                                 doc="When data was last written (ms since the epoch), changed "
-                                 "or not; for a bound data, the newest timestamp of the "
-                                 "values its binding read.")
-    quality = QualityProperty(Quality, Quality.Good, serializable=False,
-                              doc="How far data can be trusted (Good, Uncertain, Bad), set by "
-                              "its source; for a bound data, the worst quality of the values "
-                              "its binding read, unless quality is bound or written.")
-    qualityReason = FollowerProperty(str, "", serializable=False,
-                                     doc="Why quality is not Good, where the source says "
-                                     "(e.g. 'connection refused').")
+    data = DataProperty(
+        object,
+        None,
+        on_write="_data_written",
+        doc="The value (any type; checked against dataType when set).",
+    )
+    dataType = Property(
+        DataType,
+        DataType.Invalid,
+        on_write="_data_type_written",
+        doc="The type of data (Invalid: any value).",
+    )
+    timestamp = FollowerProperty(
+        int,
+        0,
+        readonly=True,
+        unit="ms",
+        doc="When data was last written (ms since the epoch), changed "
+        "or not; for a bound data, the newest timestamp of the "
+        "values its binding read.",
+    )
+    quality = QualityProperty(
+        Quality,
+        Quality.Good,
+        serializable=False,
+        doc="How far data can be trusted (Good, Uncertain, Bad), set by "
+        "its source; for a bound data, the worst quality of the values "
+        "its binding read, unless quality is bound or written.",
+    )
+    qualityReason = FollowerProperty(
+        str,
+        "",
+        serializable=False,
+        doc="Why quality is not Good, where the source says (e.g. 'connection refused').",
+    )
     name = Property(str, "", doc="A name for the value (shown to users and in logs).")
     description = Property(str, "", doc="A description of the value.")
 
@@ -157,8 +178,9 @@ class DataObject(Object):
         if bindings is not None:
             binding = bindings.get("data")
             if binding is not None and binding.evaluating:
-                self._follow_inputs(binding.deps, "quality" not in bindings
-                                    and not self._state & QUALITY_OWNED)
+                self._follow_inputs(
+                    binding.deps, "quality" not in bindings and not self._state & QUALITY_OWNED
+                )
                 return
         _TIMESTAMP.write(self, now_ms(), False)
 
@@ -219,8 +241,9 @@ class Measurement(DataObject):
 
     unit = Property(str, "", doc="The unit of data, e.g. '°C', 'bar', 'l/s'.")
     decimals = Property(int, 2, minimum=0, doc="Digits after the decimal point in displayString.")
-    displayString = Property(str, "", readonly=True,
-                             doc="data formatted with decimals and unit, e.g. '21.50 °C'.")
+    displayString = Property(
+        str, "", readonly=True, doc="data formatted with decimals and unit, e.g. '21.50 °C'."
+    )
 
     def __init__(self, parent: Object | None = None, **properties: Any) -> None:
         super().__init__(parent, **properties)

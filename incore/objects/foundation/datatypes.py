@@ -5,11 +5,13 @@ checks its range), so a value from a PLC, a binding or a restored file compares 
 same value written by hand and `dataChanged` fires only on real change. `None` (no value) is
 accepted by every type; Invalid accepts anything.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class DataType(enum.IntEnum):
@@ -127,6 +129,7 @@ def _integer(data_type: DataType) -> Callable[[Any], int]:
         if not low <= v <= high:
             raise _Fail(f"an integer in {low}..{high}")
         return int(v)
+
     return check
 
 
@@ -153,5 +156,6 @@ def coerce(data_type: DataType, value: Any, qualname: str = "data") -> Any:
     except _Fail as exc:
         got = f"{type(value).__name__} {value!r}"
         error = ValueError if "integer in" in exc.expected else TypeError
-        raise error(f"{qualname} expects {exc.expected} (dataType {data_type.name}), "
-                    f"got {got}") from None
+        raise error(
+            f"{qualname} expects {exc.expected} (dataType {data_type.name}), got {got}"
+        ) from None

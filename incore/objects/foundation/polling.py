@@ -1,9 +1,11 @@
 """Polling: InCore's `Polling on data { interval: 100 }` as a child modifier."""
+
 from __future__ import annotations
 
 import enum
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ...core import Object, Property, method, registry
 from ..errors import ErrorReporting, about, error_property
@@ -25,8 +27,9 @@ def poll_requirement(parent_type: type, prop: str) -> str:
 
 
 #: The rule of Polling.on, which the app loader checks and Polling reports at run time.
-POLLABLE = registry.ParentTarget("poll", poll_requirement,
-                                 "a property of the parent that has a poll<Name>() method")
+POLLABLE = registry.ParentTarget(
+    "poll", poll_requirement, "a property of the parent that has a poll<Name>() method"
+)
 
 
 class Polling(ErrorReporting):
@@ -47,14 +50,30 @@ class Polling(ErrorReporting):
 
     modifier = True
 
-    on = Property(str, "", on_write="_settings_written", targets=POLLABLE,
-                  doc="The name of the parent's property to poll, e.g. data.")
-    interval = Property(int, 1000, unit="ms", on_write="_settings_written", minimum=0,
-                        doc="Milliseconds between polls.")
-    running = Property(bool, True, on_write="_settings_written",
-                       doc="Whether polling is active; it starts on completion.")
-    timestamp = Property(int, 0, readonly=True, unit="ms",
-                         doc="When the last poll was made (ms since the epoch).")
+    on = Property(
+        str,
+        "",
+        on_write="_settings_written",
+        targets=POLLABLE,
+        doc="The name of the parent's property to poll, e.g. data.",
+    )
+    interval = Property(
+        int,
+        1000,
+        unit="ms",
+        on_write="_settings_written",
+        minimum=0,
+        doc="Milliseconds between polls.",
+    )
+    running = Property(
+        bool,
+        True,
+        on_write="_settings_written",
+        doc="Whether polling is active; it starts on completion.",
+    )
+    timestamp = Property(
+        int, 0, readonly=True, unit="ms", doc="When the last poll was made (ms since the epoch)."
+    )
     error = error_property(Error)
 
     def __init__(self, parent: Object | None = None, **properties: Any) -> None:

@@ -1,4 +1,5 @@
 """Serializer: state that survives a restart, saved to a JSON file that is never half-written."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,11 +25,12 @@ def _json_default(value: Any) -> Any:
 class Serializer(ErrorReporting):
     """Saves the state of an object tree to a JSON file and restores it when the app starts.
 
-    The serializable properties of `source` and its children go to `file`. The file is replaced atomically (written to a temporary file, synced, renamed), so a
-    crash or power cut never leaves a broken file. A missing file at start is fine; a
-    corrupt one sets `error` and leaves the current state as it is. `mode` chooses when to
-    save: only on `update()`, every `interval` ms, or whenever a property of the source tree
-    changes (a burst of changes gives one write). A clean shutdown saves pending changes.
+    The serializable properties of `source` and its children go to `file`. The file is
+    replaced atomically (written to a temporary file, synced, renamed), so a crash or
+    power cut never leaves a broken file. A missing file at start is fine; a corrupt one
+    sets `error` and leaves the current state as it is. `mode` chooses when to save: only
+    on `update()`, every `interval` ms, or whenever a property of the source tree changes
+    (a burst of changes gives one write). A clean shutdown saves pending changes.
     """
 
     class Format(enum.IntEnum):
@@ -56,15 +58,30 @@ class Serializer(ErrorReporting):
 
     __slots__ = ("_ticker", "_watched", "_flush", "_rewatch")
 
-    source = Property("Object", None, on_write="_settings_written",
-                      doc="The object whose state (with its children's) is saved.")
+    source = Property(
+        "Object",
+        None,
+        on_write="_settings_written",
+        doc="The object whose state (with its children's) is saved.",
+    )
     file = Property(str, "", doc="The JSON file the state is saved to and restored from.")
-    format = Property(Format, Format.IndentedJson,
-                      doc="IndentedJson (readable) or CompactJson (small).")
-    mode = Property(Mode, Mode.SerializeManually, on_write="_settings_written",
-                    doc="When to save: on update() only, every interval, or on every change.")
-    interval = Property(int, 1000, unit="ms", on_write="_settings_written", minimum=0,
-                        doc="Milliseconds between saves in SerializePeriodically mode.")
+    format = Property(
+        Format, Format.IndentedJson, doc="IndentedJson (readable) or CompactJson (small)."
+    )
+    mode = Property(
+        Mode,
+        Mode.SerializeManually,
+        on_write="_settings_written",
+        doc="When to save: on update() only, every interval, or on every change.",
+    )
+    interval = Property(
+        int,
+        1000,
+        unit="ms",
+        on_write="_settings_written",
+        minimum=0,
+        doc="Milliseconds between saves in SerializePeriodically mode.",
+    )
     error = error_property(Error)
 
     def __init__(self, parent: Object | None = None, **properties: Any) -> None:
@@ -82,18 +99,20 @@ class Serializer(ErrorReporting):
         if source is None:
             return False
         try:
-            text = json.dumps(source.serializeProperties(), default=_json_default,
-                              ensure_ascii=False,
-                              indent=4 if self.format == self.IndentedJson else None,
-                              separators=None if self.format == self.IndentedJson else (",", ":"))
+            text = json.dumps(
+                source.serializeProperties(),
+                default=_json_default,
+                ensure_ascii=False,
+                indent=4 if self.format == self.IndentedJson else None,
+                separators=None if self.format == self.IndentedJson else (",", ":"),
+            )
         except (TypeError, ValueError) as exc:
             self._report_error(self.WriteError, f"can not save {source!r}: {exc}")
             return False
         try:
             write_atomically(self.file, text + "\n")
         except OSError as exc:
-            self._report_error(self.WriteError, f"can not write {self.file}: "
-                                                f"{exc.strerror or exc}")
+            self._report_error(self.WriteError, f"can not write {self.file}: {exc.strerror or exc}")
             return False
         if self.error:
             self._clear_error()
@@ -115,24 +134,27 @@ class Serializer(ErrorReporting):
         except FileNotFoundError:
             return True
         except OSError as exc:
-            self._report_error(self.ReadError, f"can not read {self.file}: "
-                                               f"{exc.strerror or exc}")
+            self._report_error(self.ReadError, f"can not read {self.file}: {exc.strerror or exc}")
             return False
         try:
             state = json.loads(content)  # bytes that are not UTF-8 are a ValueError too
             if not isinstance(state, dict):
                 raise ValueError(f"expected a JSON object, found {type(state).__name__}")
         except ValueError as exc:
-            self._report_error(self.ParseError, f"{self.file} is not a valid state file "
-                                                f"(kept the current state): {exc}")
+            self._report_error(
+                self.ParseError,
+                f"{self.file} is not a valid state file (kept the current state): {exc}",
+            )
             return False
         undo = _Snapshot(source)
         try:
             source.deserializeProperties(state)
         except (TypeError, ValueError, AttributeError) as exc:
             undo.restore()
-            self._report_error(self.ParseError, f"{self.file} does not fit {source!r} "
-                                                f"(kept the current state): {exc}")
+            self._report_error(
+                self.ParseError,
+                f"{self.file} does not fit {source!r} (kept the current state): {exc}",
+            )
             return False
         if self.error:
             self._clear_error()
@@ -221,8 +243,12 @@ class _Snapshot:
     """Values and bindings of a tree's serializable properties, to undo a failed restore."""
 
     def __init__(self, root: Object) -> None:
-        self.entries = [(obj, p, p.peek(obj), obj.binding(p.name))
-                        for obj in root.walk() for p in type(obj)._prop_list if p.serializable]
+        self.entries = [
+            (obj, p, p.peek(obj), obj.binding(p.name))
+            for obj in root.walk()
+            for p in type(obj)._prop_list
+            if p.serializable
+        ]
 
     def restore(self) -> None:
         # Plain values first, then the bindings: a re-made binding must see restored types.

@@ -4,11 +4,12 @@ Each tick is planned from the previous *planned* time, not from when the previou
 so the lateness of one tick never adds up over hours of running. Ticks missed while the loop
 was busy are skipped, not bunched up: the next tick lands on the original grid.
 """
+
 from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ...core import TimerHandle, get_loop
 

@@ -1,4 +1,5 @@
 """Timer: QML's Timer, triggering handlers at an interval without drifting."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,14 +19,22 @@ class Timer(Object):
 
     __slots__ = ("_ticker", "_armed", "_start_tick")
 
-    interval = Property(int, 1000, unit="ms", on_write="_interval_written", minimum=0,
-                        doc="Milliseconds between triggers (changing it restarts a running "
-                            "timer).")
+    interval = Property(
+        int,
+        1000,
+        unit="ms",
+        on_write="_interval_written",
+        minimum=0,
+        doc="Milliseconds between triggers (changing it restarts a running timer).",
+    )
     repeat = Property(bool, True, doc="Trigger repeatedly (true) or once (false).")
-    running = Property(bool, True, on_write="_running_written",
-                       doc="Whether the timer runs; a running timer starts on completion.")
-    triggeredOnStart = Property(bool, False,
-                                doc="Also trigger right when the timer starts.")
+    running = Property(
+        bool,
+        True,
+        on_write="_running_written",
+        doc="Whether the timer runs; a running timer starts on completion.",
+    )
+    triggeredOnStart = Property(bool, False, doc="Also trigger right when the timer starts.")
 
     triggered = Signal(doc="Emitted when the interval has passed.")
 

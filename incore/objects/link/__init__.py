@@ -4,6 +4,7 @@ the variable base, the server's loop inbox, and the interfaces between variables
 Protocol packages (objects/s7; Modbus and IEC 104 to come) supply only their codecs,
 handshakes and address kinds (see docs/dev/objects-link.md).
 """
+
 from .address import PeerAddress  # noqa: F401
 from .client import LinkClient, port_property  # noqa: F401
 from .host import ClientVariables, HostedVariable, PollingClient, VariableHost  # noqa: F401
@@ -11,6 +12,16 @@ from .inbox import LoopInbox  # noqa: F401
 from .polled import ItemError, PolledVariables  # noqa: F401
 from .variable import LinkVariable  # noqa: F401
 
-__all__ = ["ClientVariables", "HostedVariable", "ItemError", "LinkClient", "LinkVariable",
-           "LoopInbox", "PeerAddress", "PolledVariables", "PollingClient", "VariableHost",
-           "port_property"]
+__all__ = [
+    "ClientVariables",
+    "HostedVariable",
+    "ItemError",
+    "LinkClient",
+    "LinkVariable",
+    "LoopInbox",
+    "PeerAddress",
+    "PolledVariables",
+    "PollingClient",
+    "VariableHost",
+    "port_property",
+]

@@ -17,6 +17,7 @@ Modbus would declare, in its own package::
         address: int
         count: int = 1
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -24,18 +24,20 @@ subclass supplies it through a handful of hooks:
 A subclass declares its `Error` enum, `error = error_property(Error)` and
 `port = port_property(default)`.
 """
+
 from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from typing import Any, Callable, ClassVar, Iterator, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from ...core import Object, Property, TimerHandle, engine, get_loop, method, registry
 from ...transport.futures import CompletedFuture
+from ...transport.link_stream import BlockingStream
 from ...transport.reconnect import Backoff, Reconnector
 from ...transport.sockets import NotConnectedError
-from ...transport.link_stream import BlockingStream
 from ...transport.tcp_client import ClientWorker
 from ..errors import ErrorReporting
 from .host import ClientVariables, HostedVariable
@@ -53,15 +55,26 @@ MIN_RECONNECT_INTERVAL = 10
 
 def port_property(default: int, doc: str = "The TCP port the peer listens at.") -> Property:
     """The `port` of a client whose protocol listens at `default` (S7 102, Modbus 502)."""
-    return Property(int, default, on_write="_settings_written", minimum=1, maximum=65535,
-                    doc=doc)
+    return Property(int, default, on_write="_settings_written", minimum=1, maximum=65535, doc=doc)
 
 
 class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=True):
     """Base of client objects: one link to a peer, kept up while wanted (see the module)."""
 
-    __slots__ = ("_worker", "_reconnector", "_link", "_epoch", "_want", "_post", "_loop",
-                 "_probe", "_last_io", "_label", "_restart_posted", "_variables")
+    __slots__ = (
+        "_worker",
+        "_reconnector",
+        "_link",
+        "_epoch",
+        "_want",
+        "_post",
+        "_loop",
+        "_probe",
+        "_last_io",
+        "_label",
+        "_restart_posted",
+        "_variables",
+    )
 
     #: Seconds between checks of an idle link; None for a protocol that has no probe.
     probe_interval: ClassVar[float | None] = PROBE_INTERVAL
@@ -70,28 +83,51 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
     #: What `_not_connected()` returns: a failure the worker did not report as a loss.
     not_connected_error: ClassVar[type[OSError]] = NotConnectedError
 
-    autoConnect = Property(bool, True, on_write="_auto_connect_written",
-                           doc="Connect automatically on start, and reconnect after "
-                               "connection errors.")
-    connected = Property(bool, False, serializable=False, on_write="_connected_written",
-                         doc="Whether the client is connected; write true/false to connect "
-                             "or disconnect.")
-    hostname = Property(str, "", on_write="_settings_written",
-                        doc="The hostname or IP address of the peer.")
-    timeout = Property(int, 3000, unit="ms", on_write="_settings_written", minimum=1,
-                       doc="incore extension: how long to wait for a connection and for "
-                           "each answer of the peer.")
-    reconnectInterval = Property(int, 100, unit="ms", minimum=MIN_RECONNECT_INTERVAL,
-                                 on_write="_backoff_written",
-                                 doc="incore extension: the wait before the first reconnect "
-                                     "after a connection error; each further attempt waits "
-                                     "twice as long, up to maxReconnectInterval.")
-    maxReconnectInterval = Property(int, 5000, unit="ms", minimum=MIN_RECONNECT_INTERVAL,
-                                    on_write="_backoff_written",
-                                    doc="incore extension: the longest wait between reconnect "
-                                        "attempts (not less than reconnectInterval), so a "
-                                        "peer that is back is found within about this "
-                                        "long.")
+    autoConnect = Property(
+        bool,
+        True,
+        on_write="_auto_connect_written",
+        doc="Connect automatically on start, and reconnect after connection errors.",
+    )
+    connected = Property(
+        bool,
+        False,
+        serializable=False,
+        on_write="_connected_written",
+        doc="Whether the client is connected; write true/false to connect or disconnect.",
+    )
+    hostname = Property(
+        str, "", on_write="_settings_written", doc="The hostname or IP address of the peer."
+    )
+    timeout = Property(
+        int,
+        3000,
+        unit="ms",
+        on_write="_settings_written",
+        minimum=1,
+        doc="incore extension: how long to wait for a connection and for each answer of the peer.",
+    )
+    reconnectInterval = Property(
+        int,
+        100,
+        unit="ms",
+        minimum=MIN_RECONNECT_INTERVAL,
+        on_write="_backoff_written",
+        doc="incore extension: the wait before the first reconnect "
+        "after a connection error; each further attempt waits "
+        "twice as long, up to maxReconnectInterval.",
+    )
+    maxReconnectInterval = Property(
+        int,
+        5000,
+        unit="ms",
+        minimum=MIN_RECONNECT_INTERVAL,
+        on_write="_backoff_written",
+        doc="incore extension: the longest wait between reconnect "
+        "attempts (not less than reconnectInterval), so a "
+        "peer that is back is found within about this "
+        "long.",
+    )
 
     def __init__(self, parent: Object | None = None, **properties: Any) -> None:
         self._worker: ClientWorker | None = None
@@ -207,12 +243,14 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
         self._variables.clear()
 
     def _check(self) -> Iterator[registry.Problem]:
-        """maxReconnectInterval is not less than reconnectInterval."""
+        """MaxReconnectInterval is not less than reconnectInterval."""
         if self.maxReconnectInterval < self.reconnectInterval:
             yield registry.Problem(
-                self, "maxReconnectInterval",
+                self,
+                "maxReconnectInterval",
                 f"{type(self).__name__}.maxReconnectInterval ({self.maxReconnectInterval} ms) "
-                f"is less than reconnectInterval ({self.reconnectInterval} ms)")
+                f"is less than reconnectInterval ({self.reconnectInterval} ms)",
+            )
 
     # -- connecting ------------------------------------------------------------------------
     def _start(self) -> None:
@@ -230,16 +268,23 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
         epoch = self._epoch
 
         def connect(then: Callable[[Future], None] | None = None) -> Future:
-            return worker.connect(settings.host, settings.port, settings.timeout,
-                                  setup=lambda stream: self._handshake(stream, settings),
-                                  then=then)
+            return worker.connect(
+                settings.host,
+                settings.port,
+                settings.timeout,
+                setup=lambda stream: self._handshake(stream, settings),
+                then=then,
+            )
 
         if self.autoConnect:
             rec: Reconnector = Reconnector(
-                connect, self._loop_post,
+                connect,
+                self._loop_post,
                 on_connected=lambda link: self._on_connected(epoch, link),
                 on_failed=lambda exc, delay: self._on_failed(epoch, exc, delay),
-                backoff=self._backoff(), name=self._label)
+                backoff=self._backoff(),
+                name=self._label,
+            )
             self._reconnector = rec
             rec.start()
         else:
@@ -248,8 +293,9 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
     def _backoff(self) -> Backoff:
         """The delays between attempts: reconnectInterval, doubling, maxReconnectInterval."""
         first = self.reconnectInterval / 1000.0
-        return Backoff(initial=first, factor=2.0,
-                       maximum=max(first, self.maxReconnectInterval / 1000.0))
+        return Backoff(
+            initial=first, factor=2.0, maximum=max(first, self.maxReconnectInterval / 1000.0)
+        )
 
     def _stop_connecting(self) -> None:
         self._epoch += 1
@@ -262,8 +308,12 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
 
     def _ensure_worker(self) -> ClientWorker:
         if self._worker is None:
-            self._worker = ClientWorker(self._label, self._loop_post, on_lost=self._on_lost,
-                                        io_timeout=max(self.timeout, 1) / 1000.0)
+            self._worker = ClientWorker(
+                self._label,
+                self._loop_post,
+                on_lost=self._on_lost,
+                io_timeout=max(self.timeout, 1) / 1000.0,
+            )
         return self._worker
 
     def _loop_post(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -338,7 +388,7 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
         self._update("connected", value)
 
     def _failure_text(self, exc: BaseException, more: str = "") -> str:
-        """"text (detail; more)", the form of every errorString of a client."""
+        """The errorString of a failure, "text (detail; more)", as every client words it."""
         _, text, detail = self._describe_failure(exc)
         detail = f"{detail}; {more}" if detail and more else detail or more
         return f"{text} ({detail})" if detail else text
@@ -405,9 +455,10 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
         self._start()
 
     # -- running operations (any thread) -----------------------------------------------------
-    def _call(self, job: Callable[[Any], T],
-              then: Callable[[Future], None] | None = None) -> Future:
-        """Run ``job(link)`` with the link of when it runs; failures are reported on the
+    def _call(
+        self, job: Callable[[Any], T], then: Callable[[Future], None] | None = None
+    ) -> Future:
+        """Run `job(link)` with the link of when it runs; failures are reported on the
         client.
 
         A caller that may block (any thread but the one running the loop) runs the exchange
@@ -440,7 +491,7 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
         return loop is None or not loop.dispatching_here()
 
     def _failed(self, exc: BaseException, then: Callable[[Future], None] | None = None) -> Future:
-        """A future that already failed with ``exc`` (reported like any failure)."""
+        """A future that already failed with `exc` (reported like any failure)."""
         future: Future = CompletedFuture(exception=exc)
         self._operation_done(future)
         if then is not None:

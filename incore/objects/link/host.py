@@ -14,15 +14,16 @@ and lets the client side be written once for all protocols:
 
 Everything here runs on the loop thread unless it says otherwise.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .address import PeerAddress
 
-__all__ = ["VariableHost", "HostedVariable", "ClientVariables", "PollingClient",
-           "is_variable_host"]
+__all__ = ["VariableHost", "HostedVariable", "ClientVariables", "PollingClient", "is_variable_host"]
 
 
 class HostedVariable(Protocol):
@@ -91,8 +92,9 @@ class PollingClient(Protocol):
     def _loop_post(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run fn(*args) on the loop thread, after what is already queued."""
 
-    def _call(self, job: Callable[[Any], Any],
-              then: Callable[[Future], None] | None = None) -> Future:
+    def _call(
+        self, job: Callable[[Any], Any], then: Callable[[Future], None] | None = None
+    ) -> Future:
         """Run job(link) on the link's worker; then(future) on the loop when it is done."""
 
 

@@ -8,11 +8,13 @@ events beyond a backlog are dropped, counted and logged, so a slow `event` handl
 grows memory nor slows the clients. Nothing here knows a protocol: blocks and events are
 whatever the server puts in.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from ..errors import about
 
@@ -43,11 +45,26 @@ class LoopInbox:
     log: ClassVar[logging.Logger] = logging.getLogger("incore.objects.link")
     unnamed: ClassVar[str] = "server"
 
-    __slots__ = ("_post", "_deliver", "_owner", "_lock", "_changes", "_status", "_events",
-                 "_posted", "dropped", "_seen_dropped", "_episode_start")
+    __slots__ = (
+        "_post",
+        "_deliver",
+        "_owner",
+        "_lock",
+        "_changes",
+        "_status",
+        "_events",
+        "_posted",
+        "dropped",
+        "_seen_dropped",
+        "_episode_start",
+    )
 
-    def __init__(self, post: Callable[..., None],
-                 deliver: Callable[[list, bool, list], None], owner: Any = None) -> None:
+    def __init__(
+        self,
+        post: Callable[..., None],
+        deliver: Callable[[list, bool, list], None],
+        owner: Any = None,
+    ) -> None:
         self._post = post
         self._deliver = deliver
         self._owner = owner  # the object the drop warnings name
@@ -123,8 +140,11 @@ class LoopInbox:
         if dropped != self._seen_dropped:
             if self._episode_start is None:
                 self._episode_start = self._seen_dropped
-                self.log.warning("%s: events come faster than the event handlers take them; "
-                            "events are dropped until they catch up", self._name())
+                self.log.warning(
+                    "%s: events come faster than the event handlers take them; "
+                    "events are dropped until they catch up",
+                    self._name(),
+                )
             self._seen_dropped = dropped
         elif not more:
             self.end_drops()
@@ -136,8 +156,11 @@ class LoopInbox:
         self._episode_start = None
         self._seen_dropped = dropped = self.dropped
         if dropped != start:
-            self.log.warning("%s: %d events were dropped while the event handlers were behind",
-                        self._name(), dropped - start)
+            self.log.warning(
+                "%s: %d events were dropped while the event handlers were behind",
+                self._name(),
+                dropped - start,
+            )
 
     def _name(self) -> str:
         return self.unnamed if self._owner is None else about(self._owner)

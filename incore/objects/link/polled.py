@@ -15,10 +15,12 @@ fit in one request (`batches`) and how to read one batch (`read_batch`) and writ
 - while the link is down every variable read through it is Bad, with the client's error
   text as the reason, until its next good read.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from .host import HostedVariable, PollingClient
 
@@ -36,8 +38,16 @@ class PolledVariables:
     whose link carries the requests (`client._call(job, then)` runs `job(link)` on it).
     """
 
-    __slots__ = ("client", "variables", "busy", "queue", "waiting", "read_here", "down",
-                 "flush_posted")
+    __slots__ = (
+        "client",
+        "variables",
+        "busy",
+        "queue",
+        "waiting",
+        "read_here",
+        "down",
+        "flush_posted",
+    )
 
     def __init__(self, client: PollingClient) -> None:
         self.client = client

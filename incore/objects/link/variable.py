@@ -17,9 +17,11 @@ A subclass declares `client = Property("TheClient", None, on_write="_client_writ
 `error = error_property(Error)`, and implements `peer_address`, `_decode`, `_encode` and
 `_missing_host_text` (and `_address_problem` if an address can be unusable).
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ...core import Object, Property, Signal, engine, method, registry
 from ..errors import ErrorReporting
@@ -36,9 +38,11 @@ class LinkVariable(DataObject, metaclass=SharedBase, register=False, shared=True
 
     __slots__ = ("_host",)
 
-    enabled = Property(bool, True,
-                       doc="Whether pollData() reads and writing data writes (false: the "
-                           "peer is left alone).")
+    enabled = Property(
+        bool,
+        True,
+        doc="Whether pollData() reads and writing data writes (false: the peer is left alone).",
+    )
     # The error convention, shared with ErrorReporting without inheriting it twice from Object.
     errorString = Property(str, "", readonly=True, doc=ErrorReporting.errorString.doc)
     errorOccurred = Signal(doc="Emitted on every error, also when the same error repeats.")

@@ -5,6 +5,7 @@ German (E/A) mnemonics, and a `:TYPE` (or ` TYPE`) suffix choosing INT, DINT or 
 the width alone does not say it (a DBD may hold a DWORD, a DINT or a REAL). `S7Address` is
 what an S7Variable's hosts see of it: the wire area code, DB, byte offset, bit and width.
 """
+
 from __future__ import annotations
 
 import enum
@@ -87,9 +88,14 @@ class AddressError(ValueError):
 _AREA_LETTERS = {"I": "Input", "E": "Input", "Q": "Output", "A": "Output", "M": "Memory"}
 _WIDTH_LETTERS = {"X": "Bit", "B": "Byte", "W": "Word", "D": "DWord", "": "Bit"}
 _SUFFIX_WIDTHS = {  # (width from the letter, suffix) -> width
-    ("Word", "INT"): "Int", ("DWord", "DINT"): "DInt", ("DWord", "REAL"): "Real",
-    ("Word", "WORD"): "Word", ("DWord", "DWORD"): "DWord", ("Byte", "BYTE"): "Byte",
-    ("Bit", "BOOL"): "Bit", ("Bit", "BIT"): "Bit",
+    ("Word", "INT"): "Int",
+    ("DWord", "DINT"): "DInt",
+    ("DWord", "REAL"): "Real",
+    ("Word", "WORD"): "Word",
+    ("DWord", "DWORD"): "DWord",
+    ("Byte", "BYTE"): "Byte",
+    ("Bit", "BOOL"): "Bit",
+    ("Bit", "BIT"): "Bit",
 }
 
 _DB_RE = re.compile(r"DB(\d+)\.DB([XBWD])(\d+)(?:\.(\d+))?$")
@@ -113,7 +119,8 @@ def parse_address(text: str) -> Address:
         if not m:
             raise AddressError(
                 f"'{text}' is not an S7 address (expected e.g. DB1.DBX0.3, DB1.DBW2, DB1.DBD4:REAL,"
-                " I0.1, IB2, QW4, M0.0, MD8)")
+                " I0.1, IB2, QW4, M0.0, MD8)"
+            )
         area = _AREA_LETTERS[m[1]]
         db, letter, offset, bit = 0, m[2], int(m[3]), m[4]
     if offset > MAX_BYTE_OFFSET:
@@ -164,8 +171,12 @@ def format_address(db: int, offset: int, bit: int, t: Type) -> str:
 
 
 #: The wire area code (what requests and a server's memory use) of each area of a Type.
-AREA_CODES = {"Data": int(Area.DB), "Input": int(Area.PE), "Output": int(Area.PA),
-              "Memory": int(Area.MK)}
+AREA_CODES = {
+    "Data": int(Area.DB),
+    "Input": int(Area.PE),
+    "Output": int(Area.PA),
+    "Memory": int(Area.MK),
+}
 _AREA_OF_CODE = {code: area for area, code in AREA_CODES.items()}
 
 

@@ -7,11 +7,13 @@ identity, snap7's error numbers and texts, and the TSAP settings. The Python ope
 (readArea, dbRead, plcStop, ...) live in client_ops.S7Operations and return futures;
 S7Variable children are served by client_host.S7Variables.
 """
+
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from ...core import Property
 from ...protocols.errors import S7Error
@@ -21,8 +23,16 @@ from ...transport.link_stream import BlockingStream
 from ..errors import error_property
 from ..link.client import PROBE_INTERVAL, LinkClient, port_property
 from .client_host import S7Variables
-from .client_link import MAX_RACK, MAX_SLOT, LinkSettings, S7Link, S7NotConnectedError, \
-    not_connected, open_link, remote_tsap_for
+from .client_link import (
+    MAX_RACK,
+    MAX_SLOT,
+    LinkSettings,
+    S7Link,
+    S7NotConnectedError,
+    not_connected,
+    open_link,
+    remote_tsap_for,
+)
 from .client_ops import S7Operations
 
 __all__ = ["S7Client", "error_of", "PROBE_INTERVAL"]
@@ -41,8 +51,12 @@ def error_of(exc: BaseException, host: str = "", port: int = 0) -> tuple[int, st
 
 
 def _error_enum() -> type[enum.IntEnum]:
-    error = enum.IntEnum("Error", [(e.name, e.value) for e in ClientError], module=__name__,
-                         qualname="S7Client.Error")
+    error = enum.IntEnum(
+        "Error",
+        [(e.name, e.value) for e in ClientError],
+        module=__name__,
+        qualname="S7Client.Error",
+    )
     error.__doc__ = "snap7's client error numbers (the most recent one is in `error`)."
     return error
 
@@ -80,28 +94,48 @@ class S7Client(S7Operations, LinkClient):
     invalid_settings = (S7Error,)
     not_connected_error = S7NotConnectedError
 
-    byteOrder = Property(ByteOrder, ByteOrder.BigEndian,
-                         doc="The byte order of multi-byte values read from or written to "
-                             "the PLC.")
-    connectionType = Property(ConnectionType, ConnectionType.PG, on_write="_settings_written",
-                              doc="The connection type used to compute the remote TSAP.")
+    byteOrder = Property(
+        ByteOrder,
+        ByteOrder.BigEndian,
+        doc="The byte order of multi-byte values read from or written to the PLC.",
+    )
+    connectionType = Property(
+        ConnectionType,
+        ConnectionType.PG,
+        on_write="_settings_written",
+        doc="The connection type used to compute the remote TSAP.",
+    )
     error = error_property(Error)
-    localTsap = Property(int, 256, on_write="_settings_written", minimum=0, maximum=0xFFFF,
-                         doc="The local TSAP (0x0100 by default).")
-    moduleName = Property(str, "", readonly=True,
-                          doc="The PLC's module name (read on connect).")
-    moduleTypeName = Property(str, "", readonly=True,
-                              doc="The PLC's module type name (read on connect).")
+    localTsap = Property(
+        int,
+        256,
+        on_write="_settings_written",
+        minimum=0,
+        maximum=0xFFFF,
+        doc="The local TSAP (0x0100 by default).",
+    )
+    moduleName = Property(str, "", readonly=True, doc="The PLC's module name (read on connect).")
+    moduleTypeName = Property(
+        str, "", readonly=True, doc="The PLC's module type name (read on connect)."
+    )
     port = port_property(102, "The TCP port the PLC listens at.")
-    rack = Property(int, 0, on_write="_settings_written", minimum=0, maximum=MAX_RACK,
-                    doc="The PLC's rack.")
-    remoteTsap = Property(int, 0, on_write="_settings_written", minimum=0, maximum=0xFFFF,
-                          doc="The remote TSAP; 0 computes it from connectionType, rack "
-                              "and slot.")
-    serialNumber = Property(str, "", readonly=True,
-                            doc="The PLC's serial number (read on connect).")
-    slot = Property(int, 0, on_write="_settings_written", minimum=0, maximum=MAX_SLOT,
-                    doc="The PLC's slot.")
+    rack = Property(
+        int, 0, on_write="_settings_written", minimum=0, maximum=MAX_RACK, doc="The PLC's rack."
+    )
+    remoteTsap = Property(
+        int,
+        0,
+        on_write="_settings_written",
+        minimum=0,
+        maximum=0xFFFF,
+        doc="The remote TSAP; 0 computes it from connectionType, rack and slot.",
+    )
+    serialNumber = Property(
+        str, "", readonly=True, doc="The PLC's serial number (read on connect)."
+    )
+    slot = Property(
+        int, 0, on_write="_settings_written", minimum=0, maximum=MAX_SLOT, doc="The PLC's slot."
+    )
 
     # -- LinkClient's hooks --------------------------------------------------------------------
     def _make_variables(self) -> S7Variables:
@@ -109,8 +143,9 @@ class S7Client(S7Operations, LinkClient):
 
     def _link_settings(self) -> LinkSettings:
         remote = self.remoteTsap or remote_tsap_for(self.connectionType, self.rack, self.slot)
-        return LinkSettings(self.hostname, self.port, self.localTsap, remote,
-                            max(self.timeout, 1) / 1000.0)
+        return LinkSettings(
+            self.hostname, self.port, self.localTsap, remote, max(self.timeout, 1) / 1000.0
+        )
 
     def _open_link(self, stream: BlockingStream, settings: LinkSettings) -> S7Link:
         """On the worker thread: ISO + S7 handshake, then the PLC's identity."""
@@ -133,15 +168,19 @@ class S7Client(S7Operations, LinkClient):
         return error_of(exc, self.hostname, self.port)
 
     def _invalid_settings(self, detail: str) -> BaseException:
-        return S7Error(ClientError.InvalidParams, client_error_text(ClientError.InvalidParams),
-                       detail)
+        return S7Error(
+            ClientError.InvalidParams, client_error_text(ClientError.InvalidParams), detail
+        )
 
     def _not_connected(self) -> OSError:
         return not_connected(self._label)
 
     # -- running operations (any thread) -----------------------------------------------------
-    def _submit(self, make: Callable[[S7ClientProtocol], Operation[T]],
-                then: Callable[[Future], None] | None = None) -> Future:
+    def _submit(
+        self,
+        make: Callable[[S7ClientProtocol], Operation[T]],
+        then: Callable[[Future], None] | None = None,
+    ) -> Future:
         """Run one engine operation (see LinkClient._call); failures are reported on the
         client."""
         return self._call(lambda link: link.call(make(link.protocol)), then)

@@ -6,10 +6,12 @@ byte (every server answers that the same way) and written with the BIT transport
 read-modify-write). Batching, waiting for the link, dropping reads overtaken by a write and
 quality live in PolledVariables.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Protocol
 
 from ...protocols.s7 import TransportSize, Var
 from ...protocols.s7.constants import MAX_ITEMS, client_error_text
@@ -31,14 +33,15 @@ class S7PollingClient(PollingClient, Protocol):
 
 
 def read_batches(variables: list[Any], pdu: int) -> Iterator[list[Any]]:
-    """Split variables into Read Var requests whose request and answer fit ``pdu``."""
+    """Split variables into Read Var requests whose request and answer fit `pdu`."""
     batch: list[Any] = []
     answer = 14
     for var in variables:
         size = var.peer_address.size
         item = 4 + size + (size & 1)
-        if batch and (len(batch) == MAX_ITEMS or 12 + 12 * (len(batch) + 1) > pdu
-                      or answer + item > pdu):
+        if batch and (
+            len(batch) == MAX_ITEMS or 12 + 12 * (len(batch) + 1) > pdu or answer + item > pdu
+        ):
             yield batch
             batch, answer = [], 14
         batch.append(var)
@@ -63,9 +66,13 @@ class S7Variables(PolledVariables):
 
         def job(link: Any) -> list[bytes | ItemError]:  # on the worker
             results = link.call(link.protocol.read_multi(items))
-            return [ItemError(f"{client_error_text(r.error)} ({a}, item code "
-                              f"0x{r.return_code:02X})") if r.error else r.data
-                    for r, a in zip(results, addresses)]
+            return [
+                ItemError(f"{client_error_text(r.error)} ({a}, item code 0x{r.return_code:02X})")
+                if r.error
+                else r.data
+                for r, a in zip(results, addresses)
+            ]
+
         self.client._call(job, then)
 
     def write_item(self, var: Any, raw: bytes, then: Callable[[Future], None]) -> None:
@@ -75,5 +82,6 @@ class S7Variables(PolledVariables):
         else:
             start, ts = a.offset, TransportSize.BYTE
         area, db = a.area, a.db
-        self.client._call(lambda link: link.call(link.protocol.write_area(area, db, start, raw, ts)),
-                          then)
+        self.client._call(
+            lambda link: link.call(link.protocol.write_area(area, db, start, raw, ts)), then
+        )

@@ -1,18 +1,20 @@
 """S7Client's Python operations: every call returns a concurrent.futures.Future.
 
 The work runs on the client's worker thread, so none of these block the caller; a script
-or another thread waits with ``future.result(timeout)``. A failure is an S7Error carrying
+or another thread waits with `future.result(timeout)`. A failure is an S7Error carrying
 snap7's client error number (and it is reported on the client's error/errorString/
 errorOccurred too). Done-callbacks added to a future run on the worker thread: post to the
 loop before touching objects. Waiting for a result on the loop thread itself would stall
 every other object for as long as the PLC takes (up to `timeout`): handlers should use
 S7Variable objects or a done-callback instead.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from ...protocols.errors import S7Error
 from ...protocols.s7 import Area, Operation, S7ClientProtocol, TransportSize, Var
@@ -22,18 +24,33 @@ from ...protocols.s7.constants import ClientError
 __all__ = ["S7Operations", "area_code", "transport_size", "to_var"]
 
 _AREA_NAMES = {
-    "PE": Area.PE, "I": Area.PE, "E": Area.PE, "INPUTS": Area.PE,
-    "PA": Area.PA, "Q": Area.PA, "A": Area.PA, "OUTPUTS": Area.PA,
-    "MK": Area.MK, "M": Area.MK, "MERKERS": Area.MK, "FLAGS": Area.MK,
-    "DB": Area.DB, "CT": Area.CT, "C": Area.CT, "Z": Area.CT, "COUNTERS": Area.CT,
-    "TM": Area.TM, "T": Area.TM, "TIMERS": Area.TM,
+    "PE": Area.PE,
+    "I": Area.PE,
+    "E": Area.PE,
+    "INPUTS": Area.PE,
+    "PA": Area.PA,
+    "Q": Area.PA,
+    "A": Area.PA,
+    "OUTPUTS": Area.PA,
+    "MK": Area.MK,
+    "M": Area.MK,
+    "MERKERS": Area.MK,
+    "FLAGS": Area.MK,
+    "DB": Area.DB,
+    "CT": Area.CT,
+    "C": Area.CT,
+    "Z": Area.CT,
+    "COUNTERS": Area.CT,
+    "TM": Area.TM,
+    "T": Area.TM,
+    "TIMERS": Area.TM,
 }
 _USER_AREAS = frozenset((Area.PE, Area.PA, Area.MK, Area.DB, Area.CT, Area.TM))
 _DB = int(Area.DB)
 
 
 def area_code(area: Any) -> int:
-    """The wire area code of ``area``: an Area, its number, or a name (DB, PE/I/E, PA/Q/A,
+    """The wire area code of `area`: an Area, its number, or a name (DB, PE/I/E, PA/Q/A,
     MK/M, CT/C/Z, TM/T)."""
     if isinstance(area, str):
         code = _AREA_NAMES.get(area.strip().upper())
@@ -78,12 +95,23 @@ def to_var(item: Var | Mapping[str, Any], writing: bool = False) -> Var:
     ts = transport_size(_pick(item, "wordLen", "word_len", "transport_size"))
     amount = _pick(item, "amount", "size")
     if amount is None:
-        width = 1 if ts is None or ts in (TransportSize.BIT, TransportSize.BYTE, TransportSize.CHAR) else \
-            2 if ts in (TransportSize.WORD, TransportSize.INT, TransportSize.TIMER, TransportSize.COUNTER) else 4
+        width = (
+            1
+            if ts is None or ts in (TransportSize.BIT, TransportSize.BYTE, TransportSize.CHAR)
+            else 2
+            if ts
+            in (TransportSize.WORD, TransportSize.INT, TransportSize.TIMER, TransportSize.COUNTER)
+            else 4
+        )
         amount = max(len(data) // width, 1) if writing else 1
-    return Var(area_code(_pick(item, "area", default="DB")),
-               int(_pick(item, "dbNumber", "db_number", "db", default=0)),
-               int(_pick(item, "start", default=0)), int(amount), ts, data)
+    return Var(
+        area_code(_pick(item, "area", default="DB")),
+        int(_pick(item, "dbNumber", "db_number", "db", default=0)),
+        int(_pick(item, "start", default=0)),
+        int(amount),
+        ts,
+        data,
+    )
 
 
 class S7Operations:
@@ -108,9 +136,10 @@ class S7Operations:
         return self._submit(make)
 
     # -- memory ---------------------------------------------------------------------------
-    def readArea(self, area: Any, dbNumber: int, start: int, amount: int,
-                 wordLen: Any = None) -> Future:
-        """Read ``amount`` elements (bytes by default; timers/counters: elements of 2 bytes)
+    def readArea(
+        self, area: Any, dbNumber: int, start: int, amount: int, wordLen: Any = None
+    ) -> Future:
+        """Read `amount` elements (bytes by default; timers/counters: elements of 2 bytes)
         from any area; split into as many requests as the PDU size needs. -> bytes"""
         try:  # spelled out rather than through _checked: this is every poll's path
             code, ts = area_code(area), transport_size(wordLen)
@@ -125,16 +154,19 @@ class S7Operations:
             return self._failed(fail(ClientError.InvalidParams, str(exc)))
         return self._submit(lambda p: p.read_area(area, db, first, count, ts))
 
-    def writeArea(self, area: Any, dbNumber: int, start: int, data: bytes,
-                  wordLen: Any = None) -> Future:
-        """Write ``data`` (whole elements) to any area, split by the PDU size. -> None"""
+    def writeArea(
+        self, area: Any, dbNumber: int, start: int, data: bytes, wordLen: Any = None
+    ) -> Future:
+        """Write `data` (whole elements) to any area, split by the PDU size. -> None"""
+
         def build() -> Callable[[S7ClientProtocol], Operation[None]]:
             code, ts, payload = area_code(area), transport_size(wordLen), bytes(data)
             return lambda p: p.write_area(code, int(dbNumber), int(start), payload, ts)
+
         return self._checked(build)
 
     def dbRead(self, dbNumber: int, start: int, size: int) -> Future:
-        """Read ``size`` bytes of a data block. -> bytes"""
+        """Read `size` bytes of a data block. -> bytes"""
         return self._read(_DB, dbNumber, start, size, None)
 
     def dbWrite(self, dbNumber: int, start: int, data: bytes) -> Future:
@@ -143,16 +175,20 @@ class S7Operations:
 
     def readMultiVars(self, items: Iterable[Var | Mapping[str, Any]]) -> Future:
         """Read up to 20 variables in one request. -> list of ItemResult (error, data)"""
+
         def build() -> Callable[[S7ClientProtocol], Operation[Any]]:
             variables = [to_var(i) for i in items]
             return lambda p: p.read_multi(variables)
+
         return self._checked(build)
 
     def writeMultiVars(self, items: Iterable[Var | Mapping[str, Any]]) -> Future:
         """Write up to 20 variables in one request. -> list of ItemResult (error per item)"""
+
         def build() -> Callable[[S7ClientProtocol], Operation[Any]]:
             variables = [to_var(i, writing=True) for i in items]
             return lambda p: p.write_multi(variables)
+
         return self._checked(build)
 
     # -- CPU --------------------------------------------------------------------------------
@@ -178,17 +214,19 @@ class S7Operations:
 
     def setPlcDateTime(self, moment: datetime | None = None) -> Future:
         """Set the PLC clock (default: this computer's local time). -> None"""
+
         def build() -> Callable[[S7ClientProtocol], Operation[None]]:
             when = moment if moment is not None else datetime.now()
             if not isinstance(when, datetime):
                 raise fail(ClientError.InvalidParams, f"expected a datetime, got {when!r}")
             return lambda p: p.set_clock(when)
+
         return self._checked(build)
 
     # -- system status lists ----------------------------------------------------------------
     def readSzl(self, szlId: int, index: int = 0) -> Future:
         """Read a system status list. -> SzlList (szl_id, index, data, records)"""
-        return self._checked(lambda: (lambda p: p.read_szl(int(szlId), int(index))))
+        return self._checked(lambda: lambda p: p.read_szl(int(szlId), int(index)))
 
     def readSzlList(self) -> Future:
         """The SZL IDs the PLC offers (SZL 0x0000). -> list of int"""

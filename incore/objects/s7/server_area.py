@@ -1,8 +1,10 @@
 """S7ServerArea: one memory area of an S7Server, declared in the app file."""
+
 from __future__ import annotations
 
 import enum
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ...core import Object, Property, registry
 from .server_memory import MAX_AREA_SIZE
@@ -28,8 +30,9 @@ class AreaDataProperty(Property):
             value = self.convert(value)
             size = obj._v[_SIZE_INDEX]
             if len(value) != size:
-                raise ValueError(f"S7ServerArea.data expects {size} bytes (the area's size), "
-                                 f"got {len(value)}")
+                raise ValueError(
+                    f"S7ServerArea.data expects {size} bytes (the area's size), got {len(value)}"
+                )
         return super().write(obj, value, user)
 
 
@@ -52,17 +55,36 @@ class S7ServerArea(Object):
         TM = 4
         DB = 5
 
-    area = Property(Area, Area.DB, on_write="_layout_written",
-                    doc="PE (inputs), PA (outputs), MK (merkers), CT (counters), TM (timers) or "
-                        "DB.")
-    index = Property(int, 0, on_write="_layout_written", minimum=0, maximum=0xFFFF,
-                     doc="The DB number (area DB only).")
-    size = Property(int, 0, on_write="_layout_written", unit="bytes", minimum=0,
-                    maximum=MAX_AREA_SIZE,
-                    doc="Bytes in the area (2 per timer or counter); 0 takes the length of "
-                        "data.")
-    data = AreaDataProperty(bytes, b"", on_write="_data_written", check=_check_data,
-                            doc="The area's bytes; writing them writes the server's memory.")
+    area = Property(
+        Area,
+        Area.DB,
+        on_write="_layout_written",
+        doc="PE (inputs), PA (outputs), MK (merkers), CT (counters), TM (timers) or DB.",
+    )
+    index = Property(
+        int,
+        0,
+        on_write="_layout_written",
+        minimum=0,
+        maximum=0xFFFF,
+        doc="The DB number (area DB only).",
+    )
+    size = Property(
+        int,
+        0,
+        on_write="_layout_written",
+        unit="bytes",
+        minimum=0,
+        maximum=MAX_AREA_SIZE,
+        doc="Bytes in the area (2 per timer or counter); 0 takes the length of data.",
+    )
+    data = AreaDataProperty(
+        bytes,
+        b"",
+        on_write="_data_written",
+        check=_check_data,
+        doc="The area's bytes; writing them writes the server's memory.",
+    )
 
     @property
     def label(self) -> str:
@@ -77,14 +99,19 @@ class S7ServerArea(Object):
             return
         size, data = self.size, self.data
         if not size and not data:
-            yield Problem(self, "size", f"S7ServerArea {self.label} needs a size or data "
-                                        f"(1..{MAX_AREA_SIZE} bytes)")
+            yield Problem(
+                self,
+                "size",
+                f"S7ServerArea {self.label} needs a size or data (1..{MAX_AREA_SIZE} bytes)",
+            )
         elif size and len(data) > size:
-            yield Problem(self, "data", f"S7ServerArea.data has {len(data)} bytes, more than "
-                                        f"its size {size}")
+            yield Problem(
+                self, "data", f"S7ServerArea.data has {len(data)} bytes, more than its size {size}"
+            )
         if self.index and self.area != self.DB:
-            yield Problem(self, "index", f"S7ServerArea.index is a DB number: area "
-                                         f"{self.area.name} has none")
+            yield Problem(
+                self, "index", f"S7ServerArea.index is a DB number: area {self.area.name} has none"
+            )
 
     def _server(self) -> Any:
         parent = self.parent
@@ -118,5 +145,9 @@ def duplicate_areas(server: Object) -> Iterator[Problem]:
             first = seen.setdefault((int(child.area), child.index if is_db else 0), child)
             if first is not child:
                 prop = "index" if is_db else "area"
-                yield Problem(child, prop, f"{type(server).__name__} already has area "
-                                           f"{child.label}", first=(first, prop))
+                yield Problem(
+                    child,
+                    prop,
+                    f"{type(server).__name__} already has area {child.label}",
+                    first=(first, prop),
+                )

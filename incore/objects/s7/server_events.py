@@ -5,6 +5,7 @@ The inbox itself is protocol-neutral (link/inbox.py: one flush per loop turn, cl
 merged per area, events bounded, drops counted and logged); S7Server's is that inbox with
 its own logger, so its warnings are where they always were.
 """
+
 from __future__ import annotations
 
 import enum
@@ -50,8 +51,9 @@ class S7Tag(NamedTuple):
 
 
 #: node-snap7's evc* constants, derived from the protocol's event flags (one source).
-EventCode = enum.IntEnum("EventCode", {"evcAll": 0xFFFFFFFF, "evcNone": 0,
-                                       **{"evc" + e.name: e.value for e in Event}})
+EventCode = enum.IntEnum(
+    "EventCode", {"evcAll": 0xFFFFFFFF, "evcNone": 0, **{"evc" + e.name: e.value for e in Event}}
+)
 EventCode.__doc__ = "Server event codes (node-snap7's evc* constants); also eventMask bits."
 
 
@@ -128,8 +130,11 @@ def event_line(event: Any) -> str:
         text = _CONNECTION_TEXT[code]
     else:
         text = event_text((code, ret, p1, event.EvtParam2, event.EvtParam3, event.EvtParam4))
-    when = event.EvtTime.strftime("%Y-%m-%d %H:%M:%S") if isinstance(event.EvtTime, datetime) \
+    when = (
+        event.EvtTime.strftime("%Y-%m-%d %H:%M:%S")
+        if isinstance(event.EvtTime, datetime)
         else str(event.EvtTime)
+    )
     return f"{when} [{event.EvtSender or 'server'}] {text}"
 
 

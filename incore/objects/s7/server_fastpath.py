@@ -9,6 +9,7 @@ needs splitting) returns None and goes the general way. tests/objects/s7/
 test_s7_server_fastpath.py proves, frame by frame, that both ways give identical bytes and
 events; keep the two in step when the engine changes.
 """
+
 from __future__ import annotations
 
 import struct
@@ -74,8 +75,25 @@ def fast_read(conn: Any, data: bytes) -> bytes | None:
     if len(payload) != count:
         return None
     if core.event_mask & _DATA_READ and core.listening():
-        core.inbox.event(S7ServerEvent(datetime.now(), conn.sender, _DATA_READ, 0, area, index,
-                                       start & 0xFFFF, count))
-    return _REPLY.pack(3, 0, 25 + count, b"\x02\xf0\x80", b"\x32\x03\x00\x00", data[11:13],
-                       b"\x00\x02", 4 + count, b"\x00\x00", b"\x04\x01", b"\xff\x04",
-                       count << 3) + payload
+        core.inbox.event(
+            S7ServerEvent(
+                datetime.now(), conn.sender, _DATA_READ, 0, area, index, start & 0xFFFF, count
+            )
+        )
+    return (
+        _REPLY.pack(
+            3,
+            0,
+            25 + count,
+            b"\x02\xf0\x80",
+            b"\x32\x03\x00\x00",
+            data[11:13],
+            b"\x00\x02",
+            4 + count,
+            b"\x00\x00",
+            b"\x04\x01",
+            b"\xff\x04",
+            count << 3,
+        )
+        + payload
+    )

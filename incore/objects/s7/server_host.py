@@ -7,6 +7,7 @@ by clients (batched by the loop inbox) and changes made by the application itsel
 area's `data` and every overlapping variable always follow the memory. A variable mapped
 here is Good; one whose area is missing or was unregistered is Bad, with the reason.
 """
+
 from __future__ import annotations
 
 import logging
@@ -85,12 +86,18 @@ class MemoryHost:
         area, db, start, size = where.area, where.db, where.offset, where.size
         block = self._core.memory.find(area, db)
         if block is None:
-            var._fail("ReadError", f"{self!r} has no area {area_name(area, db)}: add an "
-                                   f"S7ServerArea for it (or call registerArea)")
+            var._fail(
+                "ReadError",
+                f"{self!r} has no area {area_name(area, db)}: add an "
+                f"S7ServerArea for it (or call registerArea)",
+            )
             return
         if start < 0 or start + size > len(block.buf):
-            var._fail("ReadError", f"{size} bytes at {start} do not fit "
-                                   f"{area_name(area, db)} of {len(block.buf)} bytes")
+            var._fail(
+                "ReadError",
+                f"{size} bytes at {start} do not fit "
+                f"{area_name(area, db)} of {len(block.buf)} bytes",
+            )
             return
         block.variables.append(var)
         block.rewatch()
@@ -114,8 +121,11 @@ class MemoryHost:
         """A new area: map the variables that were waiting for it."""
         for var in list(self._variables):
             where = var.peer_address
-            if var not in self._mapped and where.area == block.area and \
-                    (block.area != Area.DB or where.db == block.index):
+            if (
+                var not in self._mapped
+                and where.area == block.area
+                and (block.area != Area.DB or where.db == block.index)
+            ):
                 self._map(var)
 
     def _dropped(self, block: Block) -> None:
@@ -171,12 +181,15 @@ class MemoryHost:
         name = area_name(code, index)
         size = max(size, len(data))
         if not 0 < size <= MAX_AREA_SIZE:
-            self._job(self.ServerError.InvalidParams,
-                      f"S7ServerArea {name}: size must be 1..{MAX_AREA_SIZE} bytes, got {size}")
+            self._job(
+                self.ServerError.InvalidParams,
+                f"S7ServerArea {name}: size must be 1..{MAX_AREA_SIZE} bytes, got {size}",
+            )
             return
         if not 0 <= index <= 0xFFFF:
-            self._job(self.ServerError.InvalidParams, f"S7ServerArea: DB number {index} "
-                                                      "is not 0..65535")
+            self._job(
+                self.ServerError.InvalidParams, f"S7ServerArea: DB number {index} is not 0..65535"
+            )
             return
         if self._core.memory.find(code, index) is not None:
             self._job(self.ServerError.AreaAlreadyExists, f"area {name} is registered twice")
@@ -201,7 +214,7 @@ class MemoryHost:
         """area, index or size changed after completion: move the memory, keep its bytes."""
         self._detach_area(area_obj)
         if area_obj.size > 0 and len(area_obj.data) > area_obj.size:
-            area_obj._update("data", area_obj.data[:area_obj.size])
+            area_obj._update("data", area_obj.data[: area_obj.size])
         self._attach_area(area_obj)
 
     def _area_data_written(self, area_obj: Any, data: bytes) -> None:

@@ -11,6 +11,7 @@ In resourceless mode a client's access becomes a `Job` that the loop answers thr
 server's `readWrite` signal; the client's thread waits for it, bounded by a timeout and
 woken when its connection closes.
 """
+
 from __future__ import annotations
 
 import threading
@@ -42,8 +43,7 @@ class Block:
     """One registered area. `variables` and `owner` belong to the loop; `watched` tells the
     connection threads whether a write must be reported to the loop at all."""
 
-    __slots__ = ("area", "index", "buf", "lock", "cond", "locked", "owner", "variables",
-                 "watched")
+    __slots__ = ("area", "index", "buf", "lock", "cond", "locked", "owner", "variables", "watched")
 
     def __init__(self, area: int, index: int, data: bytes) -> None:
         self.area = area
@@ -96,7 +96,7 @@ class ServerMemory:
         if start < 0 or start + len(data) > len(block.buf):
             raise ValueError(f"{block!r}: {len(data)} bytes at {start} do not fit")
         with block.lock:
-            block.buf[start:start + len(data)] = data
+            block.buf[start : start + len(data)] = data
 
     @staticmethod
     def write_bit(block: Block, offset: int, bit: int, on: bool) -> None:
@@ -111,16 +111,16 @@ class ServerMemory:
                 block.cond.notify_all()
 
 
-def resourceless_tag(area: int, index: int, start: int, size: int,
-                     spec: ItemSpec | None) -> S7Tag:
+def resourceless_tag(area: int, index: int, start: int, size: int, spec: ItemSpec | None) -> S7Tag:
     """The tag of a resourceless access, as Snap7 C hands it to its callback: the item as the
     client asked it (`Start` a byte offset, or the bit address of a BIT item, or the element
     number of a timer/counter; `Size` in elements; `WordLen` the requested one). Without the
     request item (`spec` None) the access is described in bytes."""
     if spec is not None:
         ts = spec.transport_size
-        return S7Tag(area, index, spec.address if ts in _RAW_ADDRESS else spec.byte_offset,
-                     spec.count, ts)
+        return S7Tag(
+            area, index, spec.address if ts in _RAW_ADDRESS else spec.byte_offset, spec.count, ts
+        )
     if area in _COUNTED:
         word_len = TransportSize.TIMER if area == Area.TM else TransportSize.COUNTER
         return S7Tag(area, index, start // 2, size // 2, int(word_len))
@@ -176,20 +176,24 @@ class ClientAccess:
             waiting.done.set()
 
     # -- AreaStore --------------------------------------------------------------------------
-    def read(self, area: int, index: int, start: int, size: int, *,
-             spec: ItemSpec | None = None) -> bytes:
+    def read(
+        self, area: int, index: int, start: int, size: int, *, spec: ItemSpec | None = None
+    ) -> bytes:
         if self._core.resourceless:
-            return self._resourceless(0, resourceless_tag(area, index, start, size, spec),
-                                      bytearray(size))
+            return self._resourceless(
+                0, resourceless_tag(area, index, start, size, spec), bytearray(size)
+            )
         block = self._block(area, index)
         with block.lock:
-            return self._buffer(block, start, start + size)[start:start + size]
+            return self._buffer(block, start, start + size)[start : start + size]
 
-    def write(self, area: int, index: int, start: int, data: bytes, *,
-              spec: ItemSpec | None = None) -> None:
+    def write(
+        self, area: int, index: int, start: int, data: bytes, *, spec: ItemSpec | None = None
+    ) -> None:
         if self._core.resourceless:
-            self._resourceless(1, resourceless_tag(area, index, start, len(data), spec),
-                               bytearray(data))
+            self._resourceless(
+                1, resourceless_tag(area, index, start, len(data), spec), bytearray(data)
+            )
             return
         block = self._block(area, index)
         end = start + len(data)
@@ -198,14 +202,23 @@ class ClientAccess:
         if block.watched:
             self._core.changed(block, start, end)
 
-    def write_bit(self, area: int, index: int, start: int, bit: int, value: bool, *,
-                  spec: ItemSpec | None = None) -> None:
+    def write_bit(
+        self,
+        area: int,
+        index: int,
+        start: int,
+        bit: int,
+        value: bool,
+        *,
+        spec: ItemSpec | None = None,
+    ) -> None:
         """One bit, read-modify-written under one hold of the area's lock (so no other
         writer's change to the byte's other bits is lost); resourceless: one handler call
         with the bit's tag and one byte, 0x00 or 0x01, as Snap7 C makes it."""
         if self._core.resourceless:
-            self._resourceless(1, resourceless_tag(area, index, start, 1, spec),
-                               bytearray((1 if value else 0,)))
+            self._resourceless(
+                1, resourceless_tag(area, index, start, 1, spec), bytearray((1 if value else 0,))
+            )
             return
         block = self._block(area, index)
         with block.lock:
@@ -261,4 +274,3 @@ class ClientAccess:
         if job.code != ReturnCode.SUCCESS:
             raise AreaError(job.code)
         return bytes(job.buffer)
-

@@ -3,14 +3,18 @@
 S7 itself is big-endian; `S7Client.byteOrder = LittleEndian` is for PLCs (or gateways) that
 store multi-byte values the other way round. It never changes the protocol headers.
 """
+
 from __future__ import annotations
 
 import struct
 from typing import Any
 
 _FORMATS = {"Byte": "B", "Word": "H", "DWord": "I", "Int": "h", "DInt": "i", "Real": "f"}
-_STRUCTS = {(w, big): struct.Struct((">" if big else "<") + f)
-            for w, f in _FORMATS.items() for big in (True, False)}
+_STRUCTS = {
+    (w, big): struct.Struct((">" if big else "<") + f)
+    for w, f in _FORMATS.items()
+    for big in (True, False)
+}
 
 
 def decode(width: str, data: bytes, big_endian: bool = True, bit: int = 0) -> Any:

@@ -9,25 +9,42 @@ an `S7Address` (`peer_address`), and how bytes become values (values.py, in the 
 variable: the byte that holds the bit); `raw` given to `write_variable` is the encoded value
 (for a Bit variable one byte, 0x00 or 0x01, to be stored into the bit).
 """
+
 from __future__ import annotations
 
 import enum
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ...core import Property, registry
 from ...protocols.s7 import TransportSize
 from ..errors import error_property
 from ..foundation.datatypes import DataType
 from ..link.variable import LinkVariable
-from .address import MAX_BYTE_OFFSET, MAX_DB, AddressError, S7Address, Type, address_in_name, \
-    area_of, s7_address, width_of
+from .address import (
+    MAX_BYTE_OFFSET,
+    MAX_DB,
+    AddressError,
+    S7Address,
+    Type,
+    address_in_name,
+    area_of,
+    s7_address,
+    width_of,
+)
 from .values import decode, encode
 
 __all__ = ["S7Variable", "refine_type"]
 
-_TRANSPORT = {"Bit": TransportSize.BIT, "Byte": TransportSize.BYTE, "Word": TransportSize.WORD,
-              "DWord": TransportSize.DWORD, "Int": TransportSize.INT, "DInt": TransportSize.DINT,
-              "Real": TransportSize.REAL}
+_TRANSPORT = {
+    "Bit": TransportSize.BIT,
+    "Byte": TransportSize.BYTE,
+    "Word": TransportSize.WORD,
+    "DWord": TransportSize.DWORD,
+    "Int": TransportSize.INT,
+    "DInt": TransportSize.DINT,
+    "Real": TransportSize.REAL,
+}
 _SIGNED = (DataType.SignedSmallInteger, DataType.SignedInteger, DataType.SignedBigInteger)
 
 
@@ -45,7 +62,7 @@ def refine_type(t: Type, data_type: DataType) -> Type:
 
 
 def _check_name(text: str) -> None:
-    """a plain name, or an S7 address that parses (DB1.DBX0.3, DB1.DBD4:REAL, I0.1, MW10)"""
+    """A plain name, or an S7 address that parses (DB1.DBX0.3, DB1.DBD4:REAL, I0.1, MW10)"""
     address_in_name(text)
 
 
@@ -72,19 +89,31 @@ class S7Variable(LinkVariable):
 
     __slots__ = ("_name_type",)
 
-    client = Property("S7Client", None, on_write="_client_written",
-                      doc="The S7Client to read and write through (default: the parent, "
-                          "if it is one).")
-    db = Property(int, 0, minimum=0, maximum=MAX_DB,
-                  doc="The data block number (Data types only).")
-    address = Property(int, 0, minimum=0, maximum=MAX_BYTE_OFFSET,
-                       doc="The byte offset in the area.")
+    client = Property(
+        "S7Client",
+        None,
+        on_write="_client_written",
+        doc="The S7Client to read and write through (default: the parent, if it is one).",
+    )
+    db = Property(int, 0, minimum=0, maximum=MAX_DB, doc="The data block number (Data types only).")
+    address = Property(
+        int, 0, minimum=0, maximum=MAX_BYTE_OFFSET, doc="The byte offset in the area."
+    )
     bit = Property(int, 0, minimum=0, maximum=7, doc="The bit number of Bit types.")
-    type = Property(Type, Type.DataByte, on_write="_type_written",
-                    doc="The area and width, e.g. DataWord, InputBit, MemoryReal.")
-    name = Property(str, "", on_write="_name_written", check=_check_name,
-                    doc="A name for the value; an address string (DB1.DBW2, I0.1, MD4:REAL) "
-                        "sets db, address, bit and type.")
+    type = Property(
+        Type,
+        Type.DataByte,
+        on_write="_type_written",
+        doc="The area and width, e.g. DataWord, InputBit, MemoryReal.",
+    )
+    name = Property(
+        str,
+        "",
+        on_write="_name_written",
+        check=_check_name,
+        doc="A name for the value; an address string (DB1.DBW2, I0.1, MD4:REAL) "
+        "sets db, address, bit and type.",
+    )
     error = error_property(Error)
 
     def __init__(self, parent: Any = None, **properties: Any) -> None:
@@ -137,19 +166,23 @@ class S7Variable(LinkVariable):
         return ""
 
     def _missing_host_text(self) -> str:
-        return (f"S7Variable {self.name or self.address_text} has no client: put it under an "
-                f"S7Client (or an S7Server) or set client")
+        return (
+            f"S7Variable {self.name or self.address_text} has no client: put it under an "
+            f"S7Client (or an S7Server) or set client"
+        )
 
     def _check(self) -> Iterator[registry.Problem]:
         """It has a host (a parent S7Client or S7Server, or client), and bit and db only if
         its type uses them."""
         yield from super()._check()
         if self.bit and self.width != "Bit":
-            yield registry.Problem(self, "bit", f"S7Variable.bit is only used by Bit types "
-                                                f"(type is {self.type.name})")
+            yield registry.Problem(
+                self, "bit", f"S7Variable.bit is only used by Bit types (type is {self.type.name})"
+            )
         if self.db and area_of(self.type) != "Data":
-            yield registry.Problem(self, "db", f"S7Variable.db is only used by Data types "
-                                               f"(type is {self.type.name})")
+            yield registry.Problem(
+                self, "db", f"S7Variable.db is only used by Data types (type is {self.type.name})"
+            )
 
     # -- the address as a name ---------------------------------------------------------------
     def _name_written(self, text: str) -> None:
@@ -167,7 +200,9 @@ class S7Variable(LinkVariable):
         self._update("db", parsed.db)
         self._update("address", parsed.offset)
         self._update("bit", parsed.bit)
-        self._update("type", refine_type(parsed.type, self.dataType) if not explicit else parsed.type)
+        self._update(
+            "type", refine_type(parsed.type, self.dataType) if not explicit else parsed.type
+        )
         if self.error == self.NameParseError:
             self._clear_error()
 

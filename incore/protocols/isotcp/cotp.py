@@ -8,17 +8,34 @@ are skipped by their length, as the standard requires.
 from __future__ import annotations
 
 import struct
-from typing import Union
 
 import attrs
 
 from ..errors import CotpError
 
 __all__ = [
-    "CR", "CC", "DT", "DR", "DC",
-    "PARAM_TPDU_SIZE", "PARAM_CALLING_TSAP", "PARAM_CALLED_TSAP", "PARAM_SUBNET_ID", "PARAM_ROUTING_TSAP",
-    "ConnectionRequest", "ConnectionConfirm", "DataTransfer", "DisconnectRequest", "DisconnectConfirm",
-    "Tpdu", "decode_tpdu", "tsap", "tsap_to_int", "tpdu_size_code", "tpdu_size_bytes", "DtReassembler",
+    "CR",
+    "CC",
+    "DT",
+    "DR",
+    "DC",
+    "PARAM_TPDU_SIZE",
+    "PARAM_CALLING_TSAP",
+    "PARAM_CALLED_TSAP",
+    "PARAM_SUBNET_ID",
+    "PARAM_ROUTING_TSAP",
+    "ConnectionRequest",
+    "ConnectionConfirm",
+    "DataTransfer",
+    "DisconnectRequest",
+    "DisconnectConfirm",
+    "Tpdu",
+    "decode_tpdu",
+    "tsap",
+    "tsap_to_int",
+    "tpdu_size_code",
+    "tpdu_size_bytes",
+    "DtReassembler",
 ]
 
 CR = 0xE0
@@ -31,7 +48,7 @@ EOT = 0x80
 PARAM_TPDU_SIZE = 0xC0
 PARAM_CALLING_TSAP = 0xC1
 PARAM_CALLED_TSAP = 0xC2
-#: S7 routing extras, laid out as python-snap7's ``set_routing`` sends them.
+#: S7 routing extras, laid out as python-snap7's `set_routing` sends them.
 PARAM_SUBNET_ID = 0xC6
 PARAM_ROUTING_TSAP = 0xC7
 
@@ -54,7 +71,7 @@ def tsap(value: int | bytes | str) -> bytes:
 
 
 def tsap_to_int(value: bytes | None) -> int | None:
-    """The numeric form of a 2-byte TSAP, ``None`` for text or absent TSAPs."""
+    """The numeric form of a 2-byte TSAP, `None` for text or absent TSAPs."""
     if value is None or len(value) != 2:
         return None
     return int(_WORD.unpack(value)[0])
@@ -97,7 +114,10 @@ class _Connection:
     def encode(self) -> bytes:
         params = bytearray()
         # python-snap7 order: C1, C2, C0, then routing extras (peers accept any order).
-        for code, value in ((PARAM_CALLING_TSAP, self.calling_tsap), (PARAM_CALLED_TSAP, self.called_tsap)):
+        for code, value in (
+            (PARAM_CALLING_TSAP, self.calling_tsap),
+            (PARAM_CALLED_TSAP, self.called_tsap),
+        ):
             if value is not None:
                 if len(value) > 0xFF:
                     raise CotpError("TSAP longer than 255 bytes")
@@ -111,7 +131,9 @@ class _Connection:
         li = 6 + len(params)
         if li > 0xFE:
             raise CotpError("connection TPDU header too long")
-        return _CONN_HEAD.pack(li, self.CODE, self.dst_ref, self.src_ref, self.class_option) + params
+        return (
+            _CONN_HEAD.pack(li, self.CODE, self.dst_ref, self.src_ref, self.class_option) + params
+        )
 
     @property
     def tpdu_bytes(self) -> int | None:
@@ -128,14 +150,14 @@ class ConnectionRequest(_Connection):
 
 @attrs.frozen
 class ConnectionConfirm(_Connection):
-    """CC: the server's acceptance; ``dst_ref`` echoes the client's ``src_ref``."""
+    """CC: the server's acceptance; `dst_ref` echoes the client's `src_ref`."""
 
     CODE = CC
 
 
 @attrs.frozen
 class DataTransfer:
-    """DT: one fragment of an S7 PDU; ``eot`` marks the last fragment."""
+    """DT: one fragment of an S7 PDU; `eot` marks the last fragment."""
 
     data: bytes
     eot: bool = True
@@ -167,7 +189,7 @@ class DisconnectConfirm:
         return _DISC_HEAD.pack(5, DC, self.dst_ref, self.src_ref)
 
 
-Tpdu = Union[ConnectionRequest, ConnectionConfirm, DataTransfer, DisconnectRequest, DisconnectConfirm]
+Tpdu = ConnectionRequest | ConnectionConfirm | DataTransfer | DisconnectRequest | DisconnectConfirm
 
 
 def _decode_connection(data: bytes, li: int, cls: type[_Connection]) -> _Connection:
@@ -227,7 +249,7 @@ def decode_tpdu(data: bytes) -> Tpdu:
 
 
 class DtReassembler:
-    """Joins DT fragments until EOT, refusing to grow past ``max_size`` bytes."""
+    """Joins DT fragments until EOT, refusing to grow past `max_size` bytes."""
 
     __slots__ = ("_parts", "_size", "max_size")
 

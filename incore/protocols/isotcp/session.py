@@ -1,11 +1,11 @@
 """Sans-IO ISO-on-TCP sessions: connection set-up, data transfer, release.
 
-Both sessions are :class:`~incore.protocols.contract.Framing` engines: feed received
-bytes to :meth:`receive_data`, act on the returned events, and write whatever
-:meth:`data_to_send` returns; :meth:`send_pdu` queues an S7 PDU, and every received one
-comes out as an :class:`IsoData` event. COTP class 0 has no timers (TCP retransmits; the
+Both sessions are `Framing` engines: feed received
+bytes to `receive_data`, act on the returned events, and write whatever
+`data_to_send` returns; `send_pdu` queues an S7 PDU, and every received one
+comes out as an `IsoData` event. COTP class 0 has no timers (TCP retransmits; the
 peers' timeouts are their transports'), so the sessions are
-:class:`~incore.protocols.contract.Untimed`. Nothing here touches a socket, so the same
+`Untimed`. Nothing here touches a socket, so the same
 code serves threads, asyncio or a fuzzer.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 import attrs
 
@@ -66,14 +66,14 @@ class IsoState(enum.Enum):
 
 @attrs.frozen
 class IsoConnected:
-    """The connection is up; ``tpdu`` is the peer's CR (server) or CC (client)."""
+    """The connection is up; `tpdu` is the peer's CR (server) or CC (client)."""
 
     tpdu: ConnectionRequest | ConnectionConfirm
 
 
 @attrs.frozen
 class IsoData(PduReceived):
-    """One complete S7 PDU (DT fragments already joined) in ``payload``."""
+    """One complete S7 PDU (DT fragments already joined) in `payload`."""
 
 
 @attrs.frozen
@@ -100,7 +100,7 @@ class _IsoSession(Untimed):
 
     @property
     def can_send(self) -> bool:
-        """Connected: :meth:`send_pdu` would queue the PDU rather than raise."""
+        """Connected: `send_pdu` would queue the PDU rather than raise."""
         return self.state is IsoState.CONNECTED
 
     def data_to_send(self) -> bytes:
@@ -111,19 +111,27 @@ class _IsoSession(Untimed):
 
     def frame_pdu(self, pdu: bytes) -> bytes | None:
         """The whole frame of a PDU that fits one DT, to send at once; None if it does not
-        fit (or the connection is not up): then queue it with :meth:`send_pdu`."""
+        fit (or the connection is not up): then queue it with `send_pdu`."""
         if len(pdu) > self.tpdu_size - 3 or self.state is not IsoState.CONNECTED:
             return None
         return _DT_FRAME.pack(3, 0, len(pdu) + 7, 2, DT, EOT) + pdu
 
     def whole_payload(self, data: bytes) -> bytes | None:
-        """The PDU of ``data`` if it is exactly one whole, unfragmented DT and nothing is
-        half-received; None otherwise (then feed it to :meth:`receive_data`)."""
+        """The PDU of `data` if it is exactly one whole, unfragmented DT and nothing is
+        half-received; None otherwise (then feed it to `receive_data`)."""
         size = len(data)
-        if (size > 7 and data[2] << 8 | data[3] == size and data[0] == 3 and data[4] == 2
-                and data[5] == DT and data[6] & EOT and self.state is IsoState.CONNECTED
-                and self._decoder.idle and not self._reassembler.pending
-                and size - 7 <= self._reassembler.max_size):
+        if (
+            size > 7
+            and data[2] << 8 | data[3] == size
+            and data[0] == 3
+            and data[4] == 2
+            and data[5] == DT
+            and data[6] & EOT
+            and self.state is IsoState.CONNECTED
+            and self._decoder.idle
+            and not self._reassembler.pending
+            and size - 7 <= self._reassembler.max_size
+        ):
             return data[7:]
         return None
 
@@ -149,7 +157,7 @@ class _IsoSession(Untimed):
     def receive_data(self, data: bytes, now: float | None = None) -> list[IsoEvent]:
         """Feed received bytes (in any chunking); return the events they complete.
 
-        ``now`` is the contract's arrival time; class 0 keeps no timers, so it is unused.
+        `now` is the contract's arrival time; class 0 keeps no timers, so it is unused.
         """
         payload = self.whole_payload(data)
         if payload is not None:
@@ -163,7 +171,9 @@ class _IsoSession(Untimed):
                 events.append(event)
         return events
 
-    def _queue(self, tpdu: ConnectionRequest | ConnectionConfirm | DisconnectRequest | DisconnectConfirm) -> None:
+    def _queue(
+        self, tpdu: ConnectionRequest | ConnectionConfirm | DisconnectRequest | DisconnectConfirm
+    ) -> None:
         self._outbox += encode_tpkt(tpdu.encode())
 
     def _handle_common(self, tpdu: object) -> IsoEvent | None:
@@ -190,9 +200,9 @@ class _IsoSession(Untimed):
 class IsoClientSession(_IsoSession):
     """Client role: sends a CR, waits for the CC, then exchanges DTs.
 
-    ``remote_tsap`` may be a 2-byte int or a text TSAP such as
-    ``b"SIMATIC-ROOT-HMI"``; ``subnet_id``/``routing_tsap`` add the S7 routing
-    parameters exactly as python-snap7's ``set_routing`` does.
+    `remote_tsap` may be a 2-byte int or a text TSAP such as
+    `b"SIMATIC-ROOT-HMI"`; `subnet_id`/`routing_tsap` add the S7 routing
+    parameters exactly as python-snap7's `set_routing` does.
     """
 
     def __init__(
@@ -234,14 +244,19 @@ class IsoClientSession(_IsoSession):
         if self.state is IsoState.CONNECTING:
             if isinstance(tpdu, ConnectionConfirm):
                 if tpdu.tpdu_size is not None:
-                    self.tpdu_size = min(tpdu_size_bytes(tpdu.tpdu_size), self.request.tpdu_bytes or DEFAULT_TPDU_SIZE)
+                    self.tpdu_size = min(
+                        tpdu_size_bytes(tpdu.tpdu_size),
+                        self.request.tpdu_bytes or DEFAULT_TPDU_SIZE,
+                    )
                 self.remote_ref = tpdu.src_ref
                 self.confirm = tpdu
                 self.state = IsoState.CONNECTED
                 return IsoConnected(tpdu)
             if isinstance(tpdu, DisconnectRequest):
                 self.state = IsoState.CLOSED
-                raise SessionError(f"connection refused by the peer (DR reason 0x{tpdu.reason:02X})")
+                raise SessionError(
+                    f"connection refused by the peer (DR reason 0x{tpdu.reason:02X})"
+                )
             raise SessionError(f"expected CC, received {type(tpdu).__name__}")
         return self._handle_common(tpdu)
 
@@ -249,10 +264,10 @@ class IsoClientSession(_IsoSession):
 class IsoServerSession(_IsoSession):
     """Server role: answers a CR with a CC, then unwraps DTs and handles DR.
 
-    The CC echoes the requested TPDU size (capped at ``max_tpdu_size``) and the
-    calling/called TSAPs, as real CPUs do.  ``accept`` may veto a CR (for
+    The CC echoes the requested TPDU size (capped at `max_tpdu_size`) and the
+    calling/called TSAPs, as real CPUs do.  `accept` may veto a CR (for
     example a TSAP filter); a vetoed CR is answered with DR reason 0x03
-    ("address unknown") and :class:`SessionError` is raised.
+    ("address unknown") and `SessionError` is raised.
     """
 
     def __init__(
@@ -280,7 +295,11 @@ class IsoServerSession(_IsoSession):
                 raise SessionError("connection request refused")
             code = tpdu.tpdu_size
             if code is None or not 7 <= code <= 13:
-                code = tpdu_size_code(ISO_DEFAULT_TPDU) if code is None else tpdu_size_code(DEFAULT_TPDU_SIZE)
+                code = (
+                    tpdu_size_code(ISO_DEFAULT_TPDU)
+                    if code is None
+                    else tpdu_size_code(DEFAULT_TPDU_SIZE)
+                )
             code = min(code, self.max_tpdu_code)
             self.tpdu_size = tpdu_size_bytes(code)
             self.request = tpdu

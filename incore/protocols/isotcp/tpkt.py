@@ -1,7 +1,7 @@
 """RFC 1006 TPKT framing: a 4-byte header in front of every ISO TPDU.
 
 TCP is a byte stream; TPKT restores message boundaries.  The decoder is
-incremental so a transport can feed whatever ``recv`` returned.
+incremental so a transport can feed whatever `recv` returned.
 """
 
 from __future__ import annotations
@@ -10,7 +10,14 @@ import struct
 
 from ..errors import TpktError
 
-__all__ = ["TPKT_VERSION", "TPKT_HEADER_SIZE", "MIN_TPKT_LENGTH", "MAX_TPKT_LENGTH", "encode_tpkt", "TpktDecoder"]
+__all__ = [
+    "TPKT_VERSION",
+    "TPKT_HEADER_SIZE",
+    "MIN_TPKT_LENGTH",
+    "MAX_TPKT_LENGTH",
+    "encode_tpkt",
+    "TpktDecoder",
+]
 
 TPKT_VERSION = 3
 TPKT_HEADER_SIZE = 4
@@ -32,8 +39,8 @@ def encode_tpkt(payload: bytes) -> bytes:
 class TpktDecoder:
     """Incremental TPKT splitter: bytes in, complete TPDU payloads out.
 
-    After a :class:`TpktError` the stream has lost its framing, so the decoder
-    stays failed and every further :meth:`feed` raises again.
+    After a `TpktError` the stream has lost its framing, so the decoder
+    stays failed and every further `feed` raises again.
     """
 
     __slots__ = ("_buffer", "_max_length", "_failed")
@@ -54,7 +61,7 @@ class TpktDecoder:
         return len(self._buffer)
 
     def feed(self, data: bytes) -> list[bytes]:
-        """Append ``data`` and return every TPDU payload now complete."""
+        """Append `data` and return every TPDU payload now complete."""
         if self._failed is not None:
             raise TpktError(self._failed)
         buf = self._buffer

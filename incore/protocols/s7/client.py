@@ -1,33 +1,61 @@
 """Sans-IO S7 client engine: builds request PDUs and interprets the replies.
 
-Every operation is an :class:`Operation`, the contract's
-:class:`~incore.protocols.contract.Exchange`: send its :attr:`~Operation.request`,
-:meth:`~Operation.feed` the reply, repeat until it returns ``None`` and read
-:attr:`~Operation.result` (:func:`run` does that over a blocking transfer).
+Every operation is an `Operation`, the contract's
+`Exchange`: send its `request`,
+`feed` the reply, repeat until it returns `None` and read
+`result` (`run` does that over a blocking transfer).
 Operations that need several exchanges (large reads split by the negotiated PDU,
-SZL follow-up fragments) hide that behind the same loop.  Every failure is an :class:`~incore.protocols.errors.S7Error`
+SZL follow-up fragments) hide that behind the same loop.  Every failure is an `S7Error`
 carrying snap7's client error number.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Callable, Generator, Generic, Sequence, TypeVar
-
 import struct
+from collections.abc import Callable, Generator, Sequence
+from datetime import datetime
+from typing import Generic, TypeVar
 
 import attrs
 
 from ..contract import run
 from ..errors import ProtocolError, S7Error
-from .clock import decode_clock, encode_clock
-from .constants import PROTOCOL_ID, MAX_ITEMS, Area, ClientError, CpuStatus, Function, Rosctr, TransportSize, UserdataGroup, \
-    UserdataMethod, client_error_text, cpu_error, element_size
-from .items import DataItem, ItemSpec, data_transport_size_for, decode_data_items, encode_data_items, \
-    encode_item_specs, length_in_bits
-from .pdu import USERDATA_REQUEST_TYPE, S7Pdu, SetupCommunication, UserdataData, UserdataParams, decode_pdu, \
-    decode_setup, encode_setup
 from . import szl as szl_mod
+from .clock import decode_clock, encode_clock
+from .constants import (
+    MAX_ITEMS,
+    PROTOCOL_ID,
+    Area,
+    ClientError,
+    CpuStatus,
+    Function,
+    Rosctr,
+    TransportSize,
+    UserdataGroup,
+    UserdataMethod,
+    client_error_text,
+    cpu_error,
+    element_size,
+)
+from .items import (
+    DataItem,
+    ItemSpec,
+    data_transport_size_for,
+    decode_data_items,
+    encode_data_items,
+    encode_item_specs,
+    length_in_bits,
+)
+from .pdu import (
+    USERDATA_REQUEST_TYPE,
+    S7Pdu,
+    SetupCommunication,
+    UserdataData,
+    UserdataParams,
+    decode_pdu,
+    decode_setup,
+    encode_setup,
+)
 
 __all__ = ["S7ClientProtocol", "Operation", "Var", "ItemResult", "run", "fail"]
 
@@ -36,7 +64,9 @@ Steps = Generator[bytes, bytes, T]
 
 _STOP = bytes((Function.PLC_STOP, 0, 0, 0, 0, 0, 9)) + b"P_PROGRAM"
 _HOT_START = bytes((Function.PI_SERVICE, 0, 0, 0, 0, 0, 0, 0xFD, 0, 0, 9)) + b"P_PROGRAM"
-_COLD_START = bytes((Function.PI_SERVICE, 0, 0, 0, 0, 0, 0, 0xFD, 0, 2)) + b"C " + bytes((9,)) + b"P_PROGRAM"
+_COLD_START = (
+    bytes((Function.PI_SERVICE, 0, 0, 0, 0, 0, 0, 0xFD, 0, 2)) + b"C " + bytes((9,)) + b"P_PROGRAM"
+)
 #: A whole one-item Read Var job: header, function + count, S7-ANY (24-bit address as B + H).
 _READ_JOB = struct.Struct(">BBHHHHBBBBBBHHBBH")
 #: The head of its Ack_Data: header with error word, function + count, data item header.
@@ -49,7 +79,7 @@ _AREA_NAMES = {Area.PE: "PE", Area.PA: "PA", Area.MK: "MK", Area.CT: "CT", Area.
 
 
 def fail(code: int, detail: str = "") -> S7Error:
-    """An :class:`S7Error` with snap7's text for ``code``."""
+    """An `S7Error` with snap7's text for `code`."""
     return S7Error(code, client_error_text(code), detail)
 
 
@@ -59,7 +89,7 @@ def _where(area: int, db_number: int, start: int, size: int) -> str:
 
 
 class Operation(Generic[T]):
-    """One client operation driven by its caller's I/O (an :class:`~incore.protocols.contract.Exchange`).
+    """One client operation driven by its caller's I/O (an `Exchange`).
 
     The steps are a generator that yields each request and is sent its reply, so an
     operation of several exchanges reads as one function; the S7 client has no timers (the
@@ -87,7 +117,7 @@ class Operation(Generic[T]):
             raise fail(ClientError.InvalidPlcAnswer, str(exc)) from exc
 
     def feed(self, reply: bytes) -> bytes | None:
-        """Hand over the reply to :attr:`request`; return the next request, or ``None`` when done."""
+        """Hand over the reply to `request`; return the next request, or `None` when done."""
         if self.done:
             raise fail(ClientError.InvalidParams, "operation already finished")
         self.request = self._step(reply)
@@ -103,17 +133,34 @@ class _ByteRead(Operation[bytes]):
     ways to identical requests, results and errors.
     """
 
-    def __init__(self, protocol: S7ClientProtocol, area: int, db_number: int, start: int,
-                 size: int) -> None:
+    def __init__(
+        self, protocol: S7ClientProtocol, area: int, db_number: int, start: int, size: int
+    ) -> None:
         self._protocol = protocol
         self._ref = ref = protocol.next_ref()
         self._area, self._db, self._start, self._size = area, db_number, start, size
         address = start << 3
         self.result = None
         self.done = False
-        self.request = _READ_JOB.pack(PROTOCOL_ID, _JOB, 0, ref, 14, 0, _READ_VAR, 1, 0x12, 0x0A,
-                                      0x10, _BYTE, size, db_number if area == _DB else 0, area,
-                                      address >> 16, address & 0xFFFF)
+        self.request = _READ_JOB.pack(
+            PROTOCOL_ID,
+            _JOB,
+            0,
+            ref,
+            14,
+            0,
+            _READ_VAR,
+            1,
+            0x12,
+            0x0A,
+            0x10,
+            _BYTE,
+            size,
+            db_number if area == _DB else 0,
+            area,
+            address >> 16,
+            address & 0xFFFF,
+        )
 
     def feed(self, reply: bytes) -> bytes | None:
         if self.done:
@@ -150,12 +197,14 @@ class Var:
         return _default_ts(self.area, self.transport_size)
 
     def spec(self) -> ItemSpec:
-        return ItemSpec.for_access(self.area, self.db_number, self.start, self.amount, self.word_len)
+        return ItemSpec.for_access(
+            self.area, self.db_number, self.start, self.amount, self.word_len
+        )
 
 
 @attrs.frozen
 class ItemResult:
-    """Outcome of one variable: ``error`` is a snap7 client error number (0 = ok)."""
+    """Outcome of one variable: `error` is a snap7 client error number (0 = ok)."""
 
     error: int
     return_code: int
@@ -169,7 +218,13 @@ class ItemResult:
 def _default_ts(area: int, ts: int | None) -> int:
     if ts is not None:
         return ts
-    return TransportSize.TIMER if area == Area.TM else TransportSize.COUNTER if area == Area.CT else TransportSize.BYTE
+    return (
+        TransportSize.TIMER
+        if area == Area.TM
+        else TransportSize.COUNTER
+        if area == Area.CT
+        else TransportSize.BYTE
+    )
 
 
 class S7ClientProtocol:
@@ -197,7 +252,9 @@ class S7ClientProtocol:
     def _reply_to(raw: bytes, ref: int) -> S7Pdu:
         reply = decode_pdu(raw)
         if reply.pdu_ref != ref:
-            raise fail(ClientError.InvalidPlcAnswer, f"reply to PDU {reply.pdu_ref}, expected {ref}")
+            raise fail(
+                ClientError.InvalidPlcAnswer, f"reply to PDU {reply.pdu_ref}, expected {ref}"
+            )
         return reply
 
     def _job(self, params: bytes, data: bytes = b"", *, detail: str = "") -> Steps[S7Pdu]:
@@ -209,14 +266,21 @@ class S7ClientProtocol:
         if reply.rosctr not in (Rosctr.ACK, Rosctr.ACK_DATA):
             raise fail(ClientError.InvalidPlcAnswer, f"ROSCTR 0x{reply.rosctr:02X} answers a job")
         if reply.error:
-            raise fail(cpu_error(reply.error), f"{detail + ', ' if detail else ''}error 0x{reply.error:04X}")
+            raise fail(
+                cpu_error(reply.error),
+                f"{detail + ', ' if detail else ''}error 0x{reply.error:04X}",
+            )
         if not reply.params or reply.params[0] != function:
-            raise fail(ClientError.InvalidPlcAnswer, f"reply function does not match 0x{function:02X}")
+            raise fail(
+                ClientError.InvalidPlcAnswer, f"reply function does not match 0x{function:02X}"
+            )
         return reply
 
     def _require_pdu(self) -> int:
         if not self.pdu_size:
-            raise fail(ClientError.InvalidParams, "PDU size not negotiated (run setup_communication first)")
+            raise fail(
+                ClientError.InvalidParams, "PDU size not negotiated (run setup_communication first)"
+            )
         return self.pdu_size
 
     # -- setup --------------------------------------------------------------
@@ -239,31 +303,45 @@ class S7ClientProtocol:
 
     # -- read / write -------------------------------------------------------
 
-    def read_area(self, area: int, db_number: int, start: int, amount: int,
-                  transport_size: int | None = None) -> Operation[bytes]:
-        """Read ``amount`` elements; split into as many requests as the PDU needs."""
-        if ((transport_size is None or transport_size == _BYTE) and area in _BYTE_AREAS
-                and 0 < amount <= self.pdu_size - 18 and 0 <= db_number <= 0xFFFF
-                and 0 <= start and start + amount <= 0x1FFFFF):
+    def read_area(
+        self, area: int, db_number: int, start: int, amount: int, transport_size: int | None = None
+    ) -> Operation[bytes]:
+        """Read `amount` elements; split into as many requests as the PDU needs."""
+        if (
+            (transport_size is None or transport_size == _BYTE)
+            and area in _BYTE_AREAS
+            and 0 < amount <= self.pdu_size - 18
+            and 0 <= db_number <= 0xFFFF
+            and 0 <= start
+            and start + amount <= 0x1FFFFF
+        ):
             return _ByteRead(self, area, db_number, start, amount)
-        return Operation(self._read_area(area, db_number, start, amount, _default_ts(area, transport_size)))
+        return Operation(
+            self._read_area(area, db_number, start, amount, _default_ts(area, transport_size))
+        )
 
     def _check_access(self, db_number: int, start: int, amount: int, ts: int) -> int:
         size = element_size(ts)
         if size == 0:
             raise fail(ClientError.InvalidWordLen, f"transport size 0x{ts:02X}")
         last = start + amount * self._step_of(ts, size)
-        limit = 0xFFFFFF if ts in (TransportSize.BIT, TransportSize.TIMER, TransportSize.COUNTER) else 0x1FFFFF
+        limit = (
+            0xFFFFFF
+            if ts in (TransportSize.BIT, TransportSize.TIMER, TransportSize.COUNTER)
+            else 0x1FFFFF
+        )
         if not 0 <= db_number <= 0xFFFF or start < 0 or not 1 <= amount <= 0xFFFF or last > limit:
             raise fail(ClientError.InvalidParams, f"db {db_number} start {start} amount {amount}")
         return size
 
     @staticmethod
     def _step_of(ts: int, size: int) -> int:
-        """How far ``start`` moves per element (bit, element number or bytes)."""
+        """How far `start` moves per element (bit, element number or bytes)."""
         return 1 if ts in (TransportSize.BIT, TransportSize.TIMER, TransportSize.COUNTER) else size
 
-    def _read_area(self, area: int, db_number: int, start: int, amount: int, ts: int) -> Steps[bytes]:
+    def _read_area(
+        self, area: int, db_number: int, start: int, amount: int, ts: int
+    ) -> Steps[bytes]:
         size = self._check_access(db_number, start, amount, ts)
         per_request = 1 if ts == TransportSize.BIT else max((self._require_pdu() - 18) // size, 1)
         step = self._step_of(ts, size)
@@ -277,8 +355,25 @@ class S7ClientProtocol:
             pos = start + done * step
             address = pos if by_element else pos * 8  # _check_access keeps it within 24 bits
             ref = self.next_ref()
-            raw = yield _READ_JOB.pack(PROTOCOL_ID, _JOB, 0, ref, 14, 0, _READ_VAR, 1,
-                                       0x12, 0x0A, 0x10, ts, n, db, area, address >> 16, address & 0xFFFF)
+            raw = yield _READ_JOB.pack(
+                PROTOCOL_ID,
+                _JOB,
+                0,
+                ref,
+                14,
+                0,
+                _READ_VAR,
+                1,
+                0x12,
+                0x0A,
+                0x10,
+                ts,
+                n,
+                db,
+                area,
+                address >> 16,
+                address & 0xFFFF,
+            )
             nbytes = n * size
             data = self._read_ack(raw, ref, nbytes, bits)
             if data is None:  # not the plain answer: the full decoder names what is wrong
@@ -289,14 +384,24 @@ class S7ClientProtocol:
 
     @staticmethod
     def _read_ack(raw: bytes, ref: int, nbytes: int, bits: bool) -> bytes | None:
-        """The data of a well-formed one-item Read Var answer of ``nbytes``, else None."""
+        """The data of a well-formed one-item Read Var answer of `nbytes`, else None."""
         if len(raw) != 18 + nbytes:
             return None
-        proto, rosctr, _, got_ref, plen, dlen, error, function, count, code, _ts, length = \
+        proto, rosctr, _, got_ref, plen, dlen, error, function, count, code, _ts, length = (
             _READ_ACK.unpack_from(raw)
-        if (proto != PROTOCOL_ID or rosctr != _ACK_DATA or got_ref != ref or error or plen != 2
-                or dlen != 4 + nbytes or function != _READ_VAR or count != 1 or code != 0xFF
-                or length != (nbytes * 8 if bits else nbytes)):
+        )
+        if (
+            proto != PROTOCOL_ID
+            or rosctr != _ACK_DATA
+            or got_ref != ref
+            or error
+            or plen != 2
+            or dlen != 4 + nbytes
+            or function != _READ_VAR
+            or count != 1
+            or code != 0xFF
+            or length != (nbytes * 8 if bits else nbytes)
+        ):
             return None
         return raw[18:]
 
@@ -315,15 +420,22 @@ class S7ClientProtocol:
             raise fail(ClientError.InvalidPlcAnswer, f"read reply does not carry {count} item(s)")
         return decode_data_items(reply.data, count, response=True)
 
-    def write_area(self, area: int, db_number: int, start: int, data: bytes,
-                   transport_size: int | None = None) -> Operation[None]:
-        """Write ``data`` (a whole number of elements), split by the PDU size."""
-        return Operation(self._write_area(area, db_number, start, bytes(data), _default_ts(area, transport_size)))
+    def write_area(
+        self, area: int, db_number: int, start: int, data: bytes, transport_size: int | None = None
+    ) -> Operation[None]:
+        """Write `data` (a whole number of elements), split by the PDU size."""
+        return Operation(
+            self._write_area(area, db_number, start, bytes(data), _default_ts(area, transport_size))
+        )
 
-    def _write_area(self, area: int, db_number: int, start: int, data: bytes, ts: int) -> Steps[None]:
+    def _write_area(
+        self, area: int, db_number: int, start: int, data: bytes, ts: int
+    ) -> Steps[None]:
         size = element_size(ts)
         if size and len(data) % size:
-            raise fail(ClientError.InvalidParams, f"{len(data)} bytes is not a whole number of elements")
+            raise fail(
+                ClientError.InvalidParams, f"{len(data)} bytes is not a whole number of elements"
+            )
         amount = len(data) // size if size else 0
         self._check_access(db_number, start, amount, ts)
         per_request = 1 if ts == TransportSize.BIT else max((self._require_pdu() - 28) // size, 1)
@@ -333,12 +445,19 @@ class S7ClientProtocol:
             pos = start + done * self._step_of(ts, size)
             chunk = data[done * size : (done + n) * size]
             spec = ItemSpec.for_access(area, db_number, pos, n, ts)
-            item = DataItem(0, data_transport_size_for(ts), chunk, 1 if ts == TransportSize.BIT else None)
+            item = DataItem(
+                0, data_transport_size_for(ts), chunk, 1 if ts == TransportSize.BIT else None
+            )
             detail = _where(area, db_number, pos, len(chunk))
-            reply = yield from self._job(encode_item_specs(Function.WRITE_VAR, [spec]), encode_data_items([item]),
-                                         detail=detail)
+            reply = yield from self._job(
+                encode_item_specs(Function.WRITE_VAR, [spec]),
+                encode_data_items([item]),
+                detail=detail,
+            )
             if len(reply.params) < 2 or reply.params[1] != 1 or len(reply.data) < 1:
-                raise fail(ClientError.InvalidPlcAnswer, f"{detail}, write reply without a return code")
+                raise fail(
+                    ClientError.InvalidPlcAnswer, f"{detail}, write reply without a return code"
+                )
             if reply.data[0] != 0xFF:
                 code = cpu_error(reply.data[0]) if done == 0 else ClientError.PartialDataWritten
                 raise fail(code, f"{detail}, item code 0x{reply.data[0]:02X}")
@@ -365,11 +484,18 @@ class S7ClientProtocol:
         pdu = self._require_pdu()
         answer = 14 + sum(4 + s.byte_length + (s.byte_length & 1) for s in specs)
         if 12 + 12 * len(specs) > pdu or answer > pdu:
-            raise fail(ClientError.SizeOverPDU, f"{len(specs)} items need {max(answer, 12 + 12 * len(specs))} bytes")
+            raise fail(
+                ClientError.SizeOverPDU,
+                f"{len(specs)} items need {max(answer, 12 + 12 * len(specs))} bytes",
+            )
         reply = yield from self._job(encode_item_specs(Function.READ_VAR, specs))
         items = self._read_items(reply, len(specs))
-        return [ItemResult(0 if it.return_code == 0xFF else cpu_error(it.return_code), it.return_code, it.data)
-                for it in items]
+        return [
+            ItemResult(
+                0 if it.return_code == 0xFF else cpu_error(it.return_code), it.return_code, it.data
+            )
+            for it in items
+        ]
 
     def write_multi(self, variables: Sequence[Var]) -> Operation[list[ItemResult]]:
         """Write up to 20 variables in one request; item failures do not raise."""
@@ -380,7 +506,9 @@ class S7ClientProtocol:
         items = []
         for var, spec in zip(variables, specs):
             if len(var.data) != spec.byte_length:
-                raise fail(ClientError.InvalidParams, f"{len(var.data)} bytes for {spec.byte_length}")
+                raise fail(
+                    ClientError.InvalidParams, f"{len(var.data)} bytes for {spec.byte_length}"
+                )
             bits = 1 if spec.transport_size == TransportSize.BIT else None
             items.append(DataItem(0, data_transport_size_for(spec.transport_size), var.data, bits))
         data = encode_data_items(items)
@@ -388,31 +516,59 @@ class S7ClientProtocol:
             raise fail(ClientError.SizeOverPDU, f"write request of {len(data)} data bytes")
         reply = yield from self._job(encode_item_specs(Function.WRITE_VAR, specs), data)
         if len(reply.params) < 2 or reply.params[1] != len(specs) or len(reply.data) < len(specs):
-            raise fail(ClientError.InvalidPlcAnswer, f"write reply does not carry {len(specs)} return codes")
+            raise fail(
+                ClientError.InvalidPlcAnswer,
+                f"write reply does not carry {len(specs)} return codes",
+            )
         return [ItemResult(0 if c == 0xFF else cpu_error(c), c) for c in reply.data[: len(specs)]]
 
     # -- userdata: SZL, clock -------------------------------------------------
 
-    def _userdata(self, group: int, sub: int, data: UserdataData, *, null_ok: bool = False,
-                  sequence: int = 0, follow_up: bool = False) -> Steps[tuple[UserdataParams, UserdataData]]:
-        params = UserdataParams(UserdataMethod.RESPONSE if follow_up else UserdataMethod.REQUEST,
-                                USERDATA_REQUEST_TYPE, group, sub, sequence, long_form=follow_up)
+    def _userdata(
+        self,
+        group: int,
+        sub: int,
+        data: UserdataData,
+        *,
+        null_ok: bool = False,
+        sequence: int = 0,
+        follow_up: bool = False,
+    ) -> Steps[tuple[UserdataParams, UserdataData]]:
+        params = UserdataParams(
+            UserdataMethod.RESPONSE if follow_up else UserdataMethod.REQUEST,
+            USERDATA_REQUEST_TYPE,
+            group,
+            sub,
+            sequence,
+            long_form=follow_up,
+        )
         reply = yield from self._exchange(Rosctr.USERDATA, params.encode(), data.encode())
         if reply.rosctr != Rosctr.USERDATA:
             if reply.error:
-                raise fail(cpu_error(reply.error), f"userdata group {group} refused, error 0x{reply.error:04X}")
-            raise fail(ClientError.InvalidPlcAnswer, f"ROSCTR 0x{reply.rosctr:02X} answers userdata")
+                raise fail(
+                    cpu_error(reply.error),
+                    f"userdata group {group} refused, error 0x{reply.error:04X}",
+                )
+            raise fail(
+                ClientError.InvalidPlcAnswer, f"ROSCTR 0x{reply.rosctr:02X} answers userdata"
+            )
         rp = UserdataParams.decode(reply.params)
         rd = UserdataData.decode(reply.data)
         if rp.group != group or rp.subfunction != sub:
-            raise fail(ClientError.InvalidPlcAnswer, f"userdata reply for group {rp.group}/{rp.subfunction}")
+            raise fail(
+                ClientError.InvalidPlcAnswer,
+                f"userdata reply for group {rp.group}/{rp.subfunction}",
+            )
         if rp.error:
             code = cpu_error(rp.error)
             if code == ClientError.FunctionRefused and rd.return_code not in (0xFF, 0x00):
                 code = cpu_error(rd.return_code)
             raise fail(code, f"group {group} subfunction {sub}, error 0x{rp.error:04X}")
         if rd.return_code != 0xFF and not (null_ok and rd.return_code == 0x0A):
-            raise fail(cpu_error(rd.return_code), f"group {group} subfunction {sub}, code 0x{rd.return_code:02X}")
+            raise fail(
+                cpu_error(rd.return_code),
+                f"group {group} subfunction {sub}, code 0x{rd.return_code:02X}",
+            )
         return rp, rd
 
     def read_szl(self, szl_id: int, index: int = 0) -> Operation[szl_mod.SzlList]:
@@ -427,8 +583,13 @@ class S7ClientProtocol:
         for _ in range(0xFFFF):
             if not rp.last_data_unit:
                 break
-            rp, rd = yield from self._userdata(UserdataGroup.CPU_FUNCTIONS, 1, UserdataData.null_ack(),
-                                               sequence=rp.sequence, follow_up=True)
+            rp, rd = yield from self._userdata(
+                UserdataGroup.CPU_FUNCTIONS,
+                1,
+                UserdataData.null_ack(),
+                sequence=rp.sequence,
+                follow_up=True,
+            )
             data += rd.payload
         return szl_mod.SzlList(first.szl_id, first.index, bytes(data))
 
@@ -440,7 +601,7 @@ class S7ClientProtocol:
         return Operation(self._szl_then(0x0000, 0, szl_mod.parse_szl_ids))
 
     def get_cpu_state(self) -> Operation[int]:
-        """CPU mode from SZL 0x0424 (:class:`CpuStatus` RUN/STOP/UNKNOWN)."""
+        """CPU mode from SZL 0x0424 (`CpuStatus` RUN/STOP/UNKNOWN)."""
         return Operation(self._szl_then(0x0424, 0, lambda s: CpuStatus(szl_mod.parse_cpu_state(s))))
 
     def get_order_code(self) -> Operation[szl_mod.OrderCode]:
@@ -471,27 +632,41 @@ class S7ClientProtocol:
         return Operation(self._set_clock(record))
 
     def _set_clock(self, record: bytes) -> Steps[None]:
-        yield from self._userdata(UserdataGroup.TIME, 2, UserdataData(0xFF, 0x09, record), null_ok=True)
+        yield from self._userdata(
+            UserdataGroup.TIME, 2, UserdataData(0xFF, 0x09, record), null_ok=True
+        )
         return None
 
     # -- control ------------------------------------------------------------
 
     def plc_stop(self) -> Operation[None]:
-        return Operation(self._control(_STOP, ClientError.CannotStopPLC, 0x07, ClientError.AlreadyStop))
+        return Operation(
+            self._control(_STOP, ClientError.CannotStopPLC, 0x07, ClientError.AlreadyStop)
+        )
 
     def plc_hot_start(self) -> Operation[None]:
-        return Operation(self._control(_HOT_START, ClientError.CannotStartPLC, 0x03, ClientError.AlreadyRun))
+        return Operation(
+            self._control(_HOT_START, ClientError.CannotStartPLC, 0x03, ClientError.AlreadyRun)
+        )
 
     def plc_cold_start(self) -> Operation[None]:
-        return Operation(self._control(_COLD_START, ClientError.CannotStartPLC, 0x03, ClientError.AlreadyRun))
+        return Operation(
+            self._control(_COLD_START, ClientError.CannotStartPLC, 0x03, ClientError.AlreadyRun)
+        )
 
     def _control(self, params: bytes, refused: int, already_code: int, already: int) -> Steps[None]:
         reply = yield from self._exchange(Rosctr.JOB, params)
         if reply.rosctr not in (Rosctr.ACK, Rosctr.ACK_DATA):
-            raise fail(ClientError.InvalidPlcAnswer, f"ROSCTR 0x{reply.rosctr:02X} answers a control job")
+            raise fail(
+                ClientError.InvalidPlcAnswer, f"ROSCTR 0x{reply.rosctr:02X} answers a control job"
+            )
         if reply.error:
             detail = f"error 0x{reply.error:04X}"
-            if len(reply.params) >= 2 and reply.params[0] == params[0] and reply.params[1] == already_code:
+            if (
+                len(reply.params) >= 2
+                and reply.params[0] == params[0]
+                and reply.params[1] == already_code
+            ):
                 raise fail(already, detail)
             raise fail(refused, detail)
         if reply.params[:1] != params[:1]:

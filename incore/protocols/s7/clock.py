@@ -1,9 +1,9 @@
 """S7 clock encodings: the 10-byte clock record and its 8-byte variants.
 
-The CPU clock travels as ``00, century, DATE_AND_TIME`` where DATE_AND_TIME is
+The CPU clock travels as `00, century, DATE_AND_TIME` where DATE_AND_TIME is
 the 8-byte BCD type (year, month, day, hour, minute, second, ms, weekday).
-python-snap7 before 3.3 used an 8-byte ``00 YY MM DD hh mm ss dow`` record
-instead; :func:`decode_clock` reads both, :func:`encode_clock` writes either.
+python-snap7 before 3.3 used an 8-byte `00 YY MM DD hh mm ss dow` record
+instead; `decode_clock` reads both, `encode_clock` writes either.
 """
 
 from __future__ import annotations
@@ -13,8 +13,15 @@ from datetime import datetime
 from ..errors import PduError
 
 __all__ = [
-    "encode_date_and_time", "decode_date_and_time", "encode_clock", "decode_clock",
-    "encode_legacy_clock", "decode_legacy_clock", "s7_weekday", "CLOCK_SIZE", "LEGACY_CLOCK_SIZE",
+    "encode_date_and_time",
+    "decode_date_and_time",
+    "encode_clock",
+    "decode_clock",
+    "encode_legacy_clock",
+    "decode_legacy_clock",
+    "s7_weekday",
+    "CLOCK_SIZE",
+    "LEGACY_CLOCK_SIZE",
 ]
 
 CLOCK_SIZE = 10
@@ -50,14 +57,22 @@ def encode_date_and_time(moment: datetime) -> bytes:
     """8-byte BCD DATE_AND_TIME (as in SZL records and inside the clock record)."""
     _check_year(moment)
     ms = moment.microsecond // 1000
-    return bytes((
-        _bcd(moment.year % 100), _bcd(moment.month), _bcd(moment.day), _bcd(moment.hour),
-        _bcd(moment.minute), _bcd(moment.second), _bcd(ms // 10), ((ms % 10) << 4) | s7_weekday(moment),
-    ))
+    return bytes(
+        (
+            _bcd(moment.year % 100),
+            _bcd(moment.month),
+            _bcd(moment.day),
+            _bcd(moment.hour),
+            _bcd(moment.minute),
+            _bcd(moment.second),
+            _bcd(ms // 10),
+            ((ms % 10) << 4) | s7_weekday(moment),
+        )
+    )
 
 
 def decode_date_and_time(raw: bytes) -> datetime:
-    """Inverse of :func:`encode_date_and_time`; the weekday nibble is ignored."""
+    """Inverse of `encode_date_and_time`; the weekday nibble is ignored."""
     if len(raw) < 8:
         raise PduError("DATE_AND_TIME needs 8 bytes")
     ms_units = raw[7] >> 4
@@ -65,14 +80,21 @@ def decode_date_and_time(raw: bytes) -> datetime:
         raise PduError("DATE_AND_TIME milliseconds are not BCD")
     ms = _unbcd(raw[6]) * 10 + ms_units
     try:
-        return datetime(_year(_unbcd(raw[0])), _unbcd(raw[1]), _unbcd(raw[2]), _unbcd(raw[3]),
-                        _unbcd(raw[4]), _unbcd(raw[5]), ms * 1000)
+        return datetime(
+            _year(_unbcd(raw[0])),
+            _unbcd(raw[1]),
+            _unbcd(raw[2]),
+            _unbcd(raw[3]),
+            _unbcd(raw[4]),
+            _unbcd(raw[5]),
+            ms * 1000,
+        )
     except ValueError as exc:
         raise PduError(f"invalid S7 timestamp: {exc}") from None
 
 
 def encode_clock(moment: datetime, *, century: int | None = None) -> bytes:
-    """10-byte clock record.  ``century`` overrides byte 1: snap7 clients send
+    """10-byte clock record.  `century` overrides byte 1: snap7 clients send
     0x19 when setting the clock, CPUs answer with the real century (0x19/0x20)."""
     _check_year(moment)
     high = century if century is not None else _bcd(moment.year // 100)
@@ -89,17 +111,33 @@ def decode_clock(raw: bytes) -> datetime:
 
 
 def encode_legacy_clock(moment: datetime) -> bytes:
-    """python-snap7 < 3.3 layout: ``00 YY MM DD hh mm ss dow`` with dow 1 = Monday."""
+    """python-snap7 < 3.3 layout: `00 YY MM DD hh mm ss dow` with dow 1 = Monday."""
     _check_year(moment)
-    return bytes((0x00, _bcd(moment.year % 100), _bcd(moment.month), _bcd(moment.day), _bcd(moment.hour),
-                  _bcd(moment.minute), _bcd(moment.second), moment.isoweekday()))
+    return bytes(
+        (
+            0x00,
+            _bcd(moment.year % 100),
+            _bcd(moment.month),
+            _bcd(moment.day),
+            _bcd(moment.hour),
+            _bcd(moment.minute),
+            _bcd(moment.second),
+            moment.isoweekday(),
+        )
+    )
 
 
 def decode_legacy_clock(raw: bytes) -> datetime:
     if len(raw) != LEGACY_CLOCK_SIZE:
         raise PduError("legacy clock record needs 8 bytes")
     try:
-        return datetime(_year(_unbcd(raw[1])), _unbcd(raw[2]), _unbcd(raw[3]), _unbcd(raw[4]),
-                        _unbcd(raw[5]), _unbcd(raw[6]))
+        return datetime(
+            _year(_unbcd(raw[1])),
+            _unbcd(raw[2]),
+            _unbcd(raw[3]),
+            _unbcd(raw[4]),
+            _unbcd(raw[5]),
+            _unbcd(raw[6]),
+        )
     except ValueError as exc:
         raise PduError(f"invalid S7 timestamp: {exc}") from None

@@ -9,14 +9,36 @@ from __future__ import annotations
 import enum
 
 __all__ = [
-    "PROTOCOL_ID", "MAX_ITEMS", "Rosctr", "Function", "Area", "TransportSize", "DataTransportSize",
-    "ReturnCode", "HeaderError", "UserdataGroup", "UserdataMethod", "CpuStatus", "ClientError",
-    "CLIENT_ERROR_TEXT", "client_error_text", "cpu_error", "SrvArea", "Event", "EventResult",
-    "ControlCode", "EVC_ALL", "EVC_NONE", "EVENT_SUBCODE_GET_CLOCK", "EVENT_SUBCODE_SET_CLOCK", "event_text", "element_size",
+    "PROTOCOL_ID",
+    "MAX_ITEMS",
+    "Rosctr",
+    "Function",
+    "Area",
+    "TransportSize",
+    "DataTransportSize",
+    "ReturnCode",
+    "HeaderError",
+    "UserdataGroup",
+    "UserdataMethod",
+    "CpuStatus",
+    "ClientError",
+    "CLIENT_ERROR_TEXT",
+    "client_error_text",
+    "cpu_error",
+    "SrvArea",
+    "Event",
+    "EventResult",
+    "ControlCode",
+    "EVC_ALL",
+    "EVC_NONE",
+    "EVENT_SUBCODE_GET_CLOCK",
+    "EVENT_SUBCODE_SET_CLOCK",
+    "event_text",
+    "element_size",
 ]
 
 PROTOCOL_ID = 0x32
-#: snap7's limit on items per read/write request (``MaxVars``).
+#: snap7's limit on items per read/write request (`MaxVars`).
 MAX_ITEMS = 20
 
 
@@ -81,11 +103,21 @@ class TransportSize(enum.IntEnum):
 
 
 _ELEMENT_SIZE = {
-    TransportSize.BIT: 1, TransportSize.BYTE: 1, TransportSize.CHAR: 1,
-    TransportSize.WORD: 2, TransportSize.INT: 2, TransportSize.COUNTER: 2, TransportSize.TIMER: 2,
-    TransportSize.DATE: 2, TransportSize.S5TIME: 2,
-    TransportSize.DWORD: 4, TransportSize.DINT: 4, TransportSize.REAL: 4, TransportSize.TOD: 4,
-    TransportSize.TIME: 4, TransportSize.DATE_AND_TIME: 8,
+    TransportSize.BIT: 1,
+    TransportSize.BYTE: 1,
+    TransportSize.CHAR: 1,
+    TransportSize.WORD: 2,
+    TransportSize.INT: 2,
+    TransportSize.COUNTER: 2,
+    TransportSize.TIMER: 2,
+    TransportSize.DATE: 2,
+    TransportSize.S5TIME: 2,
+    TransportSize.DWORD: 4,
+    TransportSize.DINT: 4,
+    TransportSize.REAL: 4,
+    TransportSize.TOD: 4,
+    TransportSize.TIME: 4,
+    TransportSize.DATE_AND_TIME: 8,
 }
 
 
@@ -171,7 +203,7 @@ class SrvArea(enum.IntEnum):
 
 
 class ClientError(enum.IntEnum):
-    """snap7 client error numbers, named as in the S7Client ``Error`` enum."""
+    """snap7 client error numbers, named as in the S7Client `Error` enum."""
 
     InvalidObject = -2
     InvalidParam = -1
@@ -227,60 +259,60 @@ class ClientError(enum.IntEnum):
     CannotChangeParam = 0x02600000
 
 
-#: snap7's text for each :class:`ClientError` (as in the S7Client reference).
+#: snap7's text for each `ClientError` (as in the S7Client reference).
 CLIENT_ERROR_TEXT: dict[int, str] = {
-    ClientError.InvalidObject: 'LIB: Invalid object supplied.',
-    ClientError.InvalidParam: 'LIB: Invalid param supplied.',
-    ClientError.NoError: 'No error occurred or was detected.',
-    ClientError.ConnectError: 'ISO: Connection error.',
-    ClientError.DisconnectError: 'ISO: Disconnect error.',
-    ClientError.InvalidPDU: 'ISO: Bad PDU format.',
-    ClientError.InvalidDataSize: 'ISO: Datasize passed to send/recv buffer is invalid.',
-    ClientError.NullPointer: 'ISO: Null passed as pointer.',
-    ClientError.ShortPacket: 'ISO: A short packet received.',
-    ClientError.TooManyFragments: 'ISO: Too many packets without EoT flag.',
-    ClientError.PduOverflow: 'ISO: The sum of fragments data exceded maximum packet size.',
-    ClientError.SendPacket: 'ISO: An error occurred during send.',
-    ClientError.RecvPacket: 'ISO: An error occurred during recv.',
-    ClientError.InvalidTSAP: 'ISO: Invalid connection params (wrong TSAPs).',
-    ClientError.NegotiatingPDU: 'CPU:Error in PDU negotiation.',
-    ClientError.InvalidParams: 'CLI:invalid param(s) supplied.',
-    ClientError.JobPending: 'CLI:Job pending.',
-    ClientError.TooManyItems: 'CLI:too may items (>20) in multi read/write.',
-    ClientError.InvalidWordLen: 'CLI:invalid WordLength.',
-    ClientError.PartialDataWritten: 'CLI:Partial data written.',
-    ClientError.SizeOverPDU: 'CPU:total data exceeds the PDU size.',
-    ClientError.InvalidPlcAnswer: 'CLI:invalid CPU answer.',
-    ClientError.AddressOutOfRange: 'CPU:Address out of range.',
-    ClientError.InvalidTransportSize: 'CPU:Invalid Transport size.',
-    ClientError.WriteDataSizeMismatch: 'CPU:Data size mismatch.',
-    ClientError.ItemNotAvailable: 'CPU:Item not available.',
-    ClientError.InvalidValue: 'CPU:Invalid value supplied.',
-    ClientError.CannotStartPLC: 'CPU:Cannot start PLC.',
-    ClientError.AlreadyRun: 'CPU:PLC already RUN.',
-    ClientError.CannotStopPLC: 'CPU:Cannot stop PLC.',
-    ClientError.CannotCopyRamToRom: 'CPU:Cannot copy RAM to ROM.',
-    ClientError.CannotCompress: 'CPU:Cannot compress.',
-    ClientError.AlreadyStop: 'CPU:PLC already STOP.',
-    ClientError.FunNotAvailable: 'CPU:Function not available.',
-    ClientError.UploadSequenceFailed: 'CPU:Upload sequence failed.',
-    ClientError.InvalidDataSizeRecvd: 'CLI:Invalid data size received.',
-    ClientError.InvalidBlockType: 'CLI:Invalid block type.',
-    ClientError.InvalidBlockNumber: 'CLI:Invalid block number.',
-    ClientError.InvalidBlockSize: 'CLI:Invalid block size.',
-    ClientError.DownloadSequenceFailed: 'CPU:Download sequence failed.',
-    ClientError.InsertRefused: 'CPU:block insert refused.',
-    ClientError.DeleteRefused: 'CPU:block delete refused.',
-    ClientError.NeedPassword: 'CPU:Function not authorized for current protection level.',
-    ClientError.InvalidPassword: 'CPU:Invalid password.',
-    ClientError.NoPasswordToSetOrClear: 'CPU:No password to set or clear.',
-    ClientError.JobTimeout: 'CLI:Job Timeout.',
-    ClientError.PartialDataRead: 'CLI:Partial data read.',
-    ClientError.BufferTooSmall: 'CLI:The buffer supplied is too small to accomplish the operation.',
-    ClientError.FunctionRefused: 'CLI:function refused by CPU (Unknown error).',
-    ClientError.Destroying: 'CLI:Cannot perform (destroying).',
-    ClientError.InvalidParamNumber: 'CLI:Invalid Param Number.',
-    ClientError.CannotChangeParam: 'CLI:Cannot change this param now.',
+    ClientError.InvalidObject: "LIB: Invalid object supplied.",
+    ClientError.InvalidParam: "LIB: Invalid param supplied.",
+    ClientError.NoError: "No error occurred or was detected.",
+    ClientError.ConnectError: "ISO: Connection error.",
+    ClientError.DisconnectError: "ISO: Disconnect error.",
+    ClientError.InvalidPDU: "ISO: Bad PDU format.",
+    ClientError.InvalidDataSize: "ISO: Datasize passed to send/recv buffer is invalid.",
+    ClientError.NullPointer: "ISO: Null passed as pointer.",
+    ClientError.ShortPacket: "ISO: A short packet received.",
+    ClientError.TooManyFragments: "ISO: Too many packets without EoT flag.",
+    ClientError.PduOverflow: "ISO: The sum of fragments data exceded maximum packet size.",
+    ClientError.SendPacket: "ISO: An error occurred during send.",
+    ClientError.RecvPacket: "ISO: An error occurred during recv.",
+    ClientError.InvalidTSAP: "ISO: Invalid connection params (wrong TSAPs).",
+    ClientError.NegotiatingPDU: "CPU:Error in PDU negotiation.",
+    ClientError.InvalidParams: "CLI:invalid param(s) supplied.",
+    ClientError.JobPending: "CLI:Job pending.",
+    ClientError.TooManyItems: "CLI:too may items (>20) in multi read/write.",
+    ClientError.InvalidWordLen: "CLI:invalid WordLength.",
+    ClientError.PartialDataWritten: "CLI:Partial data written.",
+    ClientError.SizeOverPDU: "CPU:total data exceeds the PDU size.",
+    ClientError.InvalidPlcAnswer: "CLI:invalid CPU answer.",
+    ClientError.AddressOutOfRange: "CPU:Address out of range.",
+    ClientError.InvalidTransportSize: "CPU:Invalid Transport size.",
+    ClientError.WriteDataSizeMismatch: "CPU:Data size mismatch.",
+    ClientError.ItemNotAvailable: "CPU:Item not available.",
+    ClientError.InvalidValue: "CPU:Invalid value supplied.",
+    ClientError.CannotStartPLC: "CPU:Cannot start PLC.",
+    ClientError.AlreadyRun: "CPU:PLC already RUN.",
+    ClientError.CannotStopPLC: "CPU:Cannot stop PLC.",
+    ClientError.CannotCopyRamToRom: "CPU:Cannot copy RAM to ROM.",
+    ClientError.CannotCompress: "CPU:Cannot compress.",
+    ClientError.AlreadyStop: "CPU:PLC already STOP.",
+    ClientError.FunNotAvailable: "CPU:Function not available.",
+    ClientError.UploadSequenceFailed: "CPU:Upload sequence failed.",
+    ClientError.InvalidDataSizeRecvd: "CLI:Invalid data size received.",
+    ClientError.InvalidBlockType: "CLI:Invalid block type.",
+    ClientError.InvalidBlockNumber: "CLI:Invalid block number.",
+    ClientError.InvalidBlockSize: "CLI:Invalid block size.",
+    ClientError.DownloadSequenceFailed: "CPU:Download sequence failed.",
+    ClientError.InsertRefused: "CPU:block insert refused.",
+    ClientError.DeleteRefused: "CPU:block delete refused.",
+    ClientError.NeedPassword: "CPU:Function not authorized for current protection level.",
+    ClientError.InvalidPassword: "CPU:Invalid password.",
+    ClientError.NoPasswordToSetOrClear: "CPU:No password to set or clear.",
+    ClientError.JobTimeout: "CLI:Job Timeout.",
+    ClientError.PartialDataRead: "CLI:Partial data read.",
+    ClientError.BufferTooSmall: "CLI:The buffer supplied is too small to accomplish the operation.",
+    ClientError.FunctionRefused: "CLI:function refused by CPU (Unknown error).",
+    ClientError.Destroying: "CLI:Cannot perform (destroying).",
+    ClientError.InvalidParamNumber: "CLI:Invalid Param Number.",
+    ClientError.CannotChangeParam: "CLI:Cannot change this param now.",
 }
 
 
@@ -346,7 +378,7 @@ EVC_NONE = 0x00000000
 
 
 class EventResult(enum.IntEnum):
-    """Second element of an event tuple (snap7 ``evr*``)."""
+    """Second element of an event tuple (snap7 `evr*`)."""
 
     NoError = 0x00
     FragmentRejected = 0x01
@@ -404,7 +436,14 @@ _RESULT_TEXT = {
     EventResult.ResNotFound: "resource not found",
 }
 
-_AREA_TEXT = {Area.PE: "PE", Area.PA: "PA", Area.MK: "MK", Area.CT: "CT", Area.TM: "TM", Area.DB: "DB"}
+_AREA_TEXT = {
+    Area.PE: "PE",
+    Area.PA: "PA",
+    Area.MK: "MK",
+    Area.CT: "CT",
+    Area.TM: "TM",
+    Area.DB: "DB",
+}
 _CONTROL_TEXT = {
     ControlCode.Unknown: "unknown control request",
     ControlCode.ColdStart: "cold start",
@@ -422,7 +461,7 @@ def _area_name(area: int, index: int) -> str:
 
 
 def event_text(event: tuple[int, int, int, int, int, int]) -> str:
-    """Human-readable line for an event tuple ``(code, retcode, p1, p2, p3, p4)``."""
+    """Human-readable line for an event tuple `(code, retcode, p1, p2, p3, p4)`."""
     code, ret, p1, p2, p3, p4 = event
     result = _RESULT_TEXT.get(ret, f"result 0x{ret:04X}")  # type: ignore[call-overload]
     if code == Event.DataRead or code == Event.DataWrite:

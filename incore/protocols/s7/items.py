@@ -9,7 +9,7 @@ once.
 from __future__ import annotations
 
 import struct
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import attrs
 
@@ -17,14 +17,23 @@ from ..errors import PduError
 from .constants import Area, DataTransportSize, TransportSize, element_size
 
 __all__ = [
-    "ItemSpec", "DataItem", "encode_item_specs", "decode_item_specs", "encode_data_items",
-    "decode_data_items", "length_in_bits", "data_transport_size_for", "ITEM_SPEC_SIZE",
+    "ItemSpec",
+    "DataItem",
+    "encode_item_specs",
+    "decode_item_specs",
+    "encode_data_items",
+    "decode_data_items",
+    "length_in_bits",
+    "data_transport_size_for",
+    "ITEM_SPEC_SIZE",
 ]
 
 ITEM_SPEC_SIZE = 12
 _SPEC = struct.Struct(">BBBBHHB")
 _DATA_HEAD = struct.Struct(">BBH")
-_BYTE_LENGTH_SIZES = frozenset({DataTransportSize.NULL, DataTransportSize.REAL, DataTransportSize.OCTET_STRING})
+_BYTE_LENGTH_SIZES = frozenset(
+    {DataTransportSize.NULL, DataTransportSize.REAL, DataTransportSize.OCTET_STRING}
+)
 
 
 def length_in_bits(transport_size: int) -> bool:
@@ -51,9 +60,9 @@ def data_transport_size_for(item_ts: int) -> int:
 
 @attrs.frozen
 class ItemSpec:
-    """One S7-ANY address: ``count`` elements of ``transport_size`` at ``address``.
+    """One S7-ANY address: `count` elements of `transport_size` at `address`.
 
-    ``address`` is the raw 24-bit field: ``byte * 8 + bit`` for bit/byte types,
+    `address` is the raw 24-bit field: `byte * 8 + bit` for bit/byte types,
     the element number for timers and counters.
     """
 
@@ -65,9 +74,11 @@ class ItemSpec:
     syntax_id: int = 0x10
 
     @classmethod
-    def for_access(cls, area: int, db_number: int, start: int, count: int, transport_size: int) -> "ItemSpec":
-        """Address the way snap7 does: ``start`` is a byte offset, except for
-        BIT (bit address ``byte*8+bit``) and timers/counters (element number)."""
+    def for_access(
+        cls, area: int, db_number: int, start: int, count: int, transport_size: int
+    ) -> ItemSpec:
+        """Address the way snap7 does: `start` is a byte offset, except for
+        BIT (bit address `byte*8+bit`) and timers/counters (element number)."""
         if transport_size in (TransportSize.BIT, TransportSize.TIMER, TransportSize.COUNTER):
             address = start
         else:
@@ -94,8 +105,9 @@ class ItemSpec:
     def encode(self) -> bytes:
         if not 0 <= self.address <= 0xFFFFFF:
             raise PduError(f"address {self.address} does not fit 24 bits")
-        return _SPEC.pack(0x12, 0x0A, self.syntax_id, self.transport_size, self.count, self.db_number, self.area) + \
-            self.address.to_bytes(3, "big")
+        return _SPEC.pack(
+            0x12, 0x0A, self.syntax_id, self.transport_size, self.count, self.db_number, self.area
+        ) + self.address.to_bytes(3, "big")
 
 
 def encode_item_specs(function: int, specs: Sequence[ItemSpec]) -> bytes:
@@ -109,7 +121,9 @@ def decode_item_specs(params: bytes) -> list[ItemSpec]:
         raise PduError("read/write parameters shorter than 2 bytes")
     count = params[1]
     if len(params) < 2 + ITEM_SPEC_SIZE * count:
-        raise PduError(f"{count} items announced, parameters hold {(len(params) - 2) // ITEM_SPEC_SIZE}")
+        raise PduError(
+            f"{count} items announced, parameters hold {(len(params) - 2) // ITEM_SPEC_SIZE}"
+        )
     specs = []
     for pos in range(2, 2 + ITEM_SPEC_SIZE * count, ITEM_SPEC_SIZE):
         spec_type, length, syntax, ts, n, db, area = _SPEC.unpack_from(params, pos)
@@ -148,7 +162,7 @@ def encode_data_items(items: Iterable[DataItem]) -> bytes:
 
 
 def decode_data_items(data: bytes, count: int, *, response: bool) -> list[DataItem]:
-    """Split a data part into ``count`` items.
+    """Split a data part into `count` items.
 
     In responses a failed item (return code != 0xFF) carries no data whatever
     its length says (snap7-C claims 4 bytes there but sends none).

@@ -14,9 +14,16 @@ from ..errors import PduError
 from .constants import PROTOCOL_ID, Function, Rosctr
 
 __all__ = [
-    "S7Pdu", "decode_pdu", "peek_pdu_ref",
-    "SetupCommunication", "encode_setup", "decode_setup",
-    "UserdataParams", "UserdataData", "USERDATA_REQUEST_TYPE", "USERDATA_RESPONSE_TYPE",
+    "S7Pdu",
+    "decode_pdu",
+    "peek_pdu_ref",
+    "SetupCommunication",
+    "encode_setup",
+    "decode_setup",
+    "UserdataParams",
+    "UserdataData",
+    "USERDATA_REQUEST_TYPE",
+    "USERDATA_RESPONSE_TYPE",
 ]
 
 _HEADER10 = struct.Struct(">BBHHHH")
@@ -32,7 +39,7 @@ USERDATA_RESPONSE_TYPE = 0x8
 
 @attrs.frozen
 class S7Pdu:
-    """One S7 PDU; ``error`` (class << 8 | code) exists only for Ack and Ack_Data."""
+    """One S7 PDU; `error` (class << 8 | code) exists only for Ack and Ack_Data."""
 
     rosctr: int
     pdu_ref: int
@@ -46,7 +53,7 @@ class S7Pdu:
 
     @property
     def function(self) -> int | None:
-        """First parameter byte, or ``None`` without parameters."""
+        """First parameter byte, or `None` without parameters."""
         return self.params[0] if self.params else None
 
     def encode(self) -> bytes:
@@ -54,10 +61,18 @@ class S7Pdu:
             raise PduError("S7 parameter or data part longer than 65535 bytes")
         if self.has_error_field:
             head = _HEADER12.pack(
-                PROTOCOL_ID, self.rosctr, 0, self.pdu_ref, len(self.params), len(self.data), self.error
+                PROTOCOL_ID,
+                self.rosctr,
+                0,
+                self.pdu_ref,
+                len(self.params),
+                len(self.data),
+                self.error,
             )
         else:
-            head = _HEADER10.pack(PROTOCOL_ID, self.rosctr, 0, self.pdu_ref, len(self.params), len(self.data))
+            head = _HEADER10.pack(
+                PROTOCOL_ID, self.rosctr, 0, self.pdu_ref, len(self.params), len(self.data)
+            )
         return head + self.params + self.data
 
     def __len__(self) -> int:
@@ -100,7 +115,13 @@ class SetupCommunication:
 
 
 def encode_setup(setup: SetupCommunication) -> bytes:
-    return _SETUP.pack(Function.SETUP_COMMUNICATION, 0, setup.max_amq_calling, setup.max_amq_called, setup.pdu_length)
+    return _SETUP.pack(
+        Function.SETUP_COMMUNICATION,
+        0,
+        setup.max_amq_calling,
+        setup.max_amq_called,
+        setup.pdu_length,
+    )
 
 
 def decode_setup(params: bytes) -> SetupCommunication:
@@ -114,8 +135,8 @@ def decode_setup(params: bytes) -> SetupCommunication:
 class UserdataParams:
     """Userdata parameter part: 8 bytes in requests, 12 in responses/follow-ups.
 
-    ``last_data_unit`` is 0 for the last (or only) fragment and 1 when more
-    follow; ``error`` is the response's error word (e.g. 0xD402).
+    `last_data_unit` is 0 for the last (or only) fragment and 1 when more
+    follow; `error` is the response's error word (e.g. 0xD402).
     """
 
     method: int
@@ -131,14 +152,21 @@ class UserdataParams:
     def encode(self) -> bytes:
         plen = 8 if self.long_form else 4
         head = _UD_HEAD.pack(
-            0x00, 0x01, 0x12, plen, self.method, (self.kind << 4) | (self.group & 0x0F), self.subfunction, self.sequence
+            0x00,
+            0x01,
+            0x12,
+            plen,
+            self.method,
+            (self.kind << 4) | (self.group & 0x0F),
+            self.subfunction,
+            self.sequence,
         )
         if not self.long_form:
             return head
         return head + _UD_TAIL.pack(self.data_unit_ref, self.last_data_unit, self.error)
 
     @classmethod
-    def decode(cls, params: bytes) -> "UserdataParams":
+    def decode(cls, params: bytes) -> UserdataParams:
         if len(params) < 8 or params[0:3] != b"\x00\x01\x12":
             raise PduError("malformed userdata parameter head")
         plen = params[3]
@@ -160,10 +188,12 @@ class UserdataData:
     payload: bytes = b""
 
     def encode(self) -> bytes:
-        return _UD_DATA.pack(self.return_code, self.transport_size, len(self.payload)) + self.payload
+        return (
+            _UD_DATA.pack(self.return_code, self.transport_size, len(self.payload)) + self.payload
+        )
 
     @classmethod
-    def decode(cls, data: bytes) -> "UserdataData":
+    def decode(cls, data: bytes) -> UserdataData:
         if len(data) < 4:
             raise PduError("userdata data part shorter than 4 bytes")
         ret, ts, length = _UD_DATA.unpack_from(data)
@@ -172,6 +202,6 @@ class UserdataData:
         return cls(ret, ts, bytes(data[4 : 4 + length]))
 
     @classmethod
-    def null_ack(cls) -> "UserdataData":
-        """The ``0A 00 00 00`` answer of services that return nothing."""
+    def null_ack(cls) -> UserdataData:
+        """The `0A 00 00 00` answer of services that return nothing."""
         return cls(0x0A, 0x00, b"")

@@ -27,7 +27,7 @@ class PlcState:
 
     cpu_status: int = CpuStatus.RUN
     clock: Callable[[], datetime] = _now
-    clock_offset: float = 0.0  # seconds added to ``clock()``; Set Clock moves it
+    clock_offset: float = 0.0  # seconds added to `clock()`; Set Clock moves it
     identity: Identity = attrs.field(factory=Identity)
     status_changed: datetime = attrs.field(factory=_now)
 

@@ -1,17 +1,17 @@
 """Sans-IO S7 server engine: one request PDU in, one reply PDU out.
 
-Memory lives behind :class:`~.store.AreaStore`, so the same engine serves registered
+Memory lives behind `AreaStore`, so the same engine serves registered
 buffers and the object layer's "resourceless" callbacks.  CPU mode and clock
-live in a :class:`~.plc.PlcState` that all connections of one server share.
+live in a `PlcState` that all connections of one server share.
 
-The engine is a :class:`~incore.protocols.contract.PduEngine` (:meth:`S7ServerProtocol.receive_pdu`
-and :meth:`~S7ServerProtocol.pdus_to_send`, no timers) with one honest exception: the
-store it calls may block (see :mod:`.store`), so it runs on a thread that may wait.
+The engine is a `PduEngine` (`S7ServerProtocol.receive_pdu`
+and `pdus_to_send`, no timers) with one honest exception: the
+store it calls may block (see `.store`), so it runs on a thread that may wait.
 
 Client detection
 ----------------
 Snap7 C and python-snap7 3.x agree on most layouts (both decode REAL items as
-``0x07``/byte length and BIT items as ``0x03``/one bit, and both use the
+`0x07`/byte length and BIT items as `0x03`/one bit, and both use the
 10-byte clock record), so one standard answer serves both.  Where they differ
 the *request itself* tells them apart, so detection is per request and needs
 no guessing about the connection:
@@ -21,7 +21,7 @@ no guessing about the connection:
   python-snap7 reads the answer as bare words from offset 0, so index 0 gets
   that flat layout; index 1/4 get the standard record lists.
 * Read Var with a **1-byte parameter part** (no item count): python-snap7's
-  ``get_cpu_state`` probe.  It is answered with an empty Ack_Data (``04 00``).
+  `get_cpu_state` probe.  It is answered with an empty Ack_Data (`04 00`).
 * Set Clock with an **8-byte** record: python-snap7 before 3.3.  The
   connection then gets 8-byte records from Get Clock too; 10 bytes otherwise.
 
@@ -34,13 +34,30 @@ get a whole-request error (ROSCTR 2, 0x8104 / 0x8500) instead of data.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..contract import Untimed
 from ..errors import AreaError, PduError, ProtocolError
-from .constants import MAX_ITEMS, Area, CpuStatus, Event, EventResult, Function, HeaderError, ReturnCode, Rosctr, \
-    TransportSize
-from .items import DataItem, ItemSpec, data_transport_size_for, decode_data_items, decode_item_specs, encode_data_items
+from .constants import (
+    MAX_ITEMS,
+    Area,
+    CpuStatus,
+    Event,
+    EventResult,
+    Function,
+    HeaderError,
+    ReturnCode,
+    Rosctr,
+    TransportSize,
+)
+from .items import (
+    DataItem,
+    ItemSpec,
+    data_transport_size_for,
+    decode_data_items,
+    decode_item_specs,
+    encode_data_items,
+)
 from .pdu import S7Pdu, SetupCommunication, decode_pdu, decode_setup, encode_setup
 from .plc import PlcState
 from .store import AreaStore, MemoryAreaStore, set_bit
@@ -64,13 +81,13 @@ _EVENT_RESULT = {
 class S7ServerProtocol(Untimed):
     """Per-connection S7 server: one request PDU in, its reply PDU out.
 
-    Two ways to drive it, both doing the same: the contract's :meth:`receive_pdu` (returns
-    the request's events, queues the reply for :meth:`pdus_to_send`), and :meth:`handle`,
+    Two ways to drive it, both doing the same: the contract's `receive_pdu` (returns
+    the request's events, queues the reply for `pdus_to_send`), and `handle`,
     which returns the reply directly (the shortest way, for a caller that sends it at once).
-    Events are ``(code, retcode, p1, p2, p3, p4)`` tuples, codes and results in snap7's
-    numbering (see :class:`~incore.protocols.s7.constants.Event`); ``on_event`` also gets
+    Events are `(code, retcode, p1, p2, p3, p4)` tuples, codes and results in snap7's
+    numbering (see `Event`); `on_event` also gets
     each one the moment it happens, whichever way the engine is driven.  Malformed PDUs
-    raise :class:`~incore.protocols.errors.PduError`; the connection should be closed.
+    raise `PduError`; the connection should be closed.
     """
 
     def __init__(
@@ -104,19 +121,28 @@ class S7ServerProtocol(Untimed):
     def effective_pdu(self) -> int:
         return self.pdu_size or _DEFAULT_PDU
 
-    def emit(self, code: int, ret: int = 0, p1: int = 0, p2: int = 0, p3: int = 0, p4: int = 0) -> None:
+    def emit(
+        self, code: int, ret: int = 0, p1: int = 0, p2: int = 0, p3: int = 0, p4: int = 0
+    ) -> None:
         sink, events = self.on_event, self._events
         if sink is None and events is None:
             return
-        event = (int(code), int(ret), int(p1) & 0xFFFF, int(p2) & 0xFFFF, int(p3) & 0xFFFF, int(p4) & 0xFFFF)
+        event = (
+            int(code),
+            int(ret),
+            int(p1) & 0xFFFF,
+            int(p2) & 0xFFFF,
+            int(p3) & 0xFFFF,
+            int(p4) & 0xFFFF,
+        )
         if sink is not None:
             sink(event)
         if events is not None:
             events.append(event)
 
     def receive_pdu(self, pdu: bytes, now: float | None = None) -> list[EventTuple]:
-        """Answer one request PDU: the reply goes to :meth:`pdus_to_send`, its events are
-        returned.  May block, in the store (see :mod:`.store`); ``now`` is unused (no timers)."""
+        """Answer one request PDU: the reply goes to `pdus_to_send`, its events are
+        returned.  May block, in the store (see `.store`); `now` is unused (no timers)."""
         events: list[EventTuple] = []
         self._events = events
         try:
@@ -128,12 +154,12 @@ class S7ServerProtocol(Untimed):
         return events
 
     def pdus_to_send(self) -> list[bytes]:
-        """Drain the replies :meth:`receive_pdu` queued."""
+        """Drain the replies `receive_pdu` queued."""
         out, self._outbox = self._outbox, []
         return out
 
     def handle(self, raw: bytes) -> bytes | None:
-        """Reply bytes for one request PDU (what :meth:`receive_pdu` queues)."""
+        """Reply bytes for one request PDU (what `receive_pdu` queues)."""
         try:
             pdu = decode_pdu(raw)
         except PduError:
@@ -170,21 +196,27 @@ class S7ServerProtocol(Untimed):
             self.cpu_status = CpuStatus.STOP
             self.emit(Event.Control, EventResult.NoError, 3)
             return self._ack(pdu, bytes((Function.PLC_STOP,)))
-        self.emit(Event.PDUincoming, EventResult.CannotHandlePDU, len(pdu.params) + len(pdu.data) + 10)
+        self.emit(
+            Event.PDUincoming, EventResult.CannotHandlePDU, len(pdu.params) + len(pdu.data) + 10
+        )
         return self._error(pdu, HeaderError.FUNCTION_NOT_AVAILABLE)
 
     def _setup(self, pdu: S7Pdu) -> S7Pdu:
         req = decode_setup(pdu.params)
         self.pdu_size = max(min(req.pdu_length, self.max_pdu), _MIN_PDU)
         granted = SetupCommunication(
-            max(1, min(req.max_amq_calling, self.max_amq)), max(1, min(req.max_amq_called, self.max_amq)), self.pdu_size
+            max(1, min(req.max_amq_calling, self.max_amq)),
+            max(1, min(req.max_amq_called, self.max_amq)),
+            self.pdu_size,
         )
         self.emit(Event.NegotiatePDU, EventResult.NoError, self.pdu_size)
         return self._ack(pdu, encode_setup(granted))
 
     def _read(self, pdu: S7Pdu) -> S7Pdu:
         if len(pdu.params) < 2 or pdu.params[1] == 0:
-            return self._ack(pdu, bytes((Function.READ_VAR, 0)))  # python-snap7's get_cpu_state probe
+            return self._ack(
+                pdu, bytes((Function.READ_VAR, 0))
+            )  # python-snap7's get_cpu_state probe
         specs = decode_item_specs(pdu.params)
         if len(specs) > MAX_ITEMS:
             return self._error(pdu, HeaderError.FUNCTION_NOT_AVAILABLE)
@@ -192,8 +224,14 @@ class S7ServerProtocol(Untimed):
         data = encode_data_items(items)
         if 14 + len(data) > self.effective_pdu:
             for spec in specs:
-                self.emit(Event.DataRead, EventResult.ErrOverPDU, spec.area, spec.db_number, spec.byte_offset,
-                          spec.byte_length)
+                self.emit(
+                    Event.DataRead,
+                    EventResult.ErrOverPDU,
+                    spec.area,
+                    spec.db_number,
+                    spec.byte_offset,
+                    spec.byte_length,
+                )
             return self._error(pdu, HeaderError.PDU_SIZE)
         return self._ack(pdu, bytes((Function.READ_VAR, len(items))), data)
 
@@ -203,7 +241,9 @@ class S7ServerProtocol(Untimed):
         size = spec.element_size
         if size == 0:
             raise AreaError(ReturnCode.DATA_TYPE_NOT_SUPPORTED)
-        if (spec.area == Area.TM) != (ts == TransportSize.TIMER) or (spec.area == Area.CT) != (ts == TransportSize.COUNTER):
+        if (spec.area == Area.TM) != (ts == TransportSize.TIMER) or (spec.area == Area.CT) != (
+            ts == TransportSize.COUNTER
+        ):
             raise AreaError(ReturnCode.ADDRESS_OUT_OF_RANGE)
         index = spec.db_number if spec.area in (Area.DB, Area.DI) else 0
         if ts in (TransportSize.TIMER, TransportSize.COUNTER):
@@ -239,11 +279,23 @@ class S7ServerProtocol(Untimed):
             return data
 
         code, data = self._guarded(action)
-        self.emit(Event.DataRead, _EVENT_RESULT.get(code, EventResult.NoError), spec.area, index, start, size)
+        self.emit(
+            Event.DataRead,
+            _EVENT_RESULT.get(code, EventResult.NoError),
+            spec.area,
+            index,
+            start,
+            size,
+        )
         if data is None:
             return DataItem(code, 0x00, b"")
         if spec.transport_size == TransportSize.BIT:
-            return DataItem(ReturnCode.SUCCESS, data_transport_size_for(TransportSize.BIT), bytes(((data[0] >> spec.bit) & 1,)), 1)
+            return DataItem(
+                ReturnCode.SUCCESS,
+                data_transport_size_for(TransportSize.BIT),
+                bytes(((data[0] >> spec.bit) & 1,)),
+                1,
+            )
         return DataItem(ReturnCode.SUCCESS, data_transport_size_for(spec.transport_size), data)
 
     def _write(self, pdu: S7Pdu) -> S7Pdu:
@@ -265,17 +317,26 @@ class S7ServerProtocol(Untimed):
             if len(item.data) != size:
                 raise AreaError(ReturnCode.DATA_TYPE_INCONSISTENT)
             if spec.transport_size == TransportSize.BIT:  # the store's one atomic step
-                self.store.write_bit(spec.area, index, start, spec.bit, bool(item.data[0] & 1), spec=spec)
+                self.store.write_bit(
+                    spec.area, index, start, spec.bit, bool(item.data[0] & 1), spec=spec
+                )
             else:
                 self.store.write(spec.area, index, start, item.data, spec=spec)
             return None
 
         code, _ = self._guarded(action)
-        self.emit(Event.DataWrite, _EVENT_RESULT.get(code, EventResult.NoError), spec.area, index, start, size)
+        self.emit(
+            Event.DataWrite,
+            _EVENT_RESULT.get(code, EventResult.NoError),
+            spec.area,
+            index,
+            start,
+            size,
+        )
         return code
 
     def _pi_service(self, pdu: S7Pdu) -> S7Pdu:
-        """PI service ``0x28``: 7 bytes, block length, block, name length, name."""
+        """PI service `0x28`: 7 bytes, block length, block, name length, name."""
         params = pdu.params
         name, block = b"", b""
         if len(params) >= 10:

@@ -1,4 +1,4 @@
-"""Where the S7 server engine's memory lives: the :class:`AreaStore` interface.
+"""Where the S7 server engine's memory lives: the `AreaStore` interface.
 
 This is the one place the engine can wait. Buffers answer at once, but a store may also
 lock an area against a writer (snap7's lockArea) or hand each access to an application
@@ -21,24 +21,36 @@ __all__ = ["AreaStore", "MemoryAreaStore", "set_bit"]
 class AreaStore(Protocol):
     """Byte-addressed memory the engine reads and writes.
 
-    ``area`` is the wire area code (0x81 PE, 0x82 PA, 0x83 MK, 0x84 DB, 0x1C CT,
-    0x1D TM), ``index`` the DB number (0 elsewhere), ``start`` a byte offset
-    (timer/counter N is at byte 2N).  Refuse with ``AreaError(0x0A)`` for a
-    missing area and ``AreaError(0x05)`` for an out-of-range access.
+    `area` is the wire area code (0x81 PE, 0x82 PA, 0x83 MK, 0x84 DB, 0x1C CT,
+    0x1D TM), `index` the DB number (0 elsewhere), `start` a byte offset
+    (timer/counter N is at byte 2N).  Refuse with `AreaError(0x0A)` for a
+    missing area and `AreaError(0x05)` for an out-of-range access.
 
-    ``spec`` is the request item as the client asked it (bit address, element
+    `spec` is the request item as the client asked it (bit address, element
     count, word length).  Memory ignores it; a store that hands each access to
     an application (snap7's resourceless mode) needs it to describe the access
     the way the client saw it rather than as the bytes behind it.
     """
 
-    def read(self, area: int, index: int, start: int, size: int, *, spec: ItemSpec | None = None) -> bytes: ...
+    def read(
+        self, area: int, index: int, start: int, size: int, *, spec: ItemSpec | None = None
+    ) -> bytes: ...
 
-    def write(self, area: int, index: int, start: int, data: bytes, *, spec: ItemSpec | None = None) -> None: ...
+    def write(
+        self, area: int, index: int, start: int, data: bytes, *, spec: ItemSpec | None = None
+    ) -> None: ...
 
-    def write_bit(self, area: int, index: int, start: int, bit: int, value: bool, *,
-                  spec: ItemSpec | None = None) -> None:
-        """Set or clear one bit of the byte at ``start``.
+    def write_bit(
+        self,
+        area: int,
+        index: int,
+        start: int,
+        bit: int,
+        value: bool,
+        *,
+        spec: ItemSpec | None = None,
+    ) -> None:
+        """Set or clear one bit of the byte at `start`.
 
         The store does the read-modify-write itself, so it can be one atomic
         step against other writers and one call for a resourceless handler.
@@ -47,7 +59,7 @@ class AreaStore(Protocol):
 
 
 def set_bit(buf: bytearray, offset: int, bit: int, value: bool) -> None:
-    """Set or clear bit ``bit`` of ``buf[offset]``, leaving its other bits (the caller locks)."""
+    """Set or clear bit `bit` of `buf[offset]`, leaving its other bits (the caller locks)."""
     if value:
         buf[offset] |= 1 << bit
     else:
@@ -55,7 +67,7 @@ def set_bit(buf: bytearray, offset: int, bit: int, value: bool) -> None:
 
 
 class MemoryAreaStore:
-    """Reference :class:`AreaStore` over ``bytearray`` buffers keyed by (area, index)."""
+    """Reference `AreaStore` over `bytearray` buffers keyed by (area, index)."""
 
     def __init__(self) -> None:
         self.areas: dict[tuple[int, int], bytearray] = {}
@@ -73,12 +85,24 @@ class MemoryAreaStore:
             raise AreaError(ReturnCode.ADDRESS_OUT_OF_RANGE)
         return buf
 
-    def read(self, area: int, index: int, start: int, size: int, *, spec: ItemSpec | None = None) -> bytes:
+    def read(
+        self, area: int, index: int, start: int, size: int, *, spec: ItemSpec | None = None
+    ) -> bytes:
         return bytes(self._area(area, index, start, size)[start : start + size])
 
-    def write(self, area: int, index: int, start: int, data: bytes, *, spec: ItemSpec | None = None) -> None:
+    def write(
+        self, area: int, index: int, start: int, data: bytes, *, spec: ItemSpec | None = None
+    ) -> None:
         self._area(area, index, start, len(data))[start : start + len(data)] = data
 
-    def write_bit(self, area: int, index: int, start: int, bit: int, value: bool, *,
-                  spec: ItemSpec | None = None) -> None:
+    def write_bit(
+        self,
+        area: int,
+        index: int,
+        start: int,
+        bit: int,
+        value: bool,
+        *,
+        spec: ItemSpec | None = None,
+    ) -> None:
         set_bit(self._area(area, index, start, 1), start, bit, value)

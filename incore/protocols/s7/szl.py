@@ -1,6 +1,6 @@
 """System status lists (SZL): record builders for servers, parsers for clients.
 
-An SZL answer is ``LENTHDR N_DR`` followed by N_DR records of LENTHDR bytes.
+An SZL answer is `LENTHDR N_DR` followed by N_DR records of LENTHDR bytes.
 Builders produce exactly that ("list bytes"); the engine prefixes ID and
 index.  Parsers accept what Snap7 C, python-snap7 and real CPUs send.
 """
@@ -8,8 +8,8 @@ index.  Parsers accept what Snap7 C, python-snap7 and real CPUs send.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Sequence
 
 import attrs
 
@@ -18,17 +18,38 @@ from .clock import encode_date_and_time
 from .constants import CpuStatus
 
 __all__ = [
-    "Identity", "SzlList", "build_list", "szl_0000", "szl_0011", "szl_0111", "szl_001c", "szl_011c",
-    "szl_0131", "szl_0232", "szl_0424", "flat_cp_info", "flat_protection", "parse_szl", "OrderCode",
-    "CpuInfo", "CpInfo", "Protection", "parse_order_code", "parse_cpu_info", "parse_cp_info",
-    "parse_protection", "parse_cpu_state", "parse_szl_ids", "SERVED_SZL_IDS",
+    "Identity",
+    "SzlList",
+    "build_list",
+    "szl_0000",
+    "szl_0011",
+    "szl_0111",
+    "szl_001c",
+    "szl_011c",
+    "szl_0131",
+    "szl_0232",
+    "szl_0424",
+    "flat_cp_info",
+    "flat_protection",
+    "parse_szl",
+    "OrderCode",
+    "CpuInfo",
+    "CpInfo",
+    "Protection",
+    "parse_order_code",
+    "parse_cpu_info",
+    "parse_cp_info",
+    "parse_protection",
+    "parse_cpu_state",
+    "parse_szl_ids",
+    "SERVED_SZL_IDS",
 ]
 
 _W = struct.Struct(">H")
 _HEAD = struct.Struct(">HH")
 _PROT = struct.Struct(">HHHHHH")
 
-#: SZL IDs answered by :mod:`incore.protocols.s7.server` (the 0x0000 list).
+#: SZL IDs answered by `incore.protocols.s7.server` (the 0x0000 list).
 SERVED_SZL_IDS = (0x0000, 0x0011, 0x0111, 0x001C, 0x011C, 0x0131, 0x0232, 0x0424)
 
 
@@ -61,7 +82,7 @@ class Identity:
 
 
 def build_list(record_len: int, records: Sequence[bytes]) -> bytes:
-    """``LENTHDR N_DR`` + records (each must be ``record_len`` bytes)."""
+    """`LENTHDR N_DR` + records (each must be `record_len` bytes)."""
     for rec in records:
         if len(rec) != record_len:
             raise ValueError(f"SZL record of {len(rec)} bytes, list declares {record_len}")
@@ -128,7 +149,9 @@ def szl_0131(identity: Identity, index: int, pdu_size: int) -> bytes | None:
     if index != 0x0001:
         return None
     pdu = min(identity.max_pdu, pdu_size) if pdu_size else identity.max_pdu
-    rec = _W.pack(0x0001) + struct.pack(">HHII", pdu, identity.max_connections, identity.mpi_rate, identity.bus_rate)
+    rec = _W.pack(0x0001) + struct.pack(
+        ">HHII", pdu, identity.max_connections, identity.mpi_rate, identity.bus_rate
+    )
     return build_list(40, [rec.ljust(40, b"\x00")])
 
 
@@ -136,29 +159,47 @@ def szl_0232(identity: Identity, index: int) -> bytes | None:
     """Protection level (index 4: CPU protection and switch settings)."""
     if index != 0x0004:
         return None
-    rec = _PROT.pack(0x0004, identity.protection_level, identity.param_protection, max(identity.protection_level,
-                     identity.param_protection), identity.mode_switch, identity.startup_switch)
+    rec = _PROT.pack(
+        0x0004,
+        identity.protection_level,
+        identity.param_protection,
+        max(identity.protection_level, identity.param_protection),
+        identity.mode_switch,
+        identity.startup_switch,
+    )
     return build_list(40, [rec.ljust(40, b"\x00")])
 
 
 def szl_0424(status: int, changed_at: datetime) -> bytes:
     """Current mode: one 20-byte record, mode in byte 3, timestamp in bytes 12-19."""
-    rec = _W.pack(0x0000) + bytes((0xFF, status & 0xFF)) + bytes(8) + encode_date_and_time(changed_at)
+    rec = (
+        _W.pack(0x0000) + bytes((0xFF, status & 0xFF)) + bytes(8) + encode_date_and_time(changed_at)
+    )
     return build_list(20, [rec])
 
 
 def flat_cp_info(identity: Identity, pdu_size: int) -> bytes:
     """python-snap7 3.x reads SZL 0x0131 *index 0* as four bare words."""
     pdu = min(identity.max_pdu, pdu_size) if pdu_size else identity.max_pdu
-    return struct.pack(">HHHH", pdu, identity.max_connections, min(identity.mpi_rate // 15625, 0xFFFF),
-                       min(identity.bus_rate // 1000000, 0xFFFF))
+    return struct.pack(
+        ">HHHH",
+        pdu,
+        identity.max_connections,
+        min(identity.mpi_rate // 15625, 0xFFFF),
+        min(identity.bus_rate // 1000000, 0xFFFF),
+    )
 
 
 def flat_protection(identity: Identity) -> bytes:
     """python-snap7 3.x reads SZL 0x0232 *index 0* as five bare words."""
-    return _PROT.pack(identity.protection_level, identity.param_protection,
-                      max(identity.protection_level, identity.param_protection), identity.mode_switch,
-                      identity.startup_switch, 0)[:10]
+    return _PROT.pack(
+        identity.protection_level,
+        identity.param_protection,
+        max(identity.protection_level, identity.param_protection),
+        identity.mode_switch,
+        identity.startup_switch,
+        0,
+    )[:10]
 
 
 # ---------------------------------------------------------------------------
@@ -167,7 +208,7 @@ def flat_protection(identity: Identity) -> bytes:
 
 @attrs.frozen
 class SzlList:
-    """A read SZL: ``data`` is everything after ID and index (from LENTHDR on)."""
+    """A read SZL: `data` is everything after ID and index (from LENTHDR on)."""
 
     szl_id: int
     index: int
@@ -186,14 +227,14 @@ class SzlList:
 
     @property
     def records(self) -> list[bytes]:
-        """Records, or ``[]`` when the list header does not fit the data."""
+        """Records, or `[]` when the list header does not fit the data."""
         if not self.well_formed:
             return []
         size, count = _HEAD.unpack_from(self.data)
         return [self.data[4 + i * size : 4 + (i + 1) * size] for i in range(count)]
 
     def record(self, index: int) -> bytes | None:
-        """First record whose leading word equals ``index``."""
+        """First record whose leading word equals `index`."""
         for rec in self.records:
             if len(rec) >= 2 and _W.unpack_from(rec)[0] == index:
                 return rec
@@ -201,7 +242,7 @@ class SzlList:
 
 
 def parse_szl(payload: bytes) -> SzlList:
-    """First-fragment payload (ID, index, list bytes) to :class:`SzlList`."""
+    """First-fragment payload (ID, index, list bytes) to `SzlList`."""
     if len(payload) < 4:
         raise PduError("SZL answer shorter than its ID and index")
     szl_id, index = _HEAD.unpack_from(payload)
@@ -259,12 +300,20 @@ def parse_cpu_info(szl: SzlList) -> CpuInfo:
     """Records by index when the list is well formed, else the fixed offsets
     every snap7 client uses (python-snap7's server sends no list header)."""
     if szl.record_len == 34 and szl.records:
+
         def field(i: int) -> str:
             rec = szl.record(i)
             return "" if rec is None else _clean(rec[2:])
+
         return CpuInfo(field(7), field(5), field(1), field(4), field(2))
     d = szl.data
-    return CpuInfo(_clean(d[176:208]), _clean(d[142:166]), _clean(d[6:30]), _clean(d[108:134]), _clean(d[40:64]))
+    return CpuInfo(
+        _clean(d[176:208]),
+        _clean(d[142:166]),
+        _clean(d[6:30]),
+        _clean(d[108:134]),
+        _clean(d[40:64]),
+    )
 
 
 def parse_cp_info(szl: SzlList) -> CpInfo:

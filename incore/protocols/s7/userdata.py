@@ -1,7 +1,7 @@
 """Server side of Userdata PDUs: SZL reads (with fragmentation), clock, security.
 
-Split from :mod:`.server` to keep each module small.  The handler needs the engine's
-state, PDU size and event sink, which :class:`UserdataHost` names, so this module does not
+Split from `.server` to keep each module small.  The handler needs the engine's
+state, PDU size and event sink, which `UserdataHost` names, so this module does not
 import the engine's (the engine imports this one).
 """
 
@@ -10,12 +10,20 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..errors import PduError
+from . import szl
 from .clock import LEGACY_CLOCK_SIZE, decode_clock, encode_clock, encode_legacy_clock
-from .constants import EVENT_SUBCODE_GET_CLOCK, EVENT_SUBCODE_SET_CLOCK, Event, EventResult, HeaderError, Rosctr, \
-    UserdataGroup, UserdataMethod
+from .constants import (
+    EVENT_SUBCODE_GET_CLOCK,
+    EVENT_SUBCODE_SET_CLOCK,
+    Event,
+    EventResult,
+    HeaderError,
+    Rosctr,
+    UserdataGroup,
+    UserdataMethod,
+)
 from .pdu import USERDATA_RESPONSE_TYPE, S7Pdu, UserdataData, UserdataParams
 from .plc import PlcState
-from . import szl
 
 __all__ = ["UserdataHandler", "UserdataHost"]
 
@@ -26,7 +34,7 @@ _HEADROOM = 10 + 12 + 4  # header + response parameters + data header
 
 
 class UserdataHost(Protocol):
-    """What the handler uses of its server engine (:class:`~.server.S7ServerProtocol`)."""
+    """What the handler uses of its server engine (`S7ServerProtocol`)."""
 
     state: PlcState
     pdu_size: int
@@ -34,7 +42,9 @@ class UserdataHost(Protocol):
     @property
     def effective_pdu(self) -> int: ...
 
-    def emit(self, code: int, ret: int = 0, p1: int = 0, p2: int = 0, p3: int = 0, p4: int = 0) -> None: ...
+    def emit(
+        self, code: int, ret: int = 0, p1: int = 0, p2: int = 0, p3: int = 0, p4: int = 0
+    ) -> None: ...
 
 
 class UserdataHandler:
@@ -56,13 +66,30 @@ class UserdataHandler:
             self.engine.emit(Event.Security, EventResult.NoError, params.subfunction)
             return self._reply(pdu, params, UserdataData.null_ack())
         self.engine.emit(Event.PDUincoming, EventResult.InvalidGroupUData, params.group)
-        return self._reply(pdu, params, UserdataData.null_ack(), error=HeaderError.FUNCTION_NOT_AVAILABLE)
+        return self._reply(
+            pdu, params, UserdataData.null_ack(), error=HeaderError.FUNCTION_NOT_AVAILABLE
+        )
 
-    def _reply(self, pdu: S7Pdu, req: UserdataParams, data: UserdataData, *, error: int = 0,
-               sequence: int | None = None, more: bool = False) -> S7Pdu:
+    def _reply(
+        self,
+        pdu: S7Pdu,
+        req: UserdataParams,
+        data: UserdataData,
+        *,
+        error: int = 0,
+        sequence: int | None = None,
+        more: bool = False,
+    ) -> S7Pdu:
         params = UserdataParams(
-            UserdataMethod.RESPONSE, USERDATA_RESPONSE_TYPE, req.group, req.subfunction,
-            req.sequence if sequence is None else sequence, sequence or 0, 1 if more else 0, error, long_form=True,
+            UserdataMethod.RESPONSE,
+            USERDATA_RESPONSE_TYPE,
+            req.group,
+            req.subfunction,
+            req.sequence if sequence is None else sequence,
+            sequence or 0,
+            1 if more else 0,
+            error,
+            long_form=True,
         )
         return S7Pdu(Rosctr.USERDATA, pdu.pdu_ref, params.encode(), data.encode())
 
@@ -73,12 +100,16 @@ class UserdataHandler:
             parts = self._fragments.get(req.sequence)
             if not parts:
                 self.engine.emit(Event.ReadSZL, EventResult.InvalidSZL, 0, 0)
-                return self._reply(pdu, req, UserdataData.null_ack(), error=HeaderError.INVALID_SZL_INDEX)
+                return self._reply(
+                    pdu, req, UserdataData.null_ack(), error=HeaderError.INVALID_SZL_INDEX
+                )
             chunk = parts.pop(0)
             if not parts:
                 del self._fragments[req.sequence]
             self.engine.emit(Event.ReadSZL, EventResult.NoError, 0, 0)
-            return self._reply(pdu, req, UserdataData(0xFF, 0x09, chunk), sequence=req.sequence, more=bool(parts))
+            return self._reply(
+                pdu, req, UserdataData(0xFF, 0x09, chunk), sequence=req.sequence, more=bool(parts)
+            )
         data = UserdataData.decode(pdu.data)
         if len(data.payload) < 4:
             raise PduError("SZL request without ID and index")
@@ -98,7 +129,9 @@ class UserdataHandler:
         sequence = self._allocate_sequence()
         rest = payload[room:]
         self._fragments[sequence] = [rest[i : i + room] for i in range(0, len(rest), room)]
-        return self._reply(pdu, req, UserdataData(0xFF, 0x09, payload[:room]), sequence=sequence, more=True)
+        return self._reply(
+            pdu, req, UserdataData(0xFF, 0x09, payload[:room]), sequence=sequence, more=True
+        )
 
     def _allocate_sequence(self) -> int:
         self._next_sequence = self._next_sequence % 255 + 1

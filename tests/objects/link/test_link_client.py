@@ -1,13 +1,15 @@
 """The link pieces on their own, with a protocol that is not S7 (tiny.py): LinkClient's life
 cycle and reconnect backoff, PolledVariables' batching, LinkVariable's errors and quality."""
+
+# ruff: noqa: I001  (tiny puts tests/objects, where foundation_helpers lives, on sys.path)
 from __future__ import annotations
 
 import re
 import socket
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-
 from tiny import Doorman, TinyClient, TinyServer, TinyVariable, TinyVariables
 from foundation_helpers import WAIT, loop  # noqa: F401  (fixture)
 
@@ -37,6 +39,7 @@ def make_client(loop: EventLoop) -> Iterator[Callable[..., TinyClient]]:
         if connect:
             assert loop.run_until(lambda: client.connected, WAIT), client.errorString
         return client
+
     yield make
     for client in made:
         client.shutdown()
@@ -61,6 +64,7 @@ def retry_delays(texts: list[str]) -> list[float]:
 
 # -- the client and its variables ----------------------------------------------------------------
 
+
 def test_polls_are_batched_as_the_protocol_says_and_values_arrive_good(server, make_client, loop):
     server.values = {f"k{i}": bytes([10 + i]) for i in range(7)}
     client = make_client(server.port)
@@ -77,16 +81,18 @@ def test_polls_are_batched_as_the_protocol_says_and_values_arrive_good(server, m
     assert loop.run_until(lambda: server.values["k0"] == b"\x63", WAIT)
 
 
-def test_an_item_the_peer_lacks_is_a_read_error_and_bad_until_it_is_read(server, make_client,
-                                                                          loop):
+def test_an_item_the_peer_lacks_is_a_read_error_and_bad_until_it_is_read(server, make_client, loop):
     client = make_client(server.port)
     var = variable(client, "later")
     changes: list = []
     var.qualityChanged.connect(lambda q: changes.append((q, var.qualityReason, var.errorString)))
     var.pollData()
     assert loop.run_until(lambda: var.error == TinyVariable.ReadError, WAIT)
-    assert (var.quality, var.qualityReason, var.errorString) == (BAD, "no key later",
-                                                                 "no key later")
+    assert (var.quality, var.qualityReason, var.errorString) == (
+        BAD,
+        "no key later",
+        "no key later",
+    )
     assert changes == [(BAD, "no key later", "no key later")]  # one wave: error and quality
     server.values["later"] = b"\x05"
     var.pollData()
@@ -101,11 +107,13 @@ def test_quality_follows_the_link_across_an_outage(server, make_client, loop):
     var = variable(client, "level", objects=[Polling(on="data", interval=20)])
     writer = variable(client, "setpoint")  # written, never read: not the link's to judge
     writer.data = 7
-    assert loop.run_until(lambda: var.data == 1 and server.values.get("setpoint") == b"\x07",
-                          WAIT)
+    assert loop.run_until(lambda: var.data == 1 and server.values.get("setpoint") == b"\x07", WAIT)
     seen: list = []  # what a handler sees at each quality change of the polled variable
-    var.qualityChanged.connect(lambda q: seen.append(
-        (q, var.qualityReason, var.data, client.connected, client.errorString)))
+    var.qualityChanged.connect(
+        lambda q: seen.append(
+            (q, var.qualityReason, var.data, client.connected, client.errorString)
+        )
+    )
     server.stop()
     assert loop.run_until(lambda: var.quality == BAD, WAIT)
     quality, reason, data, connected, error = seen[0]
@@ -119,8 +127,9 @@ def test_quality_follows_the_link_across_an_outage(server, make_client, loop):
     assert writer.quality == GOOD and writer.qualityReason == ""
 
 
-def test_a_poll_while_the_link_is_down_is_bad_at_once_and_read_once_it_is_up(server,
-                                                                               make_client, loop):
+def test_a_poll_while_the_link_is_down_is_bad_at_once_and_read_once_it_is_up(
+    server, make_client, loop
+):
     client = make_client(server.port, reconnectInterval=20, maxReconnectInterval=40)
     server.stop()
     client.disconnectFromHost()
@@ -152,12 +161,14 @@ def test_a_variable_without_a_client_says_so(loop):
 
 
 def test_clients_are_variable_hosts():
-    assert isinstance(TinyClient(), VariableHost) and isinstance(TinyVariables(TinyClient()),
-                                                                 VariableHost)
+    assert isinstance(TinyClient(), VariableHost) and isinstance(
+        TinyVariables(TinyClient()), VariableHost
+    )
     assert not isinstance(DataObject(), VariableHost)
 
 
 # -- reconnecting ---------------------------------------------------------------------------------
+
 
 def wait_for_arrivals(door: Doorman, count: int) -> list[float]:
     with door.arrived:
@@ -166,11 +177,13 @@ def wait_for_arrivals(door: Doorman, count: int) -> list[float]:
 
 
 def test_the_first_retry_waits_reconnect_interval_and_no_wait_is_longer_than_the_longest(
-        make_client, loop):
+    make_client, loop
+):
     door = Doorman()  # takes each connection and closes it: every handshake fails
     try:
-        client = make_client(door.port, connect=False, reconnectInterval=150,
-                             maxReconnectInterval=400)
+        client = make_client(
+            door.port, connect=False, reconnectInterval=150, maxReconnectInterval=400
+        )
         errors: list[str] = []
         client.errorOccurred.connect(lambda: errors.append(client.errorString))
         assert loop.run_until(lambda: len(retry_delays(errors)) >= 5, WAIT)
@@ -185,8 +198,9 @@ def test_the_first_retry_waits_reconnect_interval_and_no_wait_is_longer_than_the
 
 
 def test_new_intervals_apply_from_the_next_wait(make_client, loop):
-    client = make_client(closed_port(), connect=False, reconnectInterval=200,
-                         maxReconnectInterval=200)
+    client = make_client(
+        closed_port(), connect=False, reconnectInterval=200, maxReconnectInterval=200
+    )
     errors: list[str] = []
     client.errorOccurred.connect(lambda: errors.append(client.errorString))
     assert loop.run_until(lambda: len(errors) >= 1, WAIT)
@@ -202,8 +216,11 @@ def test_backoff_rules_are_declared_and_name_the_type():
         TinyClient(reconnectInterval=5)
     client = TinyClient(reconnectInterval=500, maxReconnectInterval=100)
     assert [(p.prop, p.message) for p in client._check()] == [
-        ("maxReconnectInterval", "TinyClient.maxReconnectInterval (100 ms) is less than "
-                                 "reconnectInterval (500 ms)")]
+        (
+            "maxReconnectInterval",
+            "TinyClient.maxReconnectInterval (100 ms) is less than reconnectInterval (500 ms)",
+        )
+    ]
     assert client._backoff().maximum == client._backoff().initial == 0.5  # run anyway: capped
 
 
@@ -211,8 +228,10 @@ def test_an_empty_hostname_is_reported_and_nothing_is_tried(loop):
     client = TinyClient(hostname="", port=1)
     client.complete()
     try:
-        assert (client.error, client.errorString) == (TinyClient.SettingsError,
-                                                      "bad settings (hostname is empty)")
+        assert (client.error, client.errorString) == (
+            TinyClient.SettingsError,
+            "bad settings (hostname is empty)",
+        )
         assert not client.connected and client._worker is None  # no thread was started
     finally:
         client.shutdown()

@@ -1,11 +1,13 @@
 """LoopInbox on its own: what threads put in reaches the loop once per turn, merged and
 bounded, whatever the blocks and events are (no S7 here)."""
+
 from __future__ import annotations
 
 import logging
 import threading
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from incore.objects.link.inbox import EVENT_BACKLOG, EVENT_BATCH, LoopInbox
 
@@ -43,8 +45,11 @@ def test_writes_from_many_threads_reach_the_loop_as_one_merged_span_per_block():
         start.wait()
         for i in range(100):
             inbox.changed(block, first + i, first + i + 2)
-    threads = [threading.Thread(target=writer, args=(b, f))
-               for b, f in (("table-a", 0), ("table-a", 500), ("table-b", 10), ("table-b", 7))]
+
+    threads = [
+        threading.Thread(target=writer, args=(b, f))
+        for b, f in (("table-a", 0), ("table-a", 500), ("table-b", 10), ("table-b", 7))
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -64,7 +69,11 @@ def test_status_and_events_come_in_order_and_in_batches():
     changes, status, events = turns.delivered[0]
     assert status and events == [("ev", n) for n in range(EVENT_BATCH)]
     assert turns.turn() == 1  # the rest, posted behind whatever else was queued
-    assert turns.delivered[1] == ([], False, [("ev", n) for n in range(EVENT_BATCH, EVENT_BATCH + 5)])
+    assert turns.delivered[1] == (
+        [],
+        False,
+        [("ev", n) for n in range(EVENT_BATCH, EVENT_BATCH + 5)],
+    )
     assert inbox.dropped == 0 and turns.turn() == 0
 
 
@@ -89,7 +98,8 @@ def test_events_beyond_the_backlog_are_dropped_counted_and_logged_once_per_run(c
     assert messages == [
         "PlantServer: events come faster than the event handlers take them; events are "
         "dropped until they catch up",
-        "PlantServer: 30 events were dropped while the event handlers were behind"]
+        "PlantServer: 30 events were dropped while the event handlers were behind",
+    ]
     inbox.event("after")
     turns.turn()
     assert len(caplog.records) == 2 and turns.delivered[-1][2] == ["after"]

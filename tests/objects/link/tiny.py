@@ -9,6 +9,7 @@ The objects: TinyClient (a LinkClient), TinyVariables (a PolledVariables taking 
 `TinyVariables.MAX_ITEMS` keys per READ), TinyVariable (a LinkVariable holding a one-byte
 unsigned value at a key) and TinyAddress (a PeerAddress).
 """
+
 from __future__ import annotations
 
 import enum
@@ -16,21 +17,28 @@ import socket
 import sys
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterator, NamedTuple
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
 
 if str(Path(__file__).resolve().parents[1]) not in sys.path:  # tests/objects: shared fixtures
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from incore.core import Property
 from incore.objects.errors import error_property
-from incore.objects.link import ItemError, LinkClient, LinkVariable, PeerAddress, \
-    PolledVariables, port_property
-
+from incore.objects.link import (
+    ItemError,
+    LinkClient,
+    LinkVariable,
+    PeerAddress,
+    PolledVariables,
+    port_property,
+)
 
 # -- the peer ---------------------------------------------------------------------------------
+
 
 class TinyServer:
     """Serves `values` (key -> bytes); `requests` counts the READ lines it answered."""
@@ -103,8 +111,9 @@ class TinyServer:
             return f"WELCOME {self.name}"
         if words and words[0] == "READ":
             self.requests.append(words[1:])
-            return "VALUES " + " ".join(self.values[k].hex() if k in self.values else "?"
-                                        for k in words[1:])
+            return "VALUES " + " ".join(
+                self.values[k].hex() if k in self.values else "?" for k in words[1:]
+            )
         if len(words) == 3 and words[0] == "WRITE":
             self.values[words[1]] = bytes.fromhex(words[2])
             return "OK"
@@ -146,6 +155,7 @@ class Doorman:
 
 
 # -- the client side ----------------------------------------------------------------------------
+
 
 class TinyLink:
     """One connection: a request is a line out and a line back."""
@@ -190,15 +200,18 @@ class TinyVariables(PolledVariables):
 
     def batches(self, variables: list[Any]) -> Iterator[list[Any]]:
         for start in range(0, len(variables), self.MAX_ITEMS):
-            yield variables[start:start + self.MAX_ITEMS]
+            yield variables[start : start + self.MAX_ITEMS]
 
     def read_batch(self, batch: list[Any], then: Callable[[Future], None]) -> None:
         keys = [v.peer_address.key for v in batch]
 
         def job(link: TinyLink) -> list:
             words = link.request("READ " + " ".join(keys))
-            return [ItemError(f"no key {k}") if w == "?" else bytes.fromhex(w)
-                    for k, w in zip(keys, words[1:])]
+            return [
+                ItemError(f"no key {k}") if w == "?" else bytes.fromhex(w)
+                for k, w in zip(keys, words[1:])
+            ]
+
         self.client._call(job, then)
 
     def write_item(self, var: Any, raw: bytes, then: Callable[[Future], None]) -> None:

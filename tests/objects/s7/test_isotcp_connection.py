@@ -1,24 +1,35 @@
 """ISOTCPConnection (python-snap7's connection API) against both peer servers and our engine."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
+from test_s7_client_support import (
+    WAIT,
+    c_peer,
+    closed_port,
+    harness,
+    peer,
+    py_peer,  # noqa: F401
+    silent_listener,
+    snap7c,
+)
 
+from incore.objects.s7 import ISOTCPConnection, S7ConnectionError, S7TimeoutError, TPDUSize
 from incore.protocols.isotcp import ConnectionRequest, decode_tpdu
 from incore.protocols.s7 import Area, S7ClientProtocol, run
 from incore.protocols.s7.constants import ClientError
-from incore.objects.s7 import ISOTCPConnection, S7ConnectionError, S7TimeoutError, TPDUSize
-from test_s7_client_support import (WAIT, c_peer, closed_port, harness, peer, py_peer,  # noqa: F401
-                                    silent_listener, snap7c)
 
 
 def s7_call(conn: ISOTCPConnection, protocol: S7ClientProtocol, operation):
     """Drive an engine operation with the connection's send_data/receive_data."""
+
     def exchange(request: bytes) -> bytes:
         conn.send_data(request)
         assert conn.data_available(timeout=WAIT)
         return conn.receive_data()
+
     return run(operation, exchange)
 
 
@@ -41,8 +52,13 @@ def test_connect_exchange_pdus_and_disconnect(peer):
 
 
 def test_text_remote_tsap_routing_and_small_tpdus_are_reassembled(harness):
-    conn = ISOTCPConnection("127.0.0.1", harness.port, local_tsap=0x1000,
-                            remote_tsap=b"SIMATIC-ROOT-HMI", tpdu_size=TPDUSize.S_256)
+    conn = ISOTCPConnection(
+        "127.0.0.1",
+        harness.port,
+        local_tsap=0x1000,
+        remote_tsap=b"SIMATIC-ROOT-HMI",
+        tpdu_size=TPDUSize.S_256,
+    )
     conn.set_routing(0x0011, 0, 3)
     conn.connect(timeout=WAIT)
     try:

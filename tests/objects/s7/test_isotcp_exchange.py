@@ -4,18 +4,19 @@ through the session: DT fragments, several frames in one chunk, a reply in piece
 The peer is a raw socket thread speaking ISO-on-TCP through our server session, so each
 test chooses exactly which bytes go out in which send().
 """
+
 from __future__ import annotations
 
 import socket
 import threading
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from incore.objects.s7.client_link import IsoLink, S7TimeoutError
 from incore.protocols.isotcp import IsoClientSession, IsoData, IsoServerSession
 from incore.protocols.isotcp.cotp import DataTransfer
 from incore.protocols.isotcp.tpkt import encode_tpkt
-from incore.objects.s7.client_link import IsoLink, S7TimeoutError
 from incore.transport.tcp_client import BlockingStream, open_connection
 
 WAIT = 5.0
@@ -61,11 +62,15 @@ def link_to() -> Iterator[Callable[[Reply], IsoLink]]:
 
     def make(reply: Reply) -> IsoLink:
         peer = RawPeer(reply)
-        link = IsoLink(BlockingStream(open_connection("127.0.0.1", peer.port, WAIT), WAIT),
-                       IsoClientSession(), timeout=1.0)
+        link = IsoLink(
+            BlockingStream(open_connection("127.0.0.1", peer.port, WAIT), WAIT),
+            IsoClientSession(),
+            timeout=1.0,
+        )
         link.handshake()
         made.append((link, peer))
         return link
+
     yield make
     for link, peer in made:
         link.stream.close()
@@ -93,6 +98,7 @@ def test_a_frame_cut_in_pieces(link_to) -> None:
     def pieces(pdu: bytes) -> list[bytes]:
         frame = dt(b"whole " + pdu)
         return [frame[:3], frame[3:9], frame[9:]]
+
     link = link_to(pieces)
     for word in (b"p", b"q"):
         assert link.exchange(word) == b"whole " + word

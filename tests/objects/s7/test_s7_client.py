@@ -1,17 +1,27 @@
 """S7Client operations against python-snap7 3.x's server and the Snap7 C server."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 import pytest
+from test_s7_client_support import (
+    WAIT,
+    c_peer,
+    harness,
+    loop,
+    make_client,
+    peer,  # noqa: F401
+    py_peer,
+    record_errors,
+    snap7c,
+)
 
 from incore.core import registry
+from incore.objects.s7 import S7Client
 from incore.protocols.errors import S7Error
 from incore.protocols.s7 import Area, CpuStatus, Event, TransportSize, Var
 from incore.protocols.s7.constants import CLIENT_ERROR_TEXT, ClientError
-from incore.objects.s7 import S7Client
-from test_s7_client_support import (WAIT, c_peer, harness, loop, make_client, peer,  # noqa: F401
-                                    py_peer, record_errors, snap7c)
 
 
 def result(future):
@@ -27,13 +37,32 @@ def failure(future) -> S7Error:
 def test_the_registry_has_every_seed_property_default_and_error():
     d = registry.describe(S7Client)
     props = {p["name"]: p for p in d["properties"]}
-    expected = {"autoConnect": True, "byteOrder": "BigEndian", "connected": False,
-                "connectionType": "PG", "error": "NoError", "errorString": "", "hostname": "",
-                "localTsap": 256, "moduleName": "", "moduleTypeName": "", "port": 102, "rack": 0,
-                "remoteTsap": 0, "serialNumber": "", "slot": 0}
+    expected = {
+        "autoConnect": True,
+        "byteOrder": "BigEndian",
+        "connected": False,
+        "connectionType": "PG",
+        "error": "NoError",
+        "errorString": "",
+        "hostname": "",
+        "localTsap": 256,
+        "moduleName": "",
+        "moduleTypeName": "",
+        "port": 102,
+        "rack": 0,
+        "remoteTsap": 0,
+        "serialNumber": "",
+        "slot": 0,
+    }
     assert {k: props[k]["default"] for k in expected} == expected
     assert [k for k, p in props.items() if not p["writable"]] == [
-        "parent", "errorString", "error", "moduleName", "moduleTypeName", "serialNumber"]
+        "parent",
+        "errorString",
+        "error",
+        "moduleName",
+        "moduleTypeName",
+        "serialNumber",
+    ]
     enums = {e["name"]: {v["name"]: v["value"] for v in e["values"]} for e in d["enums"]}
     assert enums["ByteOrder"] == {"BigEndian": 0, "LittleEndian": 1}
     assert enums["ConnectionType"] == {"PG": 1, "OP": 2, "Basic": 3}
@@ -79,8 +108,10 @@ def test_large_reads_and_writes_are_split_by_the_pdu(peer, make_client):
     result(client.dbWrite(1, 100, payload))
     assert peer.memory(Area.DB, 1)[100:2000] == payload
     assert result(client.dbRead(1, 100, 1900)) == payload
-    assert result(client.readArea(Area.DB, 1, 0, 300, TransportSize.WORD)) == \
-        peer.memory(Area.DB, 1)[:600]  # typed elements are split too
+    assert (
+        result(client.readArea(Area.DB, 1, 0, 300, TransportSize.WORD))
+        == peer.memory(Area.DB, 1)[:600]
+    )  # typed elements are split too
 
 
 def test_a_split_read_sends_as_many_requests_as_the_pdu_needs(harness, make_client):
@@ -94,18 +125,33 @@ def test_a_split_read_sends_as_many_requests_as_the_pdu_needs(harness, make_clie
 def test_multi_variable_read_and_write(peer, make_client):
     client = make_client(peer.port)
     result(client.dbWrite(1, 0, b"abcdef"))
-    results = result(client.readMultiVars([
-        Var(Area.DB, 1, 0, 3), dict(area="DB", dbNumber=9, start=0, amount=2),
-        dict(area="MK", start=4, size=1)]))
+    results = result(
+        client.readMultiVars(
+            [
+                Var(Area.DB, 1, 0, 3),
+                dict(area="DB", dbNumber=9, start=0, amount=2),
+                dict(area="MK", start=4, size=1),
+            ]
+        )
+    )
     assert [(r.error, r.data) for r in results] == [
-        (0, b"abc"), (ClientError.ItemNotAvailable, b""), (0, b"\x00")]
+        (0, b"abc"),
+        (ClientError.ItemNotAvailable, b""),
+        (0, b"\x00"),
+    ]
     assert client.error == S7Client.NoError  # item errors belong to the items
     written = result(client.writeMultiVars([dict(area="DB", dbNumber=1, start=20, data=b"xy")]))
     assert [r.error for r in written] == [0] and peer.memory(Area.DB, 1)[20:22] == b"xy"
     if peer.name == "snap7-c":  # python-snap7's server answers N items with one return code
-        written = result(client.writeMultiVars([
-            Var(Area.DB, 1, 30, 2, data=b"ok"), Var(Area.DB, 9, 0, 1, data=b"x"),
-            dict(area="PA", start=3, data=b"\x05")]))
+        written = result(
+            client.writeMultiVars(
+                [
+                    Var(Area.DB, 1, 30, 2, data=b"ok"),
+                    Var(Area.DB, 9, 0, 1, data=b"x"),
+                    dict(area="PA", start=3, data=b"\x05"),
+                ]
+            )
+        )
         assert [r.error for r in written] == [0, ClientError.ItemNotAvailable, 0]
         assert peer.memory(Area.DB, 1)[30:32] == b"ok" and peer.memory(Area.PA)[3] == 5
 
@@ -116,8 +162,9 @@ def test_more_than_20_items_is_too_many(py_peer, make_client, loop):
     exc = failure(client.readMultiVars([Var(Area.DB, 1, i, 1) for i in range(21)]))
     assert exc.code == ClientError.TooManyItems
     assert loop.run_until(lambda: errors, WAIT)
-    assert errors == [(S7Client.TooManyItems, "CLI:too may items (>20) in multi read/write. "
-                                              "(21 items)")]
+    assert errors == [
+        (S7Client.TooManyItems, "CLI:too may items (>20) in multi read/write. (21 items)")
+    ]
 
 
 def test_system_status_lists_and_identity(peer, make_client):
@@ -126,15 +173,22 @@ def test_system_status_lists_and_identity(peer, make_client):
     assert szl.szl_id == 0x0011 and szl.records
     assert result(client.getOrderCode()).code == "6ES7 315-2EH14-0AB0"
     info = result(client.getCpuInfo())
-    assert (info.module_type_name, info.serial_number) == (client.moduleTypeName, client.serialNumber)
+    assert (info.module_type_name, info.serial_number) == (
+        client.moduleTypeName,
+        client.serialNumber,
+    )
     assert result(client.getCpInfo()).max_pdu > 0
     assert 0x001C in result(client.readSzlList())
 
 
 def test_cpu_state_stop_and_start(peer, make_client):
     client = make_client(peer.port)
-    for control, running in ((client.plcStop, False), (client.plcHotStart, True),
-                             (client.plcStop, False), (client.plcColdStart, True)):
+    for control, running in (
+        (client.plcStop, False),
+        (client.plcHotStart, True),
+        (client.plcStop, False),
+        (client.plcColdStart, True),
+    ):
         assert result(control()) is None
         assert peer.cpu_becomes(running)
         if peer.name == "snap7-c":
@@ -183,10 +237,15 @@ def test_bad_arguments_fail_the_future_with_invalid_params(py_peer, make_client,
     assert result(client.dbRead(1, 0, 1)) == b"\x00"  # and the connection is fine
 
 
-@pytest.mark.parametrize("props, remote", [
-    ({}, 0x0100), ({"connectionType": "OP", "rack": 0, "slot": 1}, 0x0201),
-    ({"connectionType": "Basic", "rack": 2, "slot": 4}, 0x0344),
-    ({"remoteTsap": 0x2000, "localTsap": 0x1000, "rack": 5}, 0x2000)])
+@pytest.mark.parametrize(
+    "props, remote",
+    [
+        ({}, 0x0100),
+        ({"connectionType": "OP", "rack": 0, "slot": 1}, 0x0201),
+        ({"connectionType": "Basic", "rack": 2, "slot": 4}, 0x0344),
+        ({"remoteTsap": 0x2000, "localTsap": 0x1000, "rack": 5}, 0x2000),
+    ],
+)
 def test_remote_tsap_comes_from_connection_type_rack_and_slot(harness, make_client, props, remote):
     make_client(harness.port, **props)
     request = harness.sessions[-1].request

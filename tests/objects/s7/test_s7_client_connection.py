@@ -1,16 +1,28 @@
 """S7Client's connection: autoConnect, reconnect with backoff, unreachable PLCs, shutdown."""
+
 from __future__ import annotations
 
 import re
 import time
+
+from test_s7_client_support import (
+    WAIT,
+    PySnap7Peer,
+    c_peer,
+    closed_port,
+    harness,  # noqa: F401
+    loop,
+    make_client,
+    record_errors,
+    silent_listener,
+    snap7c,
+)
 
 from incore.core import Object, Property
 from incore.objects.foundation import Timer
 from incore.objects.s7 import S7Client
 from incore.protocols.errors import S7Error
 from incore.protocols.s7.constants import ClientError
-from test_s7_client_support import (WAIT, PySnap7Peer, c_peer, closed_port, harness,  # noqa: F401
-                                    loop, make_client, record_errors, silent_listener, snap7c)
 
 
 class Ticks(Object, register=False):
@@ -39,8 +51,9 @@ def retry_delays(errors: list) -> list[float]:
     return [float(m[1]) for _, text in errors if (m := re.search(r"retry in ([\d.]+) s", text))]
 
 
-def test_reconnects_with_backoff_after_the_server_goes_away_and_comes_back(c_peer, make_client,
-                                                                           loop):
+def test_reconnects_with_backoff_after_the_server_goes_away_and_comes_back(
+    c_peer, make_client, loop
+):
     client = make_client(c_peer.port)
     connected: list[bool] = []
     client.connectedChanged.connect(connected.append)
@@ -48,7 +61,10 @@ def test_reconnects_with_backoff_after_the_server_goes_away_and_comes_back(c_pee
     c_peer.stop()  # the idle connection is probed: the loss is noticed without any request
     assert loop.run_until(lambda: not client.connected, WAIT)
     assert errors[0][0] == S7Client.RecvPacket
-    assert errors[0][1] == f"ISO: An error occurred during recv. (127.0.0.1:{c_peer.port}: closed by the peer)"
+    assert (
+        errors[0][1]
+        == f"ISO: An error occurred during recv. (127.0.0.1:{c_peer.port}: closed by the peer)"
+    )
     assert loop.run_until(lambda: len(retry_delays(errors)) >= 3, WAIT)
     refused = errors[1:]
     assert {e for e, _ in refused} == {S7Client.ConnectError}

@@ -5,14 +5,16 @@ run_until) gets a pending Future: the request goes to the client's worker thread
 S7Server with a locked area holds the answer back, which makes "would have blocked"
 observable without timing.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 
+from test_s7_server_support import DB1, WAIT, loop, make_server  # noqa: F401  (fixture)
+
 from incore.core import EventLoop
 from incore.objects.s7 import S7Client, S7Server
-from test_s7_server_support import DB1, WAIT, loop, make_server  # noqa: F401  (fixture)
 
 
 def connected_client(loop: EventLoop, server: S7Server) -> S7Client:

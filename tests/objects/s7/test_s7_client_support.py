@@ -5,15 +5,17 @@ is our bytearrays) and the Snap7 C server in the tests/peers driver subprocess. 
 own engine's test server (tests/protocols/s7_harness.py) where a peer can not show what a
 test needs (routing parameters, text TSAPs, request counts, a clock that keeps its time).
 """
+
 from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 import time
-import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -80,8 +82,10 @@ class CPeer:
 
     name = "snap7-c"
 
-    AREAS = [dict(area=SRV_AREA[c], size=AREA_SIZE) for c in (0x81, 0x82, 0x83, 0x1C, 0x1D)] + \
-        [dict(area=5, index=1, size=DB1_SIZE), dict(area=5, index=2, size=64)]
+    AREAS = [dict(area=SRV_AREA[c], size=AREA_SIZE) for c in (0x81, 0x82, 0x83, 0x1C, 0x1D)] + [
+        dict(area=5, index=1, size=DB1_SIZE),
+        dict(area=5, index=2, size=64),
+    ]
 
     def __init__(self, driver: Snap7CPeer) -> None:
         self.driver = driver
@@ -167,6 +171,7 @@ def make_client(loop: EventLoop) -> Iterator[Callable[..., S7Client]]:
         if connect:
             assert loop.run_until(lambda: client.connected, WAIT), client.errorString
         return client
+
     yield make
     for client in made:
         client.shutdown()

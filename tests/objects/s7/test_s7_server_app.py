@@ -1,5 +1,6 @@
 """End to end: an app file with an S7Server, an S7Client and S7Variables of every Type, run by
 `incore run` as a subprocess, with python-snap7 as the outside world."""
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,12 @@ LAYOUT = {
     "Real": (16, "D", ":REAL", 1.5, ">f"),
 }
 PREFIX = {"Data": "DB1.DB", "Input": "I", "Output": "Q", "Memory": "M"}
-PY_AREA = {"Data": (PyArea.DB, 1), "Input": (PyArea.PE, 0), "Output": (PyArea.PA, 0),
-           "Memory": (PyArea.MK, 0)}
+PY_AREA = {
+    "Data": (PyArea.DB, 1),
+    "Input": (PyArea.PE, 0),
+    "Output": (PyArea.PA, 0),
+    "Memory": (PyArea.MK, 0),
+}
 
 
 def address_of(t: Type) -> str:
@@ -45,11 +50,14 @@ def address_of(t: Type) -> str:
 
 
 def app_file(tmp_path: Path) -> Path:
-    variables = "\n".join(f"""          - S7Variable:
+    variables = "\n".join(
+        f"""          - S7Variable:
               name: {address_of(t)}
               onDataChanged: print("VALUE", name, repr(value))
               objects:
-                - Polling: {{on: data, interval: 50}}""" for t in Type)
+                - Polling: {{on: data, interval: 50}}"""
+        for t in Type
+    )
     text = f"""\
 Application:
   name: S7 end to end
@@ -134,10 +142,25 @@ def values(lines: list[str], tag: str) -> dict[str, str]:
 def test_incore_run_serves_maps_polls_and_writes_then_stops_on_sigterm(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "incore", "run", str(app_file(tmp_path)),
-         "--set", f"plc.localPort={port}", "--set", f"s7.port={port}", "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)})
+        [
+            sys.executable,
+            "-m",
+            "incore",
+            "run",
+            str(app_file(tmp_path)),
+            "--set",
+            f"plc.localPort={port}",
+            "--set",
+            f"s7.port={port}",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     out = Lines(proc.stdout)
     client = snap7.client.Client()
     try:
@@ -154,8 +177,9 @@ def test_incore_run_serves_maps_polls_and_writes_then_stops_on_sigterm(tmp_path)
             expected[address_of(t)] = repr(value)  # what the variable prints as its name
         client.db_write(1, 60, bytearray(b"\x12\x34"))
         # Every client-side variable polled its new value; the server-side one saw the write.
-        assert out.wait_for(lambda seen: expected.items() <= values(seen, "VALUE").items()), \
-            {k: v for k, v in values(out.seen, "VALUE").items() if expected.get(k) != v}
+        assert out.wait_for(lambda seen: expected.items() <= values(seen, "VALUE").items()), {
+            k: v for k, v in values(out.seen, "VALUE").items() if expected.get(k) != v
+        }
         assert out.wait_for(lambda seen: values(seen, "SERVER").get("DB1.DBW60") == repr(0x1234))
         # echo.data follows speed.data (DB1.DBW2 = 0xBEEF) and is written into the server.
         deadline = time.monotonic() + WAIT
@@ -178,13 +202,32 @@ def test_incore_run_serves_maps_polls_and_writes_then_stops_on_sigterm(tmp_path)
 
 def test_the_s7_example_validates_and_runs(tmp_path):
     example = REPO / "examples" / "s7_plant.yaml"
-    checked = subprocess.run([sys.executable, "-m", "incore", "validate", str(example)],
-                             capture_output=True, text=True, cwd=REPO, timeout=WAIT)
+    checked = subprocess.run(
+        [sys.executable, "-m", "incore", "validate", str(example)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=WAIT,
+    )
     assert checked.returncode == 0, checked.stderr
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "incore", "run", str(example),
-                             "--set", f"plc.localPort={port}", "--set", f"line.port={port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "incore",
+            "run",
+            str(example),
+            "--set",
+            f"plc.localPort={port}",
+            "--set",
+            f"line.port={port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     out = Lines(proc.stdout)
     try:
         assert out.wait_for(lambda seen: any("level" in l for l in seen)), out.seen

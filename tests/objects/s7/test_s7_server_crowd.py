@@ -5,19 +5,26 @@ frames python-snap7's own ISO and S7 layers build (connection request, setup com
 a DB read), so a thousand complete S7 handshakes really are in flight together; the well-
 behaved client that must be served throughout is python-snap7's Client.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 
 import snap7
+from crowd import (
+    burst_connect,
+    close_all,
+    closed_by_peer,
+    exchange_all,
+    open_fds,  # noqa: I001
+    raise_fd_limit,
+    tpkt_length,
+)
 from snap7.connection import ISOTCPConnection as Snap7Iso
 from snap7.datatypes import S7Area, S7WordLen
 from snap7.s7protocol import S7Protocol
-
 from test_s7_server_support import DB1, WAIT, in_thread, loop, make_server, pysnap7  # noqa: F401
-from crowd import (burst_connect, close_all, closed_by_peer, exchange_all, open_fds,  # noqa: I001
-                   raise_fd_limit, tpkt_length)
 
 CLIENTS = 1000
 SLACK = 0.8  # how late a timeout may act on a loaded 2-CPU machine
@@ -71,13 +78,15 @@ def test_a_thousand_s7_clients_connect_at_once_and_every_one_is_served(loop):
         replies = exchange_all(socks, reads, tpkt_length, WAIT)
         took = time.monotonic() - started
         for i, (f, reply) in enumerate(zip(frames, replies)):
-            assert reply[-8:] == DB1[i % 1000:i % 1000 + 8]
+            assert reply[-8:] == DB1[i % 1000 : i % 1000 + 8]
             assert f.payload(reply)["error_code"] == 0
         assert loop.run_until(lambda: server.clientsCount == CLIENTS, WAIT)
         threads = threading.active_count() - threads_before
         assert threads <= 1 + 64
-        print(f"\n{CLIENTS} S7 clients connected, set up and read in {took:.2f} s; "
-              f"{threads} server threads, {open_fds()} descriptors in the process")
+        print(
+            f"\n{CLIENTS} S7 clients connected, set up and read in {took:.2f} s; "
+            f"{threads} server threads, {open_fds()} descriptors in the process"
+        )
     finally:
         close_all(socks)
     assert loop.run_until(lambda: server.clientsCount == 0, WAIT)
@@ -93,14 +102,15 @@ def test_python_snap7_clients_from_several_threads_are_all_served(loop):
     def connect_many(n: int) -> None:
         for i in range(n):
             c = pysnap7(server)
-            assert c.db_read(1, i % 1000, 4) == DB1[i % 1000:i % 1000 + 4]
+            assert c.db_read(1, i % 1000, 4) == DB1[i % 1000 : i % 1000 + 4]
             with lock:
                 clients.append(c)
 
     threads = [threading.Thread(target=connect_many, args=(CLIENTS // 4,)) for _ in range(4)]
     try:
-        in_thread(loop, lambda: ([t.start() for t in threads], [t.join() for t in threads]),
-                  timeout=60)
+        in_thread(
+            loop, lambda: ([t.start() for t in threads], [t.join() for t in threads]), timeout=60
+        )
         assert len(clients) == CLIENTS
         assert loop.run_until(lambda: server.clientsCount == CLIENTS, WAIT)
         assert clients[0].db_read(1, 0, 4) == DB1[:4]  # the first still served
@@ -135,7 +145,7 @@ def test_silent_and_half_open_connections_time_out_while_a_client_is_served(loop
 
 
 def test_a_full_house_of_silent_connections_does_not_lock_a_client_out(loop):
-    """maxClients silent connections: a real client gets in long before their handshake
+    """MaxClients silent connections: a real client gets in long before their handshake
     timeout, in the place of the oldest."""
     raise_fd_limit(4 * 1024)
     server = make_server(maxClients=1024)  # and the default handshakeTimeout, 5 s

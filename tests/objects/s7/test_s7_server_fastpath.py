@@ -4,11 +4,12 @@ One S7Connection over a real socket pair: for every generated read frame, the re
 and the event of `fast_read` must equal what the general way (ISO session + S7 engine)
 sends for the same frame, whenever the fast path takes the frame at all.
 """
+
 from __future__ import annotations
 
 import socket
 import struct
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +20,7 @@ from incore.objects.s7.server_fastpath import fast_read, whole_frames
 from incore.transport.tcp_server import Connection
 
 CR = bytes.fromhex("0300001611e00000000100c0010ac1020100c2020102")
-SETUP = bytes.fromhex("0300001902f080320100000000000800" "00f0000001000101e0")  # PDU 480
+SETUP = bytes.fromhex("0300001902f08032010000000000080000f0000001000101e0")  # PDU 480
 
 
 class Recorder:
@@ -81,23 +82,40 @@ def rig() -> Iterator[Rig]:
 
 
 def read_frame(ref: int, ts: int, count: int, db: int, area: int, address: int) -> bytes:
-    item = struct.pack(">BBBBHHB", 0x12, 0x0A, 0x10, ts, count, db, area) + address.to_bytes(3, "big")
+    item = struct.pack(">BBBBHHB", 0x12, 0x0A, 0x10, ts, count, db, area) + address.to_bytes(
+        3, "big"
+    )
     s7 = struct.pack(">BBHHHH", 0x32, 0x01, 0, ref, 14, 0) + b"\x04\x01" + item
     return struct.pack(">BBH", 3, 0, 7 + len(s7)) + b"\x02\xf0\x80" + s7
 
 
 refs = st.integers(0, 0xFFFF)
 #: Reads a client sends (most of them fit and take the fast path) ...
-plausible = st.builds(read_frame, refs, st.just(0x02), st.integers(1, 470), st.sampled_from([1, 1, 2]),
-                      st.sampled_from([0x84, 0x83]), st.integers(0, 520).map(lambda b: b * 8))
+plausible = st.builds(
+    read_frame,
+    refs,
+    st.just(0x02),
+    st.integers(1, 470),
+    st.sampled_from([1, 1, 2]),
+    st.sampled_from([0x84, 0x83]),
+    st.integers(0, 520).map(lambda b: b * 8),
+)
 #: ... and reads no client should send.
-odd = st.builds(read_frame, refs, st.sampled_from([0x02, 0x01, 0x04, 0x1D, 0x00]), st.integers(0, 1000),
-                st.integers(0, 3), st.sampled_from([0x84, 0x83, 0x81, 0x1D, 0x85, 0x00]),
-                st.integers(0, 0xFFFFFF))
+odd = st.builds(
+    read_frame,
+    refs,
+    st.sampled_from([0x02, 0x01, 0x04, 0x1D, 0x00]),
+    st.integers(0, 1000),
+    st.integers(0, 3),
+    st.sampled_from([0x84, 0x83, 0x81, 0x1D, 0x85, 0x00]),
+    st.integers(0, 0xFFFFFF),
+)
 frames = st.one_of(plausible, odd)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(frame=frames, flips=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 255)), max_size=2))
 def test_fast_path_replies_and_events_equal_the_engines(rig, frame, flips):
     data = bytearray(frame)

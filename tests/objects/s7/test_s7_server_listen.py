@@ -1,14 +1,15 @@
 """S7Server when it cannot listen: a failed start by default, retries with retryListen."""
+
 from __future__ import annotations
 
 import errno
 import socket
 
 import pytest
+from test_s7_server_support import WAIT, loop, make_server, pysnap7  # noqa: F401
 
 from incore.objects.errors import StartError
 from incore.objects.s7 import S7Server
-from test_s7_server_support import WAIT, loop, make_server, pysnap7  # noqa: F401
 
 
 @pytest.fixture
@@ -24,8 +25,11 @@ def taken():
 def test_a_port_in_use_fails_the_start_of_the_app(loop, taken):
     port = taken.getsockname()[1]
     server = S7Server(networkAddress="127.0.0.1", localPort=port)
-    with pytest.raises(StartError, match=rf"cannot listen on 127\.0\.0\.1:{port}: Address "
-                                         r"already in use \(set retryListen"):
+    with pytest.raises(
+        StartError,
+        match=rf"cannot listen on 127\.0\.0\.1:{port}: Address "
+        r"already in use \(set retryListen",
+    ):
         server.complete()
     assert server.status == S7Server.Error and server.error == S7Server.CannotStart
     assert server.lastError == S7Server.CannotStart | errno.EADDRINUSE

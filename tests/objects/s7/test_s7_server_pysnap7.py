@@ -1,4 +1,5 @@
 """The S7Server object against python-snap7 3.x's client (in-process, on a thread)."""
+
 from __future__ import annotations
 
 import errno
@@ -7,14 +8,31 @@ from datetime import datetime, timedelta
 
 import pytest
 from snap7.type import Area as PyArea
+from test_s7_server_support import (
+    DB1,
+    WAIT,
+    Background,
+    area,
+    codes,
+    in_thread,
+    loop,  # noqa: F401
+    make_server,
+    pysnap7,
+    server,
+    server_threads,
+)
 
 from incore.objects.s7 import S7Server, S7ServerArea
 from incore.protocols.s7.constants import Event, EventResult
-from test_s7_server_support import (DB1, WAIT, Background, area, codes, in_thread, loop,  # noqa: F401
-                                    make_server, pysnap7, server, server_threads)
 
-AREAS = [(PyArea.PE, "PE", 1), (PyArea.PA, "PA", 1), (PyArea.MK, "MK", 1), (PyArea.DB, "DB", 1),
-         (PyArea.TM, "TM", 2), (PyArea.CT, "CT", 2)]
+AREAS = [
+    (PyArea.PE, "PE", 1),
+    (PyArea.PA, "PA", 1),
+    (PyArea.MK, "MK", 1),
+    (PyArea.DB, "DB", 1),
+    (PyArea.TM, "TM", 2),
+    (PyArea.CT, "CT", 2),
+]
 
 
 @pytest.mark.parametrize("py_area, name, width", AREAS)
@@ -26,8 +44,8 @@ def test_every_area_is_read_and_written_and_its_data_follows(loop, server, py_ar
     assert in_thread(loop, lambda: client.read_area(py_area, db, 6, 4)) == data
     offset = 12 if width == 2 else 6  # timer/counter N is at byte 2N
     obj = area(server, name, db)
-    assert loop.run_until(lambda: obj.data[offset:offset + len(data)] == data, WAIT)
-    assert server.getArea(S7Server.Area(obj.area), db)[offset:offset + len(data)] == data
+    assert loop.run_until(lambda: obj.data[offset : offset + len(data)] == data, WAIT)
+    assert server.getArea(S7Server.Area(obj.area), db)[offset : offset + len(data)] == data
     client.disconnect()
 
 
@@ -35,10 +53,18 @@ def test_multi_var_read_and_write(loop, server):
     client = pysnap7(server)
     items = [dict(area=PyArea.DB, db_number=1, start=i * 40, size=30) for i in range(12)]
     code, results = in_thread(loop, lambda: client.read_multi_vars(items))
-    assert code == 0 and [bytes(r) for r in results] == [DB1[i * 40:i * 40 + 30] for i in range(12)]
-    in_thread(loop, lambda: client.write_multi_vars([
-        dict(area=PyArea.DB, db_number=2, start=0, data=bytearray(b"xy")),
-        dict(area=PyArea.MK, start=5, data=bytearray(b"z"))]))
+    assert code == 0 and [bytes(r) for r in results] == [
+        DB1[i * 40 : i * 40 + 30] for i in range(12)
+    ]
+    in_thread(
+        loop,
+        lambda: client.write_multi_vars(
+            [
+                dict(area=PyArea.DB, db_number=2, start=0, data=bytearray(b"xy")),
+                dict(area=PyArea.MK, start=5, data=bytearray(b"z")),
+            ]
+        ),
+    )
     assert server.getArea(S7Server.srvAreaDB, 2)[:2] == b"xy"
     assert server.getArea(S7Server.srvAreaMK, 0)[5:6] == b"z"
     client.disconnect()
@@ -106,8 +132,11 @@ def test_a_missing_db_is_an_item_error_with_its_event(loop, server):
     assert in_thread(loop, lambda: client.db_read(1, 2, 2)) == DB1[2:4]  # still served
     assert loop.run_until(lambda: codes(events).count(Event.DataRead) == 2, WAIT)
     failed = [e for e in events if e.EvtCode == Event.DataRead][0]
-    assert (failed.EvtRetCode, failed.EvtParam1, failed.EvtParam2) == \
-        (EventResult.ErrAreaNotFound, 0x84, 99)
+    assert (failed.EvtRetCode, failed.EvtParam1, failed.EvtParam2) == (
+        EventResult.ErrAreaNotFound,
+        0x84,
+        99,
+    )
     assert failed.EvtSender == "127.0.0.1"
     assert "DB99" in server.eventText(failed) and "not found" in server.eventText(failed)
     client.disconnect()
@@ -188,7 +217,9 @@ def test_resourceless_mode_answers_from_a_readwrite_handler(loop):
     client = pysnap7(server)
     assert in_thread(loop, lambda: client.db_read(7, 10, 4)) == bytearray(b"\x0a\x0b\x0c\x0d")
     in_thread(loop, lambda: client.db_write(3, 2, bytearray(b"abc")))
-    assert in_thread(loop, lambda: client.read_area(PyArea.TM, 0, 3, 2)) == bytearray(b"\x03\x04\x05\x06")
+    assert in_thread(loop, lambda: client.read_area(PyArea.TM, 0, 3, 2)) == bytearray(
+        b"\x03\x04\x05\x06"
+    )
     (s1, op1, tag1, _), (s2, op2, tag2, buf2), (_, _, tag3, _) = calls
     assert (s1, op1, tuple(tag1)) == ("127.0.0.1", S7Server.operationRead, (0x84, 7, 10, 4, 0x02))
     assert (op2, tuple(tag2), buf2) == (S7Server.operationWrite, (0x84, 3, 2, 3, 0x02), b"abc")
@@ -244,7 +275,10 @@ def test_register_get_set_and_unregister_areas_and_their_errors(loop, server):
     client = pysnap7(server)
     assert in_thread(loop, lambda: client.db_read(5, 0, 3)) == bytearray(b"\x01\x02\x03")
     assert not server.registerArea(S7Server.srvAreaDB, 5, 8)
-    assert server.lastError == S7Server.AreaAlreadyExists and server.error == S7Server.AreaAlreadyExists
+    assert (
+        server.lastError == S7Server.AreaAlreadyExists
+        and server.error == S7Server.AreaAlreadyExists
+    )
     assert server.errorText(server.lastError) == "SRV : Cannot register area since already exists"
     assert not server.registerArea(9, 0, 8) and server.error == S7Server.UnknownArea
     assert not server.registerArea("srvAreaMK", 0, 0) and server.error == S7Server.InvalidParams

@@ -1,14 +1,16 @@
 """The S7Server object against the Snap7 C client (python-snap7 2.1.0 in a subprocess)."""
+
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from snap7c import PeerError, Snap7CPeer
+from test_s7_server_support import DB1, WAIT, area, codes, in_thread, loop, server  # noqa: F401
 
 from incore.objects.s7 import S7Server
 from incore.protocols.s7.constants import ClientError, Event
-from test_s7_server_support import DB1, WAIT, area, codes, in_thread, loop, server  # noqa: F401
-from snap7c import PeerError, Snap7CPeer
 
 WL_BIT, WL_BYTE, WL_REAL, WL_COUNTER, WL_TIMER = 0x01, 0x02, 0x08, 0x1C, 0x1D
 
@@ -43,14 +45,21 @@ def c_client(loop, server, snap7c) -> Iterator[CClient]:
         client("disconnect")
 
 
-@pytest.mark.parametrize("area_code, name", [(0x81, "PE"), (0x82, "PA"), (0x83, "MK"), (0x84, "DB"),
-                                             (WL_TIMER, "TM"), (WL_COUNTER, "CT")])
+@pytest.mark.parametrize(
+    "area_code, name",
+    [(0x81, "PE"), (0x82, "PA"), (0x83, "MK"), (0x84, "DB"), (WL_TIMER, "TM"), (WL_COUNTER, "CT")],
+)
 def test_c_client_reads_and_writes_every_area(loop, server, c_client, area_code, name):
     db = 1 if name == "DB" else 0
     if area_code in (WL_TIMER, WL_COUNTER):
         data = bytes(range(200, 206))
-        c_client("write_typed", area=area_code, start=5, amount=3, wordlen=area_code, data=data.hex())
-        assert c_client("read_typed", area=area_code, start=5, amount=3, wordlen=area_code) == data.hex()
+        c_client(
+            "write_typed", area=area_code, start=5, amount=3, wordlen=area_code, data=data.hex()
+        )
+        assert (
+            c_client("read_typed", area=area_code, start=5, amount=3, wordlen=area_code)
+            == data.hex()
+        )
         offset = 10
     else:
         data = bytes(range(200, 203))
@@ -58,7 +67,7 @@ def test_c_client_reads_and_writes_every_area(loop, server, c_client, area_code,
         assert c_client("read_area", area=area_code, db=db, start=5, size=3) == data.hex()
         offset = 5
     obj = area(server, name, db)
-    assert loop.run_until(lambda: obj.data[offset:offset + len(data)] == data, WAIT)
+    assert loop.run_until(lambda: obj.data[offset : offset + len(data)] == data, WAIT)
 
 
 def test_c_client_bits_reals_and_a_900_byte_read(loop, server, c_client):
@@ -67,18 +76,31 @@ def test_c_client_bits_reals_and_a_900_byte_read(loop, server, c_client):
     assert c_client("read_typed", area=0x83, start=7 * 8 + 5, amount=1, wordlen=WL_BIT) == "01"
     c_client("write_typed", area=0x83, start=7 * 8, amount=1, wordlen=WL_BIT, data="01")
     assert server.getArea(S7Server.srvAreaMK, 0)[7] == 0x21
-    c_client("write_typed", area=0x84, db=2, start=8, amount=2, wordlen=WL_REAL, data="3f80000040490fdb")
-    assert c_client("read_typed", area=0x84, db=2, start=8, amount=2, wordlen=WL_REAL) == "3f80000040490fdb"
+    c_client(
+        "write_typed", area=0x84, db=2, start=8, amount=2, wordlen=WL_REAL, data="3f80000040490fdb"
+    )
+    assert (
+        c_client("read_typed", area=0x84, db=2, start=8, amount=2, wordlen=WL_REAL)
+        == "3f80000040490fdb"
+    )
 
 
 def test_c_client_multi_vars_with_a_missing_db(loop, server, c_client):
-    items = [dict(area=0x84, db=1, start=0, amount=3), dict(area=0x84, db=9, start=0, amount=2),
-             dict(area=0x83, start=0, amount=5)]
+    items = [
+        dict(area=0x84, db=1, start=0, amount=3),
+        dict(area=0x84, db=9, start=0, amount=2),
+        dict(area=0x83, start=0, amount=5),
+    ]
     result = c_client("read_multi", items=items)
     assert [r["result"] for r in result] == [0, ClientError.ItemNotAvailable, 0]
     assert result[0]["data"] == "000102"
-    codes_ = c_client("write_multi", items=[dict(area=0x84, db=2, start=0, amount=3, data="414243"),
-                                            dict(area=0x84, db=9, start=0, amount=1, data="00")])
+    codes_ = c_client(
+        "write_multi",
+        items=[
+            dict(area=0x84, db=2, start=0, amount=3, data="414243"),
+            dict(area=0x84, db=9, start=0, amount=1, data="00"),
+        ],
+    )
     assert codes_ == [0, ClientError.ItemNotAvailable]
     assert server.getArea(S7Server.srvAreaDB, 2)[:3] == b"ABC"
 

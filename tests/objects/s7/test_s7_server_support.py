@@ -4,13 +4,15 @@ The server object runs under a real event loop driven by the test's main thread
 (`loop.run_until`), while the peer — python-snap7 in a thread, or the Snap7 C client in a
 subprocess — talks to it over a real socket on 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import logging
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import snap7
@@ -55,15 +57,18 @@ def make_server(**props: Any) -> S7Server:
     areas = props.pop("objects", None)
     if areas is None:
         areas = [S7ServerArea(area=a, size=256) for a in ("PE", "PA", "MK", "CT", "TM")]
-        areas += [S7ServerArea(area="DB", index=1, data=DB1), S7ServerArea(area="DB", index=2,
-                                                                          size=16)]
+        areas += [
+            S7ServerArea(area="DB", index=1, data=DB1),
+            S7ServerArea(area="DB", index=2, size=16),
+        ]
     props.setdefault("networkAddress", "127.0.0.1")
     props.setdefault("localPort", 0)
     server = S7Server(objects=areas, **props)
     _made.append(server)
     server.complete()
-    assert server.status == (S7Server.Running if server.autoStart else S7Server.Stopped), \
+    assert server.status == (S7Server.Running if server.autoStart else S7Server.Stopped), (
         server.errorString
+    )
     return server
 
 
@@ -79,8 +84,11 @@ def server(loop: EventLoop) -> Iterator[S7Server]:
 
 def area(server: S7Server, name: str, index: int = 0) -> S7ServerArea:
     for child in server.objects:
-        if isinstance(child, S7ServerArea) and child.area.name == name and \
-                (name != "DB" or child.index == index):
+        if (
+            isinstance(child, S7ServerArea)
+            and child.area.name == name
+            and (name != "DB" or child.index == index)
+        ):
             return child
     raise LookupError(name)
 

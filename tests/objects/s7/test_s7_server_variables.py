@@ -1,18 +1,23 @@
 """S7Variables under an S7Server map its memory (the VariableHost interface), every Type."""
+
 from __future__ import annotations
 
 import struct
 
 import pytest
 from snap7.type import Area as PyArea
+from test_s7_server_support import WAIT, in_thread, loop, make_server, pysnap7  # noqa: F401
 
 from incore.objects.foundation import DataObject
 from incore.objects.s7 import S7Server, S7ServerArea, S7Variable
 from incore.objects.s7.address import Type, area_of, width_of
-from test_s7_server_support import WAIT, in_thread, loop, make_server, pysnap7  # noqa: F401
 
-PY_AREA = {"Data": (PyArea.DB, 1), "Input": (PyArea.PE, 0), "Output": (PyArea.PA, 0),
-           "Memory": (PyArea.MK, 0)}
+PY_AREA = {
+    "Data": (PyArea.DB, 1),
+    "Input": (PyArea.PE, 0),
+    "Output": (PyArea.PA, 0),
+    "Memory": (PyArea.MK, 0),
+}
 PREFIX = {"Input": "I", "Output": "Q", "Memory": "M"}
 #: width -> (address letter, suffix, value a client writes, value the app writes, struct format)
 WIDTHS = {
@@ -47,14 +52,21 @@ def encoded(width: str, value, current: int = 0) -> bytes:
 @pytest.mark.parametrize("t", list(Type), ids=lambda t: t.name)
 def test_every_type_follows_client_writes_and_writes_the_memory(loop, t):
     var = S7Variable(name=address_of(t))
-    server = make_server(objects=[S7ServerArea(area=a, size=64) for a in ("PE", "PA", "MK")] +
-                         [S7ServerArea(area="DB", index=1, size=64), var])
+    server = make_server(
+        objects=[S7ServerArea(area=a, size=64) for a in ("PE", "PA", "MK")]
+        + [S7ServerArea(area="DB", index=1, size=64), var]
+    )
     assert var.type == t and var.host is server and var.error == S7Variable.NoError
     width = width_of(t)
     py_area, db = PY_AREA[area_of(t)]
     from_client, from_app = WIDTHS[width][2], WIDTHS[width][3]
     client = pysnap7(server)
-    in_thread(loop, lambda: client.write_area(py_area, db, OFFSET, bytearray(encoded(width, from_client, 0x41))))
+    in_thread(
+        loop,
+        lambda: client.write_area(
+            py_area, db, OFFSET, bytearray(encoded(width, from_client, 0x41))
+        ),
+    )
     assert loop.run_until(lambda: var.data == from_client, WAIT), (var.data, var.errorString)
     var.data = from_app
     size = len(encoded(width, from_app))

@@ -1,4 +1,5 @@
 """S7Variable: addresses, polling, writes, every type, byte order, batching, the host contract."""
+
 from __future__ import annotations
 
 import struct
@@ -6,6 +7,16 @@ import textwrap
 from typing import Any
 
 import pytest
+from test_s7_client_support import (
+    WAIT,
+    c_peer,
+    harness,
+    loop,
+    make_client,
+    py_peer,  # noqa: F401
+    record_errors,
+    snap7c,
+)
 
 import incore
 from incore.core import Object, Property
@@ -13,8 +24,6 @@ from incore.objects.foundation import DataType, Polling
 from incore.objects.s7 import S7Client, S7Variable
 from incore.objects.s7.address import Type, width_of
 from incore.protocols.s7 import Area
-from test_s7_client_support import (WAIT, c_peer, harness, loop, make_client, py_peer,  # noqa: F401
-                                    record_errors, snap7c)
 
 
 def variable(client: S7Client | None = None, **props: Any) -> S7Variable:
@@ -27,21 +36,34 @@ def variable(client: S7Client | None = None, **props: Any) -> S7Variable:
 
 # -- the address --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, db, address, bit, t", [
-    ("DB1.DBX0.3", 1, 0, 3, Type.DataBit), ("DB2.DBW6", 2, 6, 0, Type.DataWord),
-    ("DB3.DBD8:REAL", 3, 8, 0, Type.DataReal), ("I1.7", 0, 1, 7, Type.InputBit),
-    ("QW4", 0, 4, 0, Type.OutputWord), ("MD12:DINT", 0, 12, 0, Type.MemoryDInt)])
+
+@pytest.mark.parametrize(
+    "name, db, address, bit, t",
+    [
+        ("DB1.DBX0.3", 1, 0, 3, Type.DataBit),
+        ("DB2.DBW6", 2, 6, 0, Type.DataWord),
+        ("DB3.DBD8:REAL", 3, 8, 0, Type.DataReal),
+        ("I1.7", 0, 1, 7, Type.InputBit),
+        ("QW4", 0, 4, 0, Type.OutputWord),
+        ("MD12:DINT", 0, 12, 0, Type.MemoryDInt),
+    ],
+)
 def test_an_address_as_name_sets_db_address_bit_and_type(name, db, address, bit, t):
     var = S7Variable(name=name)
     assert (var.db, var.address, var.bit, var.type) == (db, address, bit, t)
     assert var.error == S7Variable.NoError and var.address_text.split(":")[0] == name.split(":")[0]
 
 
-@pytest.mark.parametrize("name, data_type, t", [
-    ("DB1.DBD4", DataType.Float, Type.DataReal), ("DB1.DBD4", DataType.SignedInteger, Type.DataDInt),
-    ("MW2", DataType.SignedSmallInteger, Type.MemoryInt), ("DB1.DBD4", DataType.UnsignedInteger,
-                                                          Type.DataDWord),
-    ("DB1.DBD4:DWORD", DataType.Float, Type.DataDWord)])  # an explicit suffix wins
+@pytest.mark.parametrize(
+    "name, data_type, t",
+    [
+        ("DB1.DBD4", DataType.Float, Type.DataReal),
+        ("DB1.DBD4", DataType.SignedInteger, Type.DataDInt),
+        ("MW2", DataType.SignedSmallInteger, Type.MemoryInt),
+        ("DB1.DBD4", DataType.UnsignedInteger, Type.DataDWord),
+        ("DB1.DBD4:DWORD", DataType.Float, Type.DataDWord),
+    ],
+)  # an explicit suffix wins
 def test_data_type_refines_a_width_only_address(name, data_type, t):
     assert S7Variable(name=name, dataType=data_type).type == t
     assert S7Variable(dataType=data_type, name=name).type == t  # in either order
@@ -78,11 +100,17 @@ def test_the_registry_lists_the_type_enum_and_accepts_polling():
     assert list(enums["Error"])[:3] == ["NoError", "InvalidClientError", "NameParseError"]
     assert "Polling" in d["accepts"]
     props = {p["name"]: p["default"] for p in d["properties"]}
-    assert {k: props[k] for k in ("db", "address", "bit", "enabled", "client")} == \
-        {"db": 0, "address": 0, "bit": 0, "enabled": True, "client": None}
+    assert {k: props[k] for k in ("db", "address", "bit", "enabled", "client")} == {
+        "db": 0,
+        "address": 0,
+        "bit": 0,
+        "enabled": True,
+        "client": None,
+    }
 
 
 # -- polling and writing ------------------------------------------------------------------
+
 
 def test_polling_follows_the_plc_and_writes_reach_it(py_peer, make_client, loop):
     memory = py_peer.areas[(0x84, 1)]
@@ -107,7 +135,8 @@ def test_polling_follows_the_plc_and_writes_reach_it(py_peer, make_client, loop)
 
 def test_a_yaml_app_polls_and_binds_variables(py_peer, loop):
     py_peer.areas[(0x83, 0)][10:12] = b"\x00\x2a"
-    app = incore.load_string(textwrap.dedent(f"""
+    app = incore.load_string(
+        textwrap.dedent(f"""
         Application:
           objects:
             - S7Client:
@@ -124,7 +153,8 @@ def test_a_yaml_app_polls_and_binds_variables(py_peer, loop):
                       id: copy
                       name: DB1.DBW0
                       data: !bind "level.data + 1 if level.data is not None else None"
-        """))
+        """)
+    )
     app.root.complete()
     try:
         copy = app.ids["copy"]
@@ -168,8 +198,15 @@ def test_a_disabled_variable_neither_reads_nor_writes(py_peer, make_client, loop
 
 # -- types and byte order -------------------------------------------------------------------
 
-SAMPLES = {"Bit": True, "Byte": 0xA5, "Word": 0xBEEF, "DWord": 0xDEADBEEF, "Int": -12345,
-           "DInt": -123456789, "Real": -3.5}
+SAMPLES = {
+    "Bit": True,
+    "Byte": 0xA5,
+    "Word": 0xBEEF,
+    "DWord": 0xDEADBEEF,
+    "Int": -12345,
+    "DInt": -123456789,
+    "Real": -3.5,
+}
 
 
 @pytest.mark.parametrize("byte_order", ["BigEndian", "LittleEndian"])
@@ -186,14 +223,19 @@ def test_every_type_round_trips(c_peer, make_client, loop, byte_order):
     readers = [variable(client, type=v.type, db=1, address=v.address, bit=5) for v in variables]
     for reader in readers:
         reader.pollData()
-    assert loop.run_until(lambda: all(r.data is not None for r in readers), WAIT), \
-        [(r.type.name, r.errorString) for r in readers if r.data is None]
+    assert loop.run_until(lambda: all(r.data is not None for r in readers), WAIT), [
+        (r.type.name, r.errorString) for r in readers if r.data is None
+    ]
     assert [r.data for r in readers] == [SAMPLES[width_of(t)] for t in Type]
     assert all(v.error == S7Variable.NoError for v in variables + readers)
-    memory = {Area.DB: c_peer.memory(Area.DB, 1), Area.PE: c_peer.memory(Area.PE),
-              Area.PA: c_peer.memory(Area.PA), Area.MK: c_peer.memory(Area.MK)}
+    memory = {
+        Area.DB: c_peer.memory(Area.DB, 1),
+        Area.PE: c_peer.memory(Area.PE),
+        Area.PA: c_peer.memory(Area.PA),
+        Area.MK: c_peer.memory(Area.MK),
+    }
     for v in variables:
-        stored = memory[v.area_code][v.address:v.address + v.size]
+        stored = memory[v.area_code][v.address : v.address + v.size]
         if v.width == "Bit":
             assert stored == b"\x20"  # bit 5 alone: the bit write touched no other bit
         elif v.width == "Word":
@@ -203,6 +245,7 @@ def test_every_type_round_trips(c_peer, make_client, loop, byte_order):
 
 
 # -- batching -------------------------------------------------------------------------------
+
 
 def test_variables_polled_together_are_read_in_as_few_requests_as_fit(harness, make_client, loop):
     client = make_client(harness.port)
@@ -219,6 +262,7 @@ def test_variables_polled_together_are_read_in_as_few_requests_as_fit(harness, m
 
 # -- the VariableHost contract (what an S7Server implements too) ------------------------------
 
+
 class RecordingHost(Object, register=False):
     """A minimal VariableHost: records what the variable asks of it."""
 
@@ -228,10 +272,17 @@ class RecordingHost(Object, register=False):
         self.calls: list = []
         super().__init__(**kw)
 
-    def attach_variable(self, var): self.calls.append(("attach", var))
-    def detach_variable(self, var): self.calls.append(("detach", var))
-    def read_variable(self, var): self.calls.append(("read", var))
-    def write_variable(self, var, raw): self.calls.append(("write", var, raw))
+    def attach_variable(self, var):
+        self.calls.append(("attach", var))
+
+    def detach_variable(self, var):
+        self.calls.append(("detach", var))
+
+    def read_variable(self, var):
+        self.calls.append(("read", var))
+
+    def write_variable(self, var, raw):
+        self.calls.append(("write", var, raw))
 
 
 def test_the_host_contract(loop):
@@ -242,10 +293,22 @@ def test_the_host_contract(loop):
     host.complete()
     assert host.calls == [("attach", bit), ("attach", word)]
     assert bit.client is None and bit.host is host  # under a non-client host: no client
-    assert (bit.area_code, bit.db, bit.address, bit.bit, bit.width, bit.size, bit.transport_size) == \
-        (0x83, 0, 3, 6, "Bit", 1, 0x01)
-    assert (word.area_code, word.db, word.width, word.size, word.transport_size) == \
-        (0x84, 4, "Int", 2, 0x05)
+    assert (
+        bit.area_code,
+        bit.db,
+        bit.address,
+        bit.bit,
+        bit.width,
+        bit.size,
+        bit.transport_size,
+    ) == (0x83, 0, 3, 6, "Bit", 1, 0x01)
+    assert (word.area_code, word.db, word.width, word.size, word.transport_size) == (
+        0x84,
+        4,
+        "Int",
+        2,
+        0x05,
+    )
     bit.pollData()
     bit._deliver(b"\x40")  # the byte that holds the bit
     assert bit.data is True

@@ -6,6 +6,7 @@ until the client has made far more requests than the event backlog holds, so dro
 certain, not a matter of timing; after that the handler is merely slow, and a Timer must
 keep firing while the backlog is worked off and the client goes on.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,11 +15,12 @@ import struct
 import threading
 import time
 
+from test_s7_server_support import WAIT, loop, make_server, pysnap7  # noqa: F401
+
 from incore.core import EventLoop
 from incore.objects.foundation import DataObject, Timer
 from incore.objects.s7 import S7Server, S7ServerArea, S7Variable
 from incore.objects.s7.server_events import EVENT_BACKLOG, EVENT_BATCH
-from test_s7_server_support import WAIT, loop, make_server, pysnap7  # noqa: F401
 
 HANDLER_COST = 0.0005  # seconds per event, as in the report (issue 7)
 GATE_REQUESTS = 3 * EVENT_BACKLOG  # requests made while the first event's handler holds on
@@ -62,8 +64,11 @@ class Client:
         try:
             client = pysnap7(self.server)
             deadline = time.monotonic() + 2 * WAIT
-            while self.count < MOST_REQUESTS and not self.done.is_set() \
-                    and time.monotonic() < deadline:
+            while (
+                self.count < MOST_REQUESTS
+                and not self.done.is_set()
+                and time.monotonic() < deadline
+            ):
                 self.request(client, self.count)
                 self.count += 1
                 if self.count == GATE_REQUESTS:
@@ -122,8 +127,11 @@ def test_a_slow_event_handler_drops_counted_events_and_timers_keep_firing(loop, 
     requests, dropped = client.at_gate
     assert requests - dropped <= EVENT_BACKLOG + EVENT_BATCH
     # Every event is either delivered or counted as dropped, once the loop has caught up.
-    assert loop.run_until(lambda: handler.delivered + server.droppedEvents == client.count,
-                          WAIT), (handler.delivered, server.droppedEvents, client.count)
+    assert loop.run_until(lambda: handler.delivered + server.droppedEvents == client.count, WAIT), (
+        handler.delivered,
+        server.droppedEvents,
+        client.count,
+    )
     # Reported: once when the drops began, and with the count when the handler caught up.
     messages = [r.getMessage() for r in caplog.records]
     assert sum("events are dropped until they catch up" in m for m in messages) >= 1
@@ -135,8 +143,10 @@ def test_client_writes_are_never_dropped_while_events_are(loop):
     word = S7Variable(name="DB2.DBW0")
     mirror = DataObject(data=-1)
     mirror.bind("data", lambda: word.data)  # a property bound to what the clients write
-    server = make_server(objects=[S7ServerArea(area="DB", index=2, size=16), word],
-                         eventMask=int(S7Server.evcDataWrite))
+    server = make_server(
+        objects=[S7ServerArea(area="DB", index=2, size=16), word],
+        eventMask=int(S7Server.evcDataWrite),
+    )
     handler = SlowHandler()
     server.event.connect(handler)
 
@@ -162,6 +172,9 @@ def test_stopping_the_server_mid_flood_reports_the_drops_so_far(loop, caplog):
     server.stop()  # the client's next request fails: its thread ends with that error
     client.done.set()
     client.thread.join(WAIT)
-    counted = [dropped_count(r.getMessage()) for r in caplog.records
-               if "events were dropped" in r.getMessage()]
+    counted = [
+        dropped_count(r.getMessage())
+        for r in caplog.records
+        if "events were dropped" in r.getMessage()
+    ]
     assert len(counted) == 1 and counted[0] == server.droppedEvents > 0
