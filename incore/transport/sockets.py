@@ -1,7 +1,7 @@
 """Socket helpers and error types shared by the server and client sides.
 
-The error classes subclass the builtin ``ConnectionError``/``TimeoutError`` so code that
-already catches ``OSError`` keeps working, while callers that care can tell a peer that
+The error classes subclass the builtin `ConnectionError`/`TimeoutError` so code that
+already catches `OSError` keeps working, while callers that care can tell a peer that
 went away from one that went silent.
 """
 
@@ -58,7 +58,7 @@ def peer_of(sock: socket.socket) -> Address:
 
 
 def shutdown_quietly(sock: socket.socket | None) -> None:
-    """Wake any thread blocked on ``sock`` without closing its file descriptor.
+    """Wake any thread blocked on `sock` without closing its file descriptor.
 
     Closing a descriptor another thread is blocked on is unsafe (the number can be
     reused); shutdown() wakes recv/accept/connect on Linux and leaves the close to the
@@ -73,20 +73,19 @@ def shutdown_quietly(sock: socket.socket | None) -> None:
 
 
 def sendall(sock: socket.socket, data: bytes, peer: Address) -> None:
-    """``sock.sendall`` with a send timeout (Python's or the kernel's SO_SNDTIMEO, which
+    """`sock.sendall` with a send timeout (Python's or the kernel's SO_SNDTIMEO, which
     surfaces as EAGAIN) reported as SendTimeoutError."""
     try:
         sock.sendall(data)
     except (TimeoutError, BlockingIOError):
-        raise SendTimeoutError(f"{peer[0]}:{peer[1]}: send timed out "
-                               f"({len(data)} bytes)") from None
+        raise SendTimeoutError(f"{peer[0]}:{peer[1]}: send timed out ({len(data)} bytes)") from None
 
 
 def send_within(sock: socket.socket, data: bytes, timeout: float, peer: Address) -> None:
-    """Send all of ``data`` within ``timeout`` seconds in total, or raise SendTimeoutError.
+    """Send all of `data` within `timeout` seconds in total, or raise SendTimeoutError.
 
-    ``sock`` is blocking with SO_SNDTIMEO set to ``timeout``. The kernel's timeout restarts
-    with every send() that moves a byte, so ``sendall`` lets a peer that drains a little now
+    `sock` is blocking with SO_SNDTIMEO set to `timeout`. The kernel's timeout restarts
+    with every send() that moves a byte, so `sendall` lets a peer that drains a little now
     and then hold a sender for many timeouts; here the clock starts when a send first has to
     wait, and each later send gets only what is left. The common case, a frame that fits the
     send buffer, is one non-blocking send() and no clock read.
@@ -99,8 +98,9 @@ def send_within(sock: socket.socket, data: bytes, timeout: float, peer: Address)
         _send_rest(sock, memoryview(data)[sent:], timeout, peer, len(data))
 
 
-def _send_rest(sock: socket.socket, rest: memoryview, timeout: float, peer: Address,
-               size: int) -> None:
+def _send_rest(
+    sock: socket.socket, rest: memoryview, timeout: float, peer: Address, size: int
+) -> None:
     deadline = time.monotonic() + timeout
     try:
         try:
@@ -109,12 +109,13 @@ def _send_rest(sock: socket.socket, rest: memoryview, timeout: float, peer: Addr
                 if left <= 0:
                     raise BlockingIOError
                 set_kernel_timeout(sock, socket.SO_SNDTIMEO, left)
-                rest = rest[sock.send(rest):]
+                rest = rest[sock.send(rest) :]
         finally:
             set_kernel_timeout(sock, socket.SO_SNDTIMEO, timeout)
     except (TimeoutError, BlockingIOError):
-        raise SendTimeoutError(f"{peer[0]}:{peer[1]}: send timed out after {timeout:g} s "
-                               f"({size} bytes)") from None
+        raise SendTimeoutError(
+            f"{peer[0]}:{peer[1]}: send timed out after {timeout:g} s ({size} bytes)"
+        ) from None
 
 
 #: Where the platform has no MSG_DONTWAIT (Windows) the first send blocks too, so a
@@ -123,7 +124,7 @@ _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 def listen_backlog(most: int = 4096) -> int:
-    """The deepest listen queue the kernel grants, up to ``most``.
+    """The deepest listen queue the kernel grants, up to `most`.
 
     A burst of connects beyond the queue is lost (SYNs dropped, clients retry after a second
     or give up), and listen() silently caps the number at net.core.somaxconn anyway.
@@ -150,7 +151,7 @@ def set_kernel_timeout(sock: socket.socket, option: int, seconds: float) -> None
 
 
 def use_kernel_timeouts(sock: socket.socket) -> bool:
-    """Switch ``sock`` to blocking mode whose waits the kernel bounds, where it can.
+    """Switch `sock` to blocking mode whose waits the kernel bounds, where it can.
 
     Python's own socket timeouts cost a poll() before every send and recv, which doubles
     the syscalls of a small request/response exchange; SO_RCVTIMEO/SO_SNDTIMEO cost
@@ -165,4 +166,3 @@ def use_kernel_timeouts(sock: socket.socket) -> bool:
     except OSError:
         return False
     return True
-

@@ -1,7 +1,7 @@
 """A TCP server for many connections and bad peers: one hub thread, a bounded worker pool.
 
 The server knows nothing of any protocol's bytes: it hands raw chunks to a
-``ConnectionHandler`` created per connection by the caller's factory. How it is built
+`ConnectionHandler` created per connection by the caller's factory. How it is built
 (docs/dev/transport.md has the measurements):
 
 - the hub (server/hub.py) holds the listener and every idle connection in one epoll set,
@@ -12,7 +12,7 @@ The server knows nothing of any protocol's bytes: it hands raw chunks to a
   bounded whatever the number of clients. Handlers may block their worker (S7's lockArea);
   the pool grows, to a bound, when every worker is stuck;
 - bad peers are bounded: a handshake timeout (the handler calls
-  ``Connection.mark_established()`` when its protocol's handshake is done), an optional
+  `Connection.mark_established()` when its protocol's handshake is done), an optional
   idle timeout, a total deadline per send (a peer that stops reading is dropped, and
   logged), and at max_connections a newcomer first takes the place of a connection that
   never completed its handshake. Refusals and timeouts are logged once per episode.
@@ -26,21 +26,28 @@ import os
 import socket
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from incore.transport.server.connection import Connection, ConnectionHandler, TimedHandler
 from incore.transport.server.hub import Hub, ServerConfig
 from incore.transport.server.serving import SERVER_RECV_SIZE
 from incore.transport.sockets import Address, ConnectionClosedError, listen_backlog
 
-__all__ = ["Connection", "ConnectionHandler", "TimedHandler", "TcpServer",
-           "ConnectionClosedError", "ListenError", "SERVER_RECV_SIZE"]
+__all__ = [
+    "Connection",
+    "ConnectionHandler",
+    "TimedHandler",
+    "TcpServer",
+    "ConnectionClosedError",
+    "ListenError",
+    "SERVER_RECV_SIZE",
+]
 
 log = logging.getLogger(__name__)
 
 
 class ListenError(OSError):
-    """The server could not bind or listen (errno kept: EADDRINUSE, EACCES, ...); ``reason``
+    """The server could not bind or listen (errno kept: EADDRINUSE, EACCES, ...); `reason`
     is the system's words for it, without the address."""
 
     reason: str = ""
@@ -49,29 +56,43 @@ class ListenError(OSError):
 class TcpServer:
     """Accepts TCP connections and serves them from a hub thread and a worker pool.
 
-    ``handler_factory(connection)`` runs on a worker before any data is read; if it raises,
-    that connection is closed. ``on_rejected(peer)`` runs on the hub thread for every client
-    refused at ``max_connections`` and must not block.
+    `handler_factory(connection)` runs on a worker before any data is read; if it raises,
+    that connection is closed. `on_rejected(peer)` runs on the hub thread for every client
+    refused at `max_connections` and must not block.
 
-    Timeouts (seconds): ``io_timeout`` bounds each send in total; ``handshake_timeout``
-    (None: none) closes a connection whose handler has not called ``mark_established()``
-    by then; ``idle_timeout`` (None: none) closes one that sent nothing for that long.
-    ``workers`` threads serve connections, up to ``max_workers`` while handlers block;
-    ``linger`` is how long a worker waits on a quiet connection before parking it.
+    Timeouts (seconds): `io_timeout` bounds each send in total; `handshake_timeout`
+    (None: none) closes a connection whose handler has not called `mark_established()`
+    by then; `idle_timeout` (None: none) closes one that sent nothing for that long.
+    `workers` threads serve connections, up to `max_workers` while handlers block;
+    `linger` is how long a worker waits on a quiet connection before parking it.
     """
 
-    def __init__(self, handler_factory: Callable[[Connection], ConnectionHandler],
-                 host: str = "0.0.0.0", port: int = 0, max_connections: int = 0,
-                 name: str = "tcp", on_rejected: Callable[[Address], None] | None = None,
-                 *, backlog: int | None = None, io_timeout: float = 10.0,
-                 handshake_timeout: float | None = None, idle_timeout: float | None = None,
-                 workers: int = 4, max_workers: int = 64, linger: float = 0.01,
-                 portable_poller: bool = False) -> None:
+    def __init__(
+        self,
+        handler_factory: Callable[[Connection], ConnectionHandler],
+        host: str = "0.0.0.0",
+        port: int = 0,
+        max_connections: int = 0,
+        name: str = "tcp",
+        on_rejected: Callable[[Address], None] | None = None,
+        *,
+        backlog: int | None = None,
+        io_timeout: float = 10.0,
+        handshake_timeout: float | None = None,
+        idle_timeout: float | None = None,
+        workers: int = 4,
+        max_workers: int = 64,
+        linger: float = 0.01,
+        portable_poller: bool = False,
+    ) -> None:
         if max_connections < 0:
             raise ValueError("max_connections must be >= 0 (0 means unlimited)")
-        for what, value in (("io_timeout", io_timeout), ("linger", linger),
-                            ("handshake_timeout", handshake_timeout or 1),
-                            ("idle_timeout", idle_timeout or 1)):
+        for what, value in (
+            ("io_timeout", io_timeout),
+            ("linger", linger),
+            ("handshake_timeout", handshake_timeout or 1),
+            ("idle_timeout", idle_timeout or 1),
+        ):
             if not 0 < value < math.inf:
                 raise ValueError(f"{what} must be > 0 seconds")
         if not 1 <= workers <= max_workers:
@@ -80,12 +101,19 @@ class TcpServer:
         self._host = host
         self._port = port
         self._config = ServerConfig(
-            name=name, factory=handler_factory, max_connections=max_connections,
-            on_rejected=on_rejected, io_timeout=io_timeout, linger=linger,
-            handshake_timeout=handshake_timeout or None, idle_timeout=idle_timeout or None,
-            workers=workers, max_workers=max_workers,
+            name=name,
+            factory=handler_factory,
+            max_connections=max_connections,
+            on_rejected=on_rejected,
+            io_timeout=io_timeout,
+            linger=linger,
+            handshake_timeout=handshake_timeout or None,
+            idle_timeout=idle_timeout or None,
+            workers=workers,
+            max_workers=max_workers,
             backlog=backlog if backlog is not None else listen_backlog(),
-            portable=portable_poller)
+            portable=portable_poller,
+        )
         self._hub: Hub | None = None
         self._address: Address | None = None
 
@@ -104,7 +132,7 @@ class TcpServer:
 
     @property
     def address(self) -> Address | None:
-        """The bound (host, port) while running, so ``port=0`` users learn the port."""
+        """The bound (host, port) while running, so `port=0` users learn the port."""
         return self._address
 
     @property
@@ -138,17 +166,24 @@ class TcpServer:
             raise RuntimeError(f"{self.name}: server already started")
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
         try:
-            listener = socket.create_server((self._host, self._port), family=family,
-                                            backlog=self._config.backlog)
+            listener = socket.create_server(
+                (self._host, self._port), family=family, backlog=self._config.backlog
+            )
         except OSError as exc:
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            error = ListenError(exc.errno, f"{self.name}: cannot listen on "
-                                f"{self._host}:{self._port}: {reason}")
+            error = ListenError(
+                exc.errno, f"{self.name}: cannot listen on {self._host}:{self._port}: {reason}"
+            )
             error.reason = reason
             raise error from exc
-        listener.setblocking(False)
-        bound = listener.getsockname()
-        self._hub = Hub(self._config, listener)
+        try:
+            listener.setblocking(False)
+            bound = listener.getsockname()
+            hub = Hub(self._config, listener)
+        except BaseException:  # e.g. no descriptor left for the hub's wake-up sockets
+            listener.close()
+            raise
+        self._hub = hub
         self._address = (bound[0], bound[1])
         self._hub.thread.start()
         log.info("%s: listening on %s:%d", self.name, *self._address)
@@ -157,8 +192,8 @@ class TcpServer:
     def stop(self, timeout: float = 2.0) -> bool:
         """Close the listener and every connection, then join every thread.
 
-        Returns within about ``timeout`` seconds; True if every thread ended. A handler
-        blocked without watching its connection (see ``Connection.wait_closed``) keeps its
+        Returns within about `timeout` seconds; True if every thread ended. A handler
+        blocked without watching its connection (see `Connection.wait_closed`) keeps its
         (daemon) worker alive past the bound: that is logged and reported as False. Safe
         to call from a handler; the calling thread is not joined.
         """
@@ -175,7 +210,11 @@ class TcpServer:
         self._hub = None
         self._address = None
         if stuck:
-            log.warning("%s: threads still running after stop(%.1fs): %s",
-                        self.name, timeout, ", ".join(stuck))
+            log.warning(
+                "%s: threads still running after stop(%.1fs): %s",
+                self.name,
+                timeout,
+                ", ".join(stuck),
+            )
             return False
         return True

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+from transport_helpers import WAIT, Echo, LoopThread
 
 from incore.transport.tcp_server import TcpServer
-from transport_helpers import WAIT, Echo, LoopThread
 
 _PEERS = str(Path(__file__).resolve().parents[1] / "peers")  # crowd.py: many raw clients
 if _PEERS not in sys.path:

@@ -9,11 +9,11 @@ import threading
 import time
 
 import pytest
-
-from incore.transport.tcp_client import BlockingStream
-from incore.transport.sockets import SendTimeoutError
-from incore.transport.tcp_server import Connection, ConnectionClosedError, TcpServer
 from transport_helpers import WAIT, Echo, client, read_eof, recv_exactly
+
+from incore.transport.sockets import SendTimeoutError
+from incore.transport.tcp_client import BlockingStream
+from incore.transport.tcp_server import Connection, ConnectionClosedError, TcpServer
 
 
 def server_threads(name: str) -> list[str]:
@@ -60,7 +60,8 @@ def test_echo_with_20_concurrent_clients(echo_server: TcpServer) -> None:
     n_clients, rounds = 20, 30
     counts: list[int] = []  # sampled while every client is surely connected
     all_connected = threading.Barrier(
-        n_clients, timeout=WAIT, action=lambda: counts.append(echo_server.connection_count))
+        n_clients, timeout=WAIT, action=lambda: counts.append(echo_server.connection_count)
+    )
     errors: list[BaseException] = []
 
     def run_client(i: int) -> None:

@@ -2,6 +2,7 @@
 
 Each test has a well-behaved client as well, which must be served throughout.
 """
+
 from __future__ import annotations
 
 import queue
@@ -11,12 +12,12 @@ import threading
 import time
 
 import pytest
-
 from crowd import burst_connect, close_all, closed_by_peer
+from transport_helpers import WAIT, Echo, LogWatch, client, read_eof, recv_exactly
+
 from incore.transport.server.hub import EVICT_AGE
 from incore.transport.sockets import SendTimeoutError
 from incore.transport.tcp_server import Connection, TcpServer
-from transport_helpers import WAIT, Echo, LogWatch, client, read_eof, recv_exactly
 
 HANDSHAKE = 0.5  # seconds
 SLACK = 0.6  # how late a timeout may act on a loaded 2-CPU machine
@@ -37,8 +38,10 @@ def greet(sock: socket.socket, text: bytes = b"hello") -> None:
 
 
 def test_silent_connections_are_closed_at_the_handshake_timeout_while_a_client_is_served():
-    with LogWatch() as logs, TcpServer(Greeter, host="127.0.0.1", name="shy",
-                                      handshake_timeout=HANDSHAKE) as server:
+    with (
+        LogWatch() as logs,
+        TcpServer(Greeter, host="127.0.0.1", name="shy", handshake_timeout=HANDSHAKE) as server,
+    ):
         with client(server.address) as good:
             greet(good)
             started = time.monotonic()
@@ -51,15 +54,20 @@ def test_silent_connections_are_closed_at_the_handshake_timeout_while_a_client_i
             assert HANDSHAKE <= first - started and last - started < HANDSHAKE + SLACK
             greet(good, b"still here")  # established: the handshake timeout is not for it
             assert server.connection_count == 1
-    assert logs.having("do not complete their handshake within 0.5 s") == \
-        [m for m in logs.messages if "handshake within" in m]  # one line for all hundred
+    assert logs.having("do not complete their handshake within 0.5 s") == [
+        m for m in logs.messages if "handshake within" in m
+    ]  # one line for all hundred
     (summary,) = logs.having("at the handshake timeout")
     assert "closed 100 connection(s)" in summary
 
 
 def test_at_max_connections_a_newcomer_takes_the_place_of_a_silent_connection():
-    with LogWatch() as logs, TcpServer(Greeter, host="127.0.0.1", name="full",
-                                      max_connections=20, handshake_timeout=30) as server:
+    with (
+        LogWatch() as logs,
+        TcpServer(
+            Greeter, host="127.0.0.1", name="full", max_connections=20, handshake_timeout=30
+        ) as server,
+    ):
         started = time.monotonic()
         silent = burst_connect(server.address, 20, WAIT)
         try:
@@ -86,8 +94,12 @@ def test_at_max_connections_a_newcomer_takes_the_place_of_a_silent_connection():
 
 def test_refusals_are_logged_once_per_episode_with_a_count():
     rejected: queue.SimpleQueue = queue.SimpleQueue()
-    with LogWatch() as logs, TcpServer(Echo, host="127.0.0.1", name="busy", max_connections=2,
-                                      on_rejected=rejected.put) as server:
+    with (
+        LogWatch() as logs,
+        TcpServer(
+            Echo, host="127.0.0.1", name="busy", max_connections=2, on_rejected=rejected.put
+        ) as server,
+    ):
         held = [client(server.address) for _ in range(2)]
         for sock in held:
             greet(sock, b"x")
@@ -130,8 +142,10 @@ def test_a_reader_that_trickles_is_dropped_at_the_send_deadline_with_one_log_lin
     outcome: queue.SimpleQueue = queue.SimpleQueue()
     handler = type("B", (BigSender,), {"outcome": outcome})
     io_timeout = 0.5
-    with LogWatch() as logs, TcpServer(handler, host="127.0.0.1", name="stall",
-                                      io_timeout=io_timeout) as server:
+    with (
+        LogWatch() as logs,
+        TcpServer(handler, host="127.0.0.1", name="stall", io_timeout=io_timeout) as server,
+    ):
         with client(server.address) as slow, client(server.address) as good:
             port = slow.getsockname()[1]
             slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -164,8 +178,10 @@ def read_slowly(sock: socket.socket, stop: threading.Event) -> None:
 
 def test_an_idle_connection_is_closed_at_the_idle_timeout():
     idle = 0.3
-    with LogWatch() as logs, TcpServer(Echo, host="127.0.0.1", name="idle",
-                                      idle_timeout=idle) as server:
+    with (
+        LogWatch() as logs,
+        TcpServer(Echo, host="127.0.0.1", name="idle", idle_timeout=idle) as server,
+    ):
         quiet = burst_connect(server.address, 1, WAIT)
         try:
             quiet[0].setblocking(True)
@@ -180,9 +196,16 @@ def test_an_idle_connection_is_closed_at_the_idle_timeout():
     assert len(logs.having("idle for 0.3 s")) == 1
 
 
-@pytest.mark.parametrize("bad", [{"io_timeout": 0}, {"handshake_timeout": -1},
-                                 {"workers": 0}, {"workers": 9, "max_workers": 8},
-                                 {"linger": float("inf")}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"io_timeout": 0},
+        {"handshake_timeout": -1},
+        {"workers": 0},
+        {"workers": 9, "max_workers": 8},
+        {"linger": float("inf")},
+    ],
+)
 def test_bad_settings_are_refused(bad: dict) -> None:
     with pytest.raises(ValueError):
         TcpServer(Echo, **bad)

@@ -3,13 +3,15 @@
 The clients are raw sockets driven by one selector (tests/peers/crowd.py), so the burst of
 connects reaches the listen queue at once, and the thread count measured is the server's.
 """
+
 from __future__ import annotations
 
 import threading
 
 from crowd import burst_connect, close_all, exchange_all, fixed_length, open_fds, raise_fd_limit
-from incore.transport.tcp_server import TcpServer
 from transport_helpers import WAIT, Echo
+
+from incore.transport.tcp_server import TcpServer
 
 CLIENTS = 1000
 MAX_WORKERS = 16
@@ -18,8 +20,9 @@ MAX_WORKERS = 16
 def test_a_thousand_connections_are_all_answered_by_a_bounded_number_of_threads() -> None:
     raise_fd_limit(4 * CLIENTS)
     threads_before = threading.active_count()
-    with TcpServer(Echo, host="127.0.0.1", name="crowd", workers=4,
-                   max_workers=MAX_WORKERS) as server:
+    with TcpServer(
+        Echo, host="127.0.0.1", name="crowd", workers=4, max_workers=MAX_WORKERS
+    ) as server:
         socks = burst_connect(server.address, CLIENTS, WAIT)
         try:
             for round_ in range(2):  # the second round finds every connection parked
@@ -31,7 +34,9 @@ def test_a_thousand_connections_are_all_answered_by_a_bounded_number_of_threads(
                 assert threads <= 1 + MAX_WORKERS, [t.name for t in server.threads()]
             fds = open_fds()  # the clients' and the server's sockets, and little else
             assert fds < 2 * CLIENTS + 100
-            print(f"\n{CLIENTS} connections: {threads} server threads "
-                  f"({len(server.threads())} now), {fds} descriptors open in the process")
+            print(
+                f"\n{CLIENTS} connections: {threads} server threads "
+                f"({len(server.threads())} now), {fds} descriptors open in the process"
+            )
         finally:
             close_all(socks)

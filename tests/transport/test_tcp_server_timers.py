@@ -1,18 +1,20 @@
 """TcpServer's handler deadlines, its pool under blocking handlers, and its portable poller."""
+
 from __future__ import annotations
 
 import queue
 import threading
 import time
 
-from incore.transport.tcp_server import Connection, TcpServer
 from transport_helpers import WAIT, Echo, client, recv_exactly
+
+from incore.transport.tcp_server import Connection, TcpServer
 
 SLACK = 0.15  # how late a deadline may fire on a loaded 2-CPU machine
 
 
 class Ticker(Echo):
-    """A handler with one timer (as IEC 104's t1/t2/t3): due ``after`` seconds from its
+    """A handler with one timer (as IEC 104's t1/t2/t3): due `after` seconds from its
     start, it sends b"tick" and notes when; echoes whatever it receives meanwhile."""
 
     after: float | None = 0.3
@@ -97,8 +99,7 @@ def test_the_pool_grows_to_its_bound_while_handlers_block() -> None:
                 release.wait(WAIT)
             super().data_received(data)
 
-    with TcpServer(Blocker, host="127.0.0.1", name="grow", workers=2,
-                   max_workers=6) as server:
+    with TcpServer(Blocker, host="127.0.0.1", name="grow", workers=2, max_workers=6) as server:
         blocked = [client(server.address) for _ in range(5)]
         try:
             for sock in blocked:
@@ -121,8 +122,15 @@ def test_the_pool_grows_to_its_bound_while_handlers_block() -> None:
 def test_the_portable_poller_serves_clients_that_come_and_go_quiet() -> None:
     """The selectors fallback (no epoll): connections park after every request (a short
     linger), so every request goes through the poller."""
-    with TcpServer(Echo, host="127.0.0.1", name="portable", portable_poller=True,
-                   linger=0.001, idle_timeout=5, handshake_timeout=None) as server:
+    with TcpServer(
+        Echo,
+        host="127.0.0.1",
+        name="portable",
+        portable_poller=True,
+        linger=0.001,
+        idle_timeout=5,
+        handshake_timeout=None,
+    ) as server:
         socks = [client(server.address) for _ in range(10)]
         try:
             for round_ in range(20):

@@ -6,7 +6,8 @@ import logging
 import queue
 import socket
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from incore.transport.tcp_server import Connection
 
@@ -16,12 +17,14 @@ WAIT = 5.0  # generous upper bound for any event a test waits on
 class LoopThread:
     """A minimal event loop: one thread running posted callables in order.
 
-    Mirrors the contract of the real loop's ``post(fn, *args)`` so the tests can check
+    Mirrors the contract of the real loop's `post(fn, *args)` so the tests can check
     that transport callbacks arrive on the loop thread and nowhere else.
     """
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[Callable[..., Any], tuple] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Callable[..., Any], tuple] | None] = (
+            queue.SimpleQueue()
+        )
         self.errors: list[BaseException] = []
         self.thread = threading.Thread(target=self._run, name="test-loop", daemon=True)
         self.thread.start()
@@ -30,7 +33,7 @@ class LoopThread:
         self._queue.put((fn, args))
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn`` on the loop thread and return its result (for stop-from-loop tests)."""
+        """Run `fn` on the loop thread and return its result (for stop-from-loop tests)."""
         done: queue.SimpleQueue = queue.SimpleQueue()
         self.post(lambda: done.put(fn(*args)))
         return done.get(timeout=WAIT)
@@ -122,9 +125,10 @@ class LogWatch(logging.Handler):
             return [m for m in self.messages if text in m]
 
     def wait_for(self, text: str, timeout: float = WAIT, count: int = 1) -> list[str]:
-        """The messages containing ``text`` once there are ``count`` of them (or raise)."""
+        """The messages containing `text` once there are `count` of them (or raise)."""
         with self._cond:
             if not self._cond.wait_for(lambda: len(self.having(text)) >= count, timeout):
-                raise AssertionError(f"no log message with {text!r} within {timeout} s; "
-                                     f"got {self.messages}")
+                raise AssertionError(
+                    f"no log message with {text!r} within {timeout} s; got {self.messages}"
+                )
             return self.having(text)

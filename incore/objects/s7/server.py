@@ -17,7 +17,8 @@ import enum
 import functools
 import logging
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ...core import Property, Signal, engine, get_loop, method, registry
 from ...protocols.s7.constants import Event, ReturnCode
@@ -216,7 +217,7 @@ class S7Server(ErrorReporting, MemoryHost):
         return True
 
     def _start(self, fatal: bool = False) -> bool:
-        """Listen; on failure report it, and retry if retryListen says so. ``fatal`` (the
+        """Listen; on failure report it, and retry if retryListen says so. `fatal` (the
         start at completion without retryListen) raises StartError instead."""
         self._retry = None
         if self._tcp is not None or self.isShutDown:

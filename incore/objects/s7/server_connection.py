@@ -10,12 +10,14 @@ that never gets that far is closed, and is the first to make room at maxClients.
 the codecs refuse drops that one connection with a ClientException event; every other
 connection keeps being served.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from ...core import get_loop
 from ...protocols.isotcp import IsoData, IsoDisconnected, IsoServerSession, IsoState
@@ -43,9 +45,13 @@ class ServerCore:
     even built); `owner` (the S7Server) is who the inbox's warnings name.
     """
 
-    def __init__(self, deliver: Callable[[list, bool, list], None],
-                 answer: Callable[[Job], None], listening: Callable[[], bool],
-                 owner: Any = None) -> None:
+    def __init__(
+        self,
+        deliver: Callable[[list, bool, list], None],
+        answer: Callable[[Job], None],
+        listening: Callable[[], bool],
+        owner: Any = None,
+    ) -> None:
         self.memory = ServerMemory()
         self.state = PlcState(cpu_status=CpuStatus.RUN)
         self.inbox = LoopInbox(_post, deliver, owner)
@@ -64,8 +70,16 @@ class ServerCore:
     def run_job(self, job: Job) -> None:
         _post(self._answer, job)
 
-    def emit(self, sender: str, code: int, ret: int = 0, p1: int = 0, p2: int = 0,
-             p3: int = 0, p4: int = 0) -> None:
+    def emit(
+        self,
+        sender: str,
+        code: int,
+        ret: int = 0,
+        p1: int = 0,
+        p2: int = 0,
+        p3: int = 0,
+        p4: int = 0,
+    ) -> None:
         """Queue an event for the loop if the mask lets it through and someone listens."""
         if code & self.event_mask and self.listening():
             self.inbox.event(S7ServerEvent(datetime.now(), sender, int(code), ret, p1, p2, p3, p4))
@@ -78,8 +92,20 @@ class ServerCore:
 class S7Connection:
     """One client: ISO session + S7 engine over its connection."""
 
-    __slots__ = ("core", "conn", "sender", "stopping", "access", "session", "engine", "failed",
-                 "aligned", "fast", "fast_count", "established")
+    __slots__ = (
+        "core",
+        "conn",
+        "sender",
+        "stopping",
+        "access",
+        "session",
+        "engine",
+        "failed",
+        "aligned",
+        "fast",
+        "fast_count",
+        "established",
+    )
 
     def __init__(self, core: ServerCore, conn: Connection) -> None:
         self.core = core
@@ -88,8 +114,9 @@ class S7Connection:
         self.stopping = core.stopping  # this run's flag: a later start() makes a new one
         self.access = ClientAccess(core, self.sender)
         self.session = IsoServerSession()
-        self.engine = S7ServerProtocol(self.access, state=core.state, max_pdu=core.pdu_request,
-                                       on_event=self._engine_event)
+        self.engine = S7ServerProtocol(
+            self.access, state=core.state, max_pdu=core.pdu_request, on_event=self._engine_event
+        )
         self.failed = False
         self.aligned = True  # every chunk so far was whole frames
         self.fast = False  # aligned, and the session is connected

@@ -1,8 +1,8 @@
 """One accepted connection, and what a protocol hands the server to drive it.
 
-A ``Connection`` is shared by three kinds of thread: the worker that serves it (reads, the
+A `Connection` is shared by three kinds of thread: the worker that serves it (reads, the
 handler's callbacks), the hub (timeouts, eviction, stop) and any thread that sends or closes
-(the application pushing a frame). So ``send`` and ``close`` are safe anywhere, and
+(the application pushing a frame). So `send` and `close` are safe anywhere, and
 everything else the server keeps here is either written by the one thread that owns the
 connection at that moment (see hub.py) or a flag whose stale value only costs a wake-up.
 """
@@ -12,11 +12,17 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from incore.transport.handover import call_quietly
-from incore.transport.sockets import (Address, ConnectionClosedError, SendTimeoutError,
-                                      send_within, shutdown_quietly)
+from incore.transport.sockets import (
+    Address,
+    ConnectionClosedError,
+    SendTimeoutError,
+    send_within,
+    shutdown_quietly,
+)
 
 __all__ = ["Connection", "ConnectionHandler", "TimedHandler"]
 
@@ -26,32 +32,32 @@ log = logging.getLogger("incore.transport.tcp_server")
 class ConnectionHandler(Protocol):
     """What the server drives for one connection; one callback at a time, on a worker.
 
-    A handler that keeps timers (IEC 104's t1, t2, t3) also has ``deadline()`` and
-    ``timer_expired(now)``: see TimedHandler.
+    A handler that keeps timers (IEC 104's t1, t2, t3) also has `deadline()` and
+    `timer_expired(now)`: see TimedHandler.
     """
 
     def data_received(self, data: bytes) -> None:
         """Consume a chunk of the stream (chunk boundaries carry no meaning)."""
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        """Called exactly once at the end; ``exc`` is None for an orderly close."""
+        """Called exactly once at the end; `exc` is None for an orderly close."""
 
 
 class TimedHandler(ConnectionHandler, Protocol):
-    """A handler with timers: the server calls ``timer_expired`` when its deadline comes.
+    """A handler with timers: the server calls `timer_expired` when its deadline comes.
 
-    ``deadline()`` is read after every callback (and when ``Connection.reschedule()`` says
+    `deadline()` is read after every callback (and when `Connection.reschedule()` says
     it changed), also while the connection is idle, so it must be a cheap read that any
-    thread may do. ``timer_expired(now)`` runs like data_received (never at the same time)
-    once ``time.monotonic()`` has reached the deadline; the handler checks which of its
+    thread may do. `timer_expired(now)` runs like data_received (never at the same time)
+    once `time.monotonic()` has reached the deadline; the handler checks which of its
     timers that is.
     """
 
     def deadline(self) -> float | None:
-        """The next time.monotonic() at which ``timer_expired`` is due, or None."""
+        """The next time.monotonic() at which `timer_expired` is due, or None."""
 
     def timer_expired(self, now: float) -> None:
-        """A deadline has come; ``now`` is the time.monotonic() it was seen at."""
+        """A deadline has come; `now` is the time.monotonic() it was seen at."""
 
 
 class Keeper(Protocol):
@@ -66,16 +72,40 @@ class Keeper(Protocol):
 
 
 class Connection:
-    """One accepted connection. ``send``, ``close``, ``mark_established`` and
-    ``reschedule`` may be called from any thread."""
+    """One accepted connection. `send`, `close`, `mark_established` and
+    `reschedule` may be called from any thread."""
 
-    __slots__ = ("peer", "id", "_sock", "_fd", "_hub", "_send_lock", "_state_lock", "_closed",
-                 "_close_callbacks", "_shut", "_handler", "_timed", "_due", "_parked",
-                 "_parked_at", "_registered", "_established", "_accepted_at", "_recv_timeout",
-                 "_send_timeout")
+    __slots__ = (
+        "peer",
+        "id",
+        "_sock",
+        "_fd",
+        "_hub",
+        "_send_lock",
+        "_state_lock",
+        "_closed",
+        "_close_callbacks",
+        "_shut",
+        "_handler",
+        "_timed",
+        "_due",
+        "_parked",
+        "_parked_at",
+        "_registered",
+        "_established",
+        "_accepted_at",
+        "_recv_timeout",
+        "_send_timeout",
+    )
 
-    def __init__(self, sock: socket.socket, peer: Address, conn_id: int,
-                 hub: Keeper | None = None, accepted_at: float = 0.0) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        peer: Address,
+        conn_id: int,
+        hub: Keeper | None = None,
+        accepted_at: float = 0.0,
+    ) -> None:
         self.peer: Address = peer
         self.id: int = conn_id
         self._sock = sock
@@ -107,14 +137,14 @@ class Connection:
 
     @property
     def established(self) -> bool:
-        """The protocol said its handshake is complete (``mark_established``)."""
+        """The protocol said its handshake is complete (`mark_established`)."""
         return self._established
 
     def send(self, data: bytes) -> None:
-        """Send all of ``data`` or raise; a failed send closes the connection.
+        """Send all of `data` or raise; a failed send closes the connection.
 
         Sends from several threads are serialised so frames never interleave. A peer that
-        does not take the bytes within the server's ``io_timeout`` (in total, however it
+        does not take the bytes within the server's `io_timeout` (in total, however it
         trickles) gets SendTimeoutError and is dropped, with a log line: after a partial
         send the stream is corrupt.
         """
@@ -125,9 +155,14 @@ class Connection:
                 send_within(self._sock, data, self._send_timeout, self.peer)
         except SendTimeoutError:
             if not self._shut:
-                log.warning("%s: dropped %s:%d: it did not take a %d-byte send within %g s "
-                            "(it stopped reading)", self._name(), *self.peer, len(data),
-                            self._send_timeout)
+                log.warning(
+                    "%s: dropped %s:%d: it did not take a %d-byte send within %g s "
+                    "(it stopped reading)",
+                    self._name(),
+                    *self.peer,
+                    len(data),
+                    self._send_timeout,
+                )
             self.close()
             raise
         except OSError:
@@ -150,13 +185,13 @@ class Connection:
         """Block until the connection is closed; True if it is.
 
         A handler that must block (waiting for a lock or for the application) should wait
-        on this, or on something a close callback signals, so ``stop()`` can end its
+        on this, or on something a close callback signals, so `stop()` can end its
         worker: Python threads cannot be interrupted from outside.
         """
         return self._closed.wait(timeout)
 
     def add_close_callback(self, fn: Callable[[], None]) -> None:
-        """Call ``fn()`` once, on the closing thread, when the connection closes.
+        """Call `fn()` once, on the closing thread, when the connection closes.
 
         Meant to wake a handler blocked on a Condition of its own; runs immediately if the
         connection is already closed.
@@ -179,7 +214,7 @@ class Connection:
                 self._hub.established(self)
 
     def reschedule(self) -> None:
-        """The handler's ``deadline()`` changed outside its callbacks (e.g. after a send
+        """The handler's `deadline()` changed outside its callbacks (e.g. after a send
         from another thread): the server reads it again."""
         if self._hub is not None:
             self._hub.reschedule(self)

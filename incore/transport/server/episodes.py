@@ -3,7 +3,7 @@
 A thousand clients refused at max_connections, or a thousand silent connections closed at
 their handshake timeout, are one thing that happened to the server, and a log line per
 client would bury everything else (and cost the hub time when it is busiest). An
-``Episode`` logs its first event and, once nothing more happened for ``quiet`` seconds (or
+`Episode` logs its first event and, once nothing more happened for `quiet` seconds (or
 the server stops), one summary with the count.
 """
 
@@ -20,11 +20,17 @@ EPISODE_QUIET = 2.0
 
 
 class Episode:
-    """``start`` is logged at the first event; ``summary`` (a format with ``{count}`` and
-    ``{seconds}``) when the episode ends. Used by the hub thread only."""
+    """`start` is logged at the first event; `summary` (a format with `{count}` and
+    `{seconds}`) when the episode ends. Used by the hub thread only."""
 
-    def __init__(self, name: str, start: str, summary: str, quiet: float = EPISODE_QUIET,
-                 level: int = logging.WARNING) -> None:
+    def __init__(
+        self,
+        name: str,
+        start: str,
+        summary: str,
+        quiet: float = EPISODE_QUIET,
+        level: int = logging.WARNING,
+    ) -> None:
         self.name = name
         self.start = start
         self.summary = summary
@@ -36,11 +42,16 @@ class Episode:
         self._last = 0.0
 
     def add(self, now: float, detail: str = "") -> None:
-        """One more event at ``now`` (time.monotonic()); ``detail`` goes in the first line."""
+        """One more event at `now` (time.monotonic()); `detail` goes in the first line."""
         if not self.count:
             self._first = now
-            log.log(self.level, "%s: %s%s", self.name, self.start,
-                    f" (first: {detail})" if detail else "")
+            log.log(
+                self.level,
+                "%s: %s%s",
+                self.name,
+                self.start,
+                f" (first: {detail})" if detail else "",
+            )
         self.count += 1
         self.total += 1
         self._last = now
@@ -57,6 +68,10 @@ class Episode:
     def end(self) -> None:
         """Log the summary of a running episode (stop calls this)."""
         if self.count:
-            log.log(self.level, "%s: %s", self.name, self.summary.format(
-                count=self.count, seconds=f"{self._last - self._first:.1f}"))
+            log.log(
+                self.level,
+                "%s: %s",
+                self.name,
+                self.summary.format(count=self.count, seconds=f"{self._last - self._first:.1f}"),
+            )
             self.count = 0

@@ -14,7 +14,7 @@ handlers' own deadlines (a heap), the end of log episodes and the check that the
 are not all stuck. Accepts are batched until the listen queue is empty.
 
 Ownership, which is what makes this safe without a lock per request: a parked connection
-belongs to the hub, which flips ``_parked`` off and hands it to exactly one worker; that
+belongs to the hub, which flips `_parked` off and hands it to exactly one worker; that
 worker alone reads and calls the handler until it parks the connection again (under the
 hub's lock, arming the poller last) or releases it. Readiness reported for a connection
 that is not parked is ignored: arming is level-triggered, so nothing is lost. Any thread
@@ -31,8 +31,9 @@ import socket
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from incore.transport.handover import call_quietly
 from incore.transport.server.connection import Connection
@@ -89,8 +90,9 @@ class Hub:
         self._poller = make_poller(self._wake, cfg.portable)
         self._poller.watch(self._listen_fd)
         self._poller.watch(self._wake_r.fileno())
-        self.pool = WorkerPool(cfg.name, lambda conn, why: serve(self, conn, why),
-                               cfg.workers, cfg.max_workers)
+        self.pool = WorkerPool(
+            cfg.name, lambda conn, why: serve(self, conn, why), cfg.workers, cfg.max_workers
+        )
         self._lock = threading.Lock()
         self.conns: dict[int, Connection] = {}  # admitted and counted against max
         self._by_fd: dict[int, Connection] = {}  # every open socket, evicted ones too
@@ -106,25 +108,38 @@ class Hub:
         self._stopping = False
         self._stop_deadline = math.inf
         limit = cfg.max_connections
-        self.refused = Episode(cfg.name, f"max_connections={limit} reached: refusing new "
-                               "connections", f"refused {{count}} connection(s) in "
-                               f"{{seconds}} s (max_connections={limit})")
-        self.evicted = Episode(cfg.name, "max_connections reached: closing connections "
-                               "that have not completed their handshake to make room",
-                               "closed {count} un-established connection(s) in {seconds} s "
-                               "to make room")
-        self.expired = Episode(cfg.name, f"closing connections that do not complete their "
-                               f"handshake within {cfg.handshake_timeout:g} s"
-                               if cfg.handshake_timeout else "", "closed {count} "
-                               "connection(s) at the handshake timeout in {seconds} s")
-        self.idled = Episode(cfg.name, f"closing connections idle for {cfg.idle_timeout:g} s"
-                             if cfg.idle_timeout else "", "closed {count} idle connection(s) "
-                             "in {seconds} s", level=logging.INFO)
-        self.accept_failed = Episode(cfg.name, "accept() failed, pausing the listener",
-                                     "accept() failed {count} time(s) in {seconds} s",
-                                     level=logging.ERROR)
-        self._episodes = (self.refused, self.evicted, self.expired, self.idled,
-                          self.accept_failed)
+        self.refused = Episode(
+            cfg.name,
+            f"max_connections={limit} reached: refusing new connections",
+            f"refused {{count}} connection(s) in {{seconds}} s (max_connections={limit})",
+        )
+        self.evicted = Episode(
+            cfg.name,
+            "max_connections reached: closing connections "
+            "that have not completed their handshake to make room",
+            "closed {count} un-established connection(s) in {seconds} s to make room",
+        )
+        self.expired = Episode(
+            cfg.name,
+            f"closing connections that do not complete their "
+            f"handshake within {cfg.handshake_timeout:g} s"
+            if cfg.handshake_timeout
+            else "",
+            "closed {count} connection(s) at the handshake timeout in {seconds} s",
+        )
+        self.idled = Episode(
+            cfg.name,
+            f"closing connections idle for {cfg.idle_timeout:g} s" if cfg.idle_timeout else "",
+            "closed {count} idle connection(s) in {seconds} s",
+            level=logging.INFO,
+        )
+        self.accept_failed = Episode(
+            cfg.name,
+            "accept() failed, pausing the listener",
+            "accept() failed {count} time(s) in {seconds} s",
+            level=logging.ERROR,
+        )
+        self._episodes = (self.refused, self.evicted, self.expired, self.idled, self.accept_failed)
         self.thread = threading.Thread(target=self._run, name=f"{cfg.name}-hub", daemon=True)
 
     # -- any thread ---------------------------------------------------------------------
@@ -134,7 +149,7 @@ class Hub:
 
     def stop(self, deadline: float) -> None:
         """Close the listener and every connection; the hub ends once no connection is
-        left parked (workers end the others) or at ``deadline``."""
+        left parked (workers end the others) or at `deadline`."""
         with self._lock:
             self._stopping = True
             self._stop_deadline = deadline
@@ -219,8 +234,9 @@ class Hub:
         with conn._send_lock:  # never free the descriptor under a concurrent send
             conn._sock.close()
         if handler is not None:
-            call_quietly(f"{self.name}: connection_lost of {conn!r}", handler.connection_lost,
-                         error)
+            call_quietly(
+                f"{self.name}: connection_lost of {conn!r}", handler.connection_lost, error
+            )
 
     # -- the hub thread -------------------------------------------------------------------
     def _run(self) -> None:
@@ -395,8 +411,7 @@ class Hub:
         elif now >= self._stall_at:
             started = pool.grow()
             if started:
-                log.info("%s: every worker is busy or blocked; %d more started", self.name,
-                         started)
+                log.info("%s: every worker is busy or blocked; %d more started", self.name, started)
             self._stall_at = now + STALL
 
     # -- stopping ---------------------------------------------------------------------------

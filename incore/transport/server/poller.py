@@ -4,7 +4,7 @@ The hub waits on every idle connection at once. A connection that becomes readab
 handed to a worker and must not be reported again until the worker gives it back, so the
 poller reports each arming once: epoll's EPOLLONESHOT does that in the kernel, and the
 worker re-arms with a single epoll_ctl from its own thread, without waking the hub. Where
-there is no epoll, ``SelectorPoller`` does the same with a ``selectors`` selector: report,
+there is no epoll, `SelectorPoller` does the same with a `selectors` selector: report,
 unregister, and re-register (and wake the hub, whose wait would not see the new socket).
 """
 
@@ -13,33 +13,33 @@ from __future__ import annotations
 import select
 import selectors
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["Poller", "EpollPoller", "SelectorPoller", "make_poller"]
 
 
 class Poller:
-    """What the hub needs; ``arm``/``forget`` may be called from any thread."""
+    """What the hub needs; `arm`/`forget` may be called from any thread."""
 
     def watch(self, fd: int) -> None:
-        """Report ``fd`` (the listener, the wake-up socket) whenever it is readable."""
+        """Report `fd` (the listener, the wake-up socket) whenever it is readable."""
         raise NotImplementedError
 
     def arm(self, fd: int, first: bool) -> None:
-        """Report ``fd`` once, when it is readable (``first``: never armed before)."""
+        """Report `fd` once, when it is readable (`first`: never armed before)."""
         raise NotImplementedError
 
     def disarm(self, fd: int) -> None:
-        """Take back an armed ``fd`` that has not been reported (the hub hands the
+        """Take back an armed `fd` that has not been reported (the hub hands the
         connection to a worker for another reason: its handler's deadline)."""
         raise NotImplementedError
 
     def forget(self, fd: int) -> None:
-        """Stop watching ``fd`` (before it is closed); quiet if it is not watched."""
+        """Stop watching `fd` (before it is closed); quiet if it is not watched."""
         raise NotImplementedError
 
     def poll(self, timeout: float | None) -> list[int]:
-        """The descriptors that are readable, waiting at most ``timeout`` seconds."""
+        """The descriptors that are readable, waiting at most `timeout` seconds."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -81,11 +81,14 @@ class EpollPoller(Poller):
 
 
 class SelectorPoller(Poller):
-    """Elsewhere: a ``selectors`` selector; a reported connection is unregistered until it
-    is armed again, and arming wakes the hub (``wake``) so its next wait includes it."""
+    """Elsewhere: a `selectors` selector; a reported connection is unregistered until it
+    is armed again, and arming wakes the hub (`wake`) so its next wait includes it."""
 
-    def __init__(self, wake: Callable[[], None],
-                 kind: type[selectors.BaseSelector] = selectors.DefaultSelector) -> None:
+    def __init__(
+        self,
+        wake: Callable[[], None],
+        kind: type[selectors.BaseSelector] = selectors.DefaultSelector,
+    ) -> None:
         self._selector = kind()
         self._wake = wake
         self._lock = threading.Lock()
@@ -130,7 +133,7 @@ class SelectorPoller(Poller):
 
 
 def make_poller(wake: Callable[[], None], portable: bool = False) -> Poller:
-    """epoll where the platform has it, else a selectors selector. ``portable`` picks the
+    """Epoll where the platform has it, else a selectors selector. `portable` picks the
     fallback with poll() (which, unlike epoll, needs the wake-ups), so Linux tests it too."""
     if hasattr(select, "epoll") and not portable:
         return EpollPoller()

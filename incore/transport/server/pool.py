@@ -1,12 +1,12 @@
 """A bounded pool of worker threads that serve connections handed to them by the hub.
 
-Up to ``size`` workers start as work arrives and stay. A handler may block its worker
+Up to `size` workers start as work arrives and stay. A handler may block its worker
 (S7's lockArea, a read that waits for the application, a send to a peer that stopped
 reading), which a pool of a few threads would turn into a server that stops answering
-everybody. So the hub watches ``taken`` while connections wait: if no worker has taken a
-task for a while, every worker is stuck, and the hub calls ``grow``: more start, up to
-``max_size``. Those extra workers end after EXTRA_IDLE seconds without work. The thread
-count is thus bounded by ``max_size`` whatever the peers and handlers do.
+everybody. So the hub watches `taken` while connections wait: if no worker has taken a
+task for a while, every worker is stuck, and the hub calls `grow`: more start, up to
+`max_size`. Those extra workers end after EXTRA_IDLE seconds without work. The thread
+count is thus bounded by `max_size` whatever the peers and handlers do.
 """
 
 from __future__ import annotations
@@ -16,20 +16,21 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["WorkerPool"]
 
 log = logging.getLogger("incore.transport.tcp_server")
 
-#: Seconds an extra worker (beyond ``size``) waits for work before it ends.
+#: Seconds an extra worker (beyond `size`) waits for work before it ends.
 EXTRA_IDLE = 10.0
 
 
 class WorkerPool:
-    """Runs ``serve(*task)`` for every submitted task, in order, on its threads.
+    """Runs `serve(*task)` for every submitted task, in order, on its threads.
 
-    ``queue`` is public for the serving loop's fairness check: a worker gives its connection
+    `queue` is public for the serving loop's fairness check: a worker gives its connection
     back to the hub when other connections wait (a deque's truth is a cheap read).
     """
 
@@ -58,7 +59,7 @@ class WorkerPool:
             return list(self._threads)
 
     def submit(self, *task: Any) -> None:
-        """Queue a task; wake an idle worker, or start one while fewer than ``size`` run."""
+        """Queue a task; wake an idle worker, or start one while fewer than `size` run."""
         with self._cond:
             self.queue.append(task)
             if self._idle:
@@ -69,7 +70,7 @@ class WorkerPool:
 
     def grow(self) -> int:
         """Every worker is blocked and tasks wait: start one per waiting task, up to
-        ``max_size`` workers in all. Returns how many started."""
+        `max_size` workers in all. Returns how many started."""
         with self._cond:
             if self._closed:
                 return 0
@@ -85,7 +86,7 @@ class WorkerPool:
             self._cond.notify_all()
 
     def join(self, deadline: float) -> list[str]:
-        """Wait for the workers until ``deadline`` (time.monotonic()); the names of those
+        """Wait for the workers until `deadline` (time.monotonic()); the names of those
         still running (the calling thread, if it is one, is not waited for)."""
         me = threading.current_thread()
         for thread in self.threads():
@@ -96,8 +97,12 @@ class WorkerPool:
     def _spawn(self) -> None:
         """Start a worker; called with the lock held."""
         extra = len(self._threads) >= self._size
-        thread = threading.Thread(target=self._work, args=(extra,), daemon=True,
-                                  name=f"{self.name}-worker-{next(self._numbers)}")
+        thread = threading.Thread(
+            target=self._work,
+            args=(extra,),
+            daemon=True,
+            name=f"{self.name}-worker-{next(self._numbers)}",
+        )
         self._threads.add(thread)
         thread.start()
 

@@ -3,12 +3,12 @@
 While a client keeps sending, its worker stays in a blocking recv() on its socket and
 answers from there: one recv and one send per request, the same two system calls (and no
 more Python) than a thread of its own would cost, which is what a busy client needs. The
-socket's SO_RCVTIMEO is the server's ``linger``: a recv that stays empty that long means
+socket's SO_RCVTIMEO is the server's `linger`: a recv that stays empty that long means
 the client went quiet, and the connection goes back to the hub, which waits on all idle
 connections at once. A worker also gives its connection back after a request when other
 connections wait for a worker, so a few busy clients cannot starve the rest.
 
-Handlers with timers (``deadline()``/``timer_expired(now)``) are served the same way; their
+Handlers with timers (`deadline()`/`timer_expired(now)`) are served the same way; their
 recv timeout shrinks to the deadline when that is nearer than the linger, so a timer fires
 on time on a busy connection too. The hub fires it for a parked one.
 """
@@ -19,7 +19,8 @@ import logging
 import socket
 import time
 from collections import deque
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from incore.transport.server.connection import Connection
 from incore.transport.sockets import set_kernel_timeout, tune
@@ -59,7 +60,7 @@ class Hub(Protocol):
 
 
 def serve(hub: Hub, conn: Connection, why: int) -> None:
-    """Serve ``conn`` until it falls quiet, others wait, or it ends (a pool task)."""
+    """Serve `conn` until it falls quiet, others wait, or it ends (a pool task)."""
     handler = conn._handler
     if handler is None:
         handler = _open(hub, conn)
@@ -78,8 +79,7 @@ def serve(hub: Hub, conn: Connection, why: int) -> None:
         error = outcome
     except Exception as exc:
         error = exc
-        log.warning("%s: %r closed: its handler raised %r", hub.name, conn, exc,
-                    exc_info=True)
+        log.warning("%s: %r closed: its handler raised %r", hub.name, conn, exc, exc_info=True)
     hub.release(conn, handler, error)
 
 
@@ -98,13 +98,15 @@ def _open(hub: Hub, conn: Connection) -> Any:
         handler = hub.factory(conn)
     except Exception as exc:
         if not isinstance(exc, OSError):
-            log.warning("%s: %r closed: the handler factory raised %r", hub.name, conn, exc,
-                        exc_info=True)
+            log.warning(
+                "%s: %r closed: the handler factory raised %r", hub.name, conn, exc, exc_info=True
+            )
         hub.release(conn, None, exc)
         return None
     conn._handler = handler
-    conn._timed = callable(getattr(handler, "deadline", None)) and \
-        callable(getattr(handler, "timer_expired", None))
+    conn._timed = callable(getattr(handler, "deadline", None)) and callable(
+        getattr(handler, "timer_expired", None)
+    )
     return handler
 
 
@@ -154,7 +156,7 @@ def _fire_if_due(conn: Connection, handler: Any) -> bool:
 
 
 def _bound_recv(hub: Hub, conn: Connection) -> None:
-    """recv waits at most the linger, or until the handler's deadline if that is nearer."""
+    """Recv waits at most the linger, or until the handler's deadline if that is nearer."""
     wait = hub.linger
     due = conn._due
     if due is not None:
