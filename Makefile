@@ -7,7 +7,7 @@ SNAP7C_VENV := .venv-snap7c
 BIN := $(VENV)/bin
 APP ?= examples/quickstart.yaml
 
-.PHONY: run test bench install clean schema docs tools
+.PHONY: run test lint bench install clean schema docs tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,12 @@ tools:
 run: $(VENV)/.installed
 	$(BIN)/incore run $(APP)
 
-test: $(VENV)/.installed-test $(SNAP7C_VENV)/.installed tools
+# Lint first: ruff's lint and format check (configured in pyproject.toml) take seconds.
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(VENV)/.installed-test $(SNAP7C_VENV)/.installed tools lint
 	INCORE_SNAP7C_PYTHON=$(abspath $(SNAP7C_VENV))/bin/python $(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-bench $(SNAP7C_VENV)/.installed

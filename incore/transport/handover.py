@@ -1,13 +1,13 @@
 """Handing work from transport threads to the application's event loop.
 
-Transport threads never touch application objects: they call ``post(fn, *args)``
-(the loop's thread-safe ``loop.post``) and the loop runs ``fn`` on its own thread.
+Transport threads never touch application objects: they call `post(fn, *args)`
+(the loop's thread-safe `loop.post`) and the loop runs `fn` on its own thread.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Courier:
         self._open = False
 
     def deliver(self, fn: Callable[..., object], *args: object) -> None:
-        """Post ``fn(*args)``; never raises into the transport thread."""
+        """Post `fn(*args)`; never raises into the transport thread."""
         if not self._open:
             return
         try:

@@ -1,34 +1,35 @@
 """Driving a sans-IO protocol engine over a connected stream: incore's one receive loop.
 
-An engine (:class:`~incore.protocols.contract.StreamEngine`) turns received bytes into
-events and queues the bytes it wants sent; it has no socket and no clock. ``Link`` lends it
+An engine (`StreamEngine`) turns received bytes into
+events and queues the bytes it wants sent; it has no socket and no clock. `Link` lends it
 both: it writes what the engine queued, receives with a deadline until the event a caller
 waits for comes, and fires the engine's timers when they are due. It knows no protocol, so
 S7 clients, the Modbus and IEC 104 clients to come and the test servers all receive here.
 
 A request/response exchange with a nearby PLC takes tens of microseconds, so two things
 keep the common case short. Receives spin briefly before sleeping (see
-:mod:`incore.transport.spin`). And a :class:`~incore.protocols.contract.Framing` engine that
-offers :class:`QuickFraming`'s two methods has a small request framed in one go and a reply
+`incore.transport.spin`). And a `Framing` engine that
+offers `QuickFraming`'s two methods has a small request framed in one go and a reply
 that arrives as exactly one whole frame taken straight from the recv, without the event
 objects (ISO-on-TCP does: almost every S7 reply is one DT in one segment).
 
-What went wrong is reported through ``fail``, the owner's policy: S7 turns each
-:class:`Failure` into snap7's numbered errors, the default into transport errors. Either
+What went wrong is reported through `fail`, the owner's policy: S7 turns each
+`Failure` into snap7's numbered errors, the default into transport errors. Either
 way it is an OSError: the link is unusable, and ClientWorker closes it.
 """
+
 from __future__ import annotations
 
 import enum
 import time
 from collections import deque
-from typing import Callable, Generic, NoReturn, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Generic, NoReturn, Protocol, TypeVar
 
 from incore.protocols.contract import PduReceived, StreamEngine, Untimed
 from incore.protocols.errors import ProtocolError
 from incore.transport.link_stream import BlockingStream
-from incore.transport.sockets import (ConnectionClosedError, ReceiveTimeoutError,
-                                      SendTimeoutError)
+from incore.transport.sockets import ConnectionClosedError, ReceiveTimeoutError, SendTimeoutError
 
 __all__ = ["Failure", "Fail", "Link", "LinkError", "QuickFraming", "transport_failure"]
 
@@ -55,7 +56,7 @@ Fail = Callable[[Failure, str], OSError]
 
 
 class LinkError(ConnectionError):
-    """A link failed (the default policy); ``failure`` says how, the cause is chained."""
+    """A link failed (the default policy); `failure` says how, the cause is chained."""
 
     def __init__(self, failure: Failure, detail: str) -> None:
         super().__init__(detail)
@@ -63,7 +64,7 @@ class LinkError(ConnectionError):
 
 
 def transport_failure(failure: Failure, detail: str) -> OSError:
-    """The default policy: the transport's timeout errors, else :class:`LinkError`."""
+    """The default policy: the transport's timeout errors, else `LinkError`."""
     if failure is Failure.TIMEOUT:
         return ReceiveTimeoutError(detail)
     if failure is Failure.SEND_TIMEOUT:
@@ -75,11 +76,11 @@ class QuickFraming(Protocol):
     """What a framing engine may offer so that a link takes the common case short."""
 
     def frame_pdu(self, pdu: bytes) -> bytes | None:
-        """The whole frame of ``pdu`` if it fits one (else None: queue it with send_pdu)."""
+        """The whole frame of `pdu` if it fits one (else None: queue it with send_pdu)."""
         ...
 
     def whole_payload(self, data: bytes) -> bytes | None:
-        """The PDU of ``data`` if it is exactly one whole frame the engine would turn into
+        """The PDU of `data` if it is exactly one whole frame the engine would turn into
         one PduReceived and nothing else (else None: feed it to receive_data)."""
         ...
 
@@ -89,19 +90,36 @@ def _reason(exc: OSError) -> str:
 
 
 class Link(Generic[E]):
-    """One connection: a :class:`BlockingStream` and the engine that speaks on it.
+    """One connection: a `BlockingStream` and the engine that speaks on it.
 
-    ``timeout`` bounds each wait (for an event, for each send). Events come out in the
-    order they were received; those a wait did not want go to ``others`` (by default
-    they are kept in :attr:`held`), so nothing is lost. Used by one thread at a time.
+    `timeout` bounds each wait (for an event, for each send). Events come out in the
+    order they were received; those a wait did not want go to `others` (by default
+    they are kept in `held`), so nothing is lost. Used by one thread at a time.
     """
 
-    __slots__ = ("stream", "engine", "timeout", "where", "fail", "others", "held", "_inbox",
-                 "_timed", "_quick", "_whole")
+    __slots__ = (
+        "stream",
+        "engine",
+        "timeout",
+        "where",
+        "fail",
+        "others",
+        "held",
+        "_inbox",
+        "_timed",
+        "_quick",
+        "_whole",
+    )
 
-    def __init__(self, stream: BlockingStream, engine: StreamEngine[E], timeout: float, *,
-                 fail: Fail = transport_failure,
-                 others: Callable[[E], None] | None = None) -> None:
+    def __init__(
+        self,
+        stream: BlockingStream,
+        engine: StreamEngine[E],
+        timeout: float,
+        *,
+        fail: Fail = transport_failure,
+        others: Callable[[E], None] | None = None,
+    ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
         self.stream = stream
@@ -116,10 +134,10 @@ class Link(Generic[E]):
         self._timed = not isinstance(engine, Untimed)
         # QuickFraming's methods, if the engine has them; transfer() frames in one go (and
         # takes one receive as the whole answer) only with both, and with no timer to run.
-        self._whole: Callable[[bytes], bytes | None] | None = getattr(engine, "whole_payload",
-                                                                      None)
-        self._quick: Callable[[bytes], bytes | None] | None = \
+        self._whole: Callable[[bytes], bytes | None] | None = getattr(engine, "whole_payload", None)
+        self._quick: Callable[[bytes], bytes | None] | None = (
             getattr(engine, "frame_pdu", None) if self._whole and not self._timed else None
+        )
 
     def __repr__(self) -> str:
         return f"<Link {self.where} {type(self.engine).__name__}{' closed' if self.closed else ''}>"
@@ -135,7 +153,7 @@ class Link(Generic[E]):
 
     # -- sending ---------------------------------------------------------------------------
     def send(self, data: bytes) -> None:
-        """Send ``data`` as it is (a frame already made) within the timeout."""
+        """Send `data` as it is (a frame already made) within the timeout."""
         try:
             self.stream.send(data, self.timeout)
         except OSError as exc:
@@ -156,7 +174,7 @@ class Link(Generic[E]):
         self.flush()
 
     def flush_quietly(self, timeout: float = GOODBYE_TIMEOUT) -> None:
-        """Send what the engine queued, if the stream takes it within ``timeout`` (at most
+        """Send what the engine queued, if the stream takes it within `timeout` (at most
         the link's): for a goodbye, which must never fail or hold up a close."""
         try:
             out = self.engine.data_to_send()
@@ -167,8 +185,8 @@ class Link(Generic[E]):
 
     # -- receiving -------------------------------------------------------------------------
     def next_event(self, deadline: float | None = None, missing: str = "no answer") -> E:
-        """The next event, receiving until one comes; the ``fail`` policy's TIMEOUT error
-        ("host:port: <missing> within <timeout> s") once ``deadline`` (a time.monotonic()
+        """The next event, receiving until one comes; the `fail` policy's TIMEOUT error
+        ("host:port: <missing> within <timeout> s") once `deadline` (a time.monotonic()
         reading; default: the timeout from now) has passed."""
         inbox = self._inbox
         if not inbox:
@@ -180,9 +198,10 @@ class Link(Generic[E]):
                     self._feed(data)
         return inbox.popleft()
 
-    def wait_for(self, wanted: Callable[[E], bool], deadline: float | None = None,
-                 missing: str = "no answer") -> E:
-        """The first event ``wanted`` accepts; the ones before it go to ``others``."""
+    def wait_for(
+        self, wanted: Callable[[E], bool], deadline: float | None = None, missing: str = "no answer"
+    ) -> E:
+        """The first event `wanted` accepts; the ones before it go to `others`."""
         if deadline is None:
             deadline = _monotonic() + self.timeout
         while True:
@@ -192,8 +211,8 @@ class Link(Generic[E]):
             self.others(event)
 
     def receive_pdu(self, deadline: float | None = None) -> bytes:
-        """The payload of the next :class:`PduReceived` (a framing engine's); the events
-        before it go to ``others``."""
+        """The payload of the next `PduReceived` (a framing engine's); the events
+        before it go to `others`."""
         inbox, whole = self._inbox, self._whole
         if deadline is None:
             deadline = _monotonic() + self.timeout
@@ -214,7 +233,7 @@ class Link(Generic[E]):
     def transfer(self, pdu: bytes) -> bytes:
         """Send one request PDU and return the next PDU received: its answer, for a protocol
         that has one request under way at a time (S7, Modbus). Whatever was received before
-        the request went out can not be that answer; it goes to ``others`` first."""
+        the request went out can not be that answer; it goes to `others` first."""
         inbox = self._inbox
         while inbox:
             self.others(inbox.popleft())
@@ -270,7 +289,7 @@ class Link(Generic[E]):
         return None if due is None else due - _monotonic()
 
     def readable(self, timeout: float = 0.0) -> bool:
-        """Whether an event or bytes can be taken now, waiting up to ``timeout``."""
+        """Whether an event or bytes can be taken now, waiting up to `timeout`."""
         return bool(self._inbox) or self.stream.readable(timeout)
 
     def peer_closed(self) -> bool:
@@ -279,7 +298,7 @@ class Link(Generic[E]):
 
     # -- internals -------------------------------------------------------------------------
     def _wait(self, deadline: float, missing: str) -> bytes:
-        """Receive once, until ``deadline`` or the engine's next timer, firing that when it
+        """Receive once, until `deadline` or the engine's next timer, firing that when it
         is due: the bytes received (b"" if none came)."""
         now = _monotonic()
         if self._timed:
@@ -291,8 +310,7 @@ class Link(Generic[E]):
                 return self._recv(due - now)
         left = deadline - now
         if left <= 0:
-            raise self.fail(Failure.TIMEOUT, f"{self.where}: {missing} within "
-                                             f"{self.timeout:g} s")
+            raise self.fail(Failure.TIMEOUT, f"{self.where}: {missing} within {self.timeout:g} s")
         return self._recv(left)
 
     def _recv(self, wait: float) -> bytes:
@@ -305,8 +323,9 @@ class Link(Generic[E]):
 
     def _send_failed(self, exc: OSError) -> OSError:
         if isinstance(exc, SendTimeoutError):
-            return self.fail(Failure.SEND_TIMEOUT, f"{self.where}: send timed out after "
-                                                   f"{self.timeout:g} s")
+            return self.fail(
+                Failure.SEND_TIMEOUT, f"{self.where}: send timed out after {self.timeout:g} s"
+            )
         return self.fail(Failure.SEND, f"{self.where}: {_reason(exc)}")
 
     def _receive_failed(self, exc: OSError) -> OSError:
@@ -317,8 +336,11 @@ class Link(Generic[E]):
         """Hand received bytes to the engine, keep its events, send what it queued."""
         engine = self.engine
         try:
-            events = engine.receive_data(data, _monotonic()) if self._timed \
+            events = (
+                engine.receive_data(data, _monotonic())
+                if self._timed
                 else engine.receive_data(data)
+            )
         except ProtocolError as exc:
             self._refused(exc)
         if events:

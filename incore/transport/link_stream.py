@@ -2,33 +2,42 @@
 
 Request/response code wants blocking reads that can never hang ("the reply, or an error
 within the timeout"); a connection that also listens for unsolicited data wants to ask
-"is anything there?" without waiting. ``BlockingStream`` serves both on one socket, owned
-by one thread at a time, and ``open_connection`` makes the socket, bounded too.
+"is anything there?" without waiting. `BlockingStream` serves both on one socket, owned
+by one thread at a time, and `open_connection` makes the socket, bounded too.
 """
+
 from __future__ import annotations
 
 import select
 import socket
 import time
-from typing import Callable
+from collections.abc import Callable
 
+from incore.transport.sockets import (
+    RECV_SIZE,
+    Address,
+    ConnectionClosedError,
+    ReceiveTimeoutError,
+    peer_of,
+    sendall,
+    set_kernel_timeout,
+    shutdown_quietly,
+    tune,
+    use_kernel_timeouts,
+)
 from incore.transport.spin import DEFAULT_BUDGET, DONTWAIT, SPIN, TIMED, Spinner
-from incore.transport.sockets import (RECV_SIZE, Address, ConnectionClosedError,
-                                      ReceiveTimeoutError, peer_of, sendall,
-                                      set_kernel_timeout, shutdown_quietly, tune,
-                                      use_kernel_timeouts)
 
 __all__ = ["BlockingStream", "open_connection"]
 
 
-def open_connection(host: str, port: int, timeout: float,
-                    on_socket: Callable[[socket.socket], None] | None = None
-                    ) -> socket.socket:
-    """Connect within ``timeout`` seconds in total, trying each resolved address.
+def open_connection(
+    host: str, port: int, timeout: float, on_socket: Callable[[socket.socket], None] | None = None
+) -> socket.socket:
+    """Connect within `timeout` seconds in total, trying each resolved address.
 
-    ``on_socket`` is told about each socket before its blocking connect(), so another
+    `on_socket` is told about each socket before its blocking connect(), so another
     thread can abort the attempt with shutdown(). Name resolution itself is not bounded
-    by ``timeout``; pass IP addresses where that matters.
+    by `timeout`; pass IP addresses where that matters.
     """
     if timeout <= 0:
         raise ValueError("timeout must be > 0")
@@ -62,11 +71,12 @@ class BlockingStream:
     calls. The socket stays in blocking mode and waits are bounded by the kernel
     (SO_RCVTIMEO/SO_SNDTIMEO, re-armed only when the bound changes): Python's own socket
     timeouts cost a poll() before every send and recv. Receives land in one reusable buffer,
-    and poll for up to ``spin`` seconds before sleeping (see incore.transport.spin).
+    and poll for up to `spin` seconds before sleeping (see incore.transport.spin).
     """
 
-    def __init__(self, sock: socket.socket, io_timeout: float = 5.0,
-                 spin: float = DEFAULT_BUDGET) -> None:
+    def __init__(
+        self, sock: socket.socket, io_timeout: float = 5.0, spin: float = DEFAULT_BUDGET
+    ) -> None:
         if io_timeout <= 0:
             raise ValueError("io_timeout must be > 0")
         self._sock = sock
@@ -88,7 +98,7 @@ class BlockingStream:
         return self._closed
 
     def send(self, data: bytes, timeout: float | None = None) -> None:
-        """Send all of ``data`` (one sendall) within ``timeout`` (default ``io_timeout``)."""
+        """Send all of `data` (one sendall) within `timeout` (default `io_timeout`)."""
         if self._closed:
             self._check_open()
         bound = timeout or self.io_timeout
@@ -97,7 +107,7 @@ class BlockingStream:
         sendall(self._sock, data, self.peer)
 
     def recv_exactly(self, n: int, timeout: float | None = None) -> bytes:
-        """Return exactly ``n`` bytes, waiting at most ``timeout`` in total.
+        """Return exactly `n` bytes, waiting at most `timeout` in total.
 
         Raises ReceiveTimeoutError (bytes received so far stay buffered) or
         ConnectionClosedError when the peer closes first.
@@ -112,7 +122,7 @@ class BlockingStream:
     def recv_some(self, timeout: float | None = None, spin: bool = True) -> bytes:
         """Return whatever is available (at least one byte), for stream-shaped protocols.
 
-        ``spin=False`` sleeps at once: for a wait that expects nothing (a liveness probe),
+        `spin=False` sleeps at once: for a wait that expects nothing (a liveness probe),
         which would only teach the spinner that the peer is slow.
         """
         if self._buf:
@@ -125,7 +135,7 @@ class BlockingStream:
 
     def recv_now(self) -> bytes:
         """What has arrived already (b"" if nothing), without waiting: for a connection that
-        listens between requests, after :meth:`fileno` was reported readable.
+        listens between requests, after `fileno` was reported readable.
 
         Raises ConnectionClosedError at EOF.
         """
@@ -150,7 +160,7 @@ class BlockingStream:
         return bytes(self._rx[:got])
 
     def readable(self, timeout: float = 0.0) -> bool:
-        """Whether bytes (or the peer's EOF) can be read now, waiting up to ``timeout``."""
+        """Whether bytes (or the peer's EOF) can be read now, waiting up to `timeout`."""
         if self._buf:
             return True
         if self._closed:
@@ -192,7 +202,7 @@ class BlockingStream:
             raise ConnectionClosedError(f"{self.peer[0]}:{self.peer[1]}: stream is closed")
 
     def _arm(self, option: int, timeout: float) -> None:
-        """Bound the next blocking send/recv by ``timeout`` (a syscall only when it changed
+        """Bound the next blocking send/recv by `timeout` (a syscall only when it changed
         by more than 1 ms or 1 %, so a deadline's shrinking remainder is not re-armed)."""
         if self._kernel_timeouts:
             self._asked[option] = timeout  # the callers skip asking again for the same bound
@@ -208,7 +218,7 @@ class BlockingStream:
             self._sock.settimeout(timeout)
 
     def _recv_once(self, wait: float, timeout: float, spin: bool = True) -> int:
-        """One recv into the reusable buffer, waiting at most ``wait``; returns its length."""
+        """One recv into the reusable buffer, waiting at most `wait`; returns its length."""
         if self._closed:
             self._check_open()
         spinner = self._spinner
@@ -232,8 +242,9 @@ class BlockingStream:
         try:
             return self._sock.recv_into(self._rx)
         except (BlockingIOError, TimeoutError):
-            raise ReceiveTimeoutError(f"{self.peer[0]}:{self.peer[1]}: got {len(self._buf)} "
-                                      f"bytes within {timeout}s") from None
+            raise ReceiveTimeoutError(
+                f"{self.peer[0]}:{self.peer[1]}: got {len(self._buf)} bytes within {timeout}s"
+            ) from None
 
     def _fill(self, n: int, timeout: float) -> None:
         buf = self._buf
@@ -241,12 +252,11 @@ class BlockingStream:
         while len(buf) < n:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ReceiveTimeoutError(f"{self.peer[0]}:{self.peer[1]}: got {len(buf)} "
-                                          f"of {n} bytes within {timeout}s")
+                raise ReceiveTimeoutError(
+                    f"{self.peer[0]}:{self.peer[1]}: got {len(buf)} of {n} bytes within {timeout}s"
+                )
             try:
                 got = self._recv_once(remaining, timeout)
             except ReceiveTimeoutError:
                 continue  # the deadline check above raises with a clear message
             buf += self._rx[:got]
-
-

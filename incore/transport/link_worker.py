@@ -1,13 +1,14 @@
 """A client connection that also hears what the peer says unasked.
 
-S7 and Modbus speak only when spoken to, and a :class:`ClientWorker` thread that runs
+S7 and Modbus speak only when spoken to, and a `ClientWorker` thread that runs
 request/response jobs is all they need. IEC 60870-5-104 outstations send spontaneous data
 whenever a value changes, and the protocol's timers (t1: acknowledge, t2: confirm,
-t3: test an idle link) run whether or not a request is under way. ``ListeningWorker`` is a
+t3: test an idle link) run whether or not a request is under way. `ListeningWorker` is a
 ClientWorker whose thread, while no job runs, waits on the connection too: what arrives is
-handed to ``on_event``, and the engine's timers fire when they are due. A job interrupts
+handed to `on_event`, and the engine's timers fire when they are due. A job interrupts
 that wait at once (a byte on a wake-up socket pair), so requests lose no time to listening.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,9 @@ import math
 import queue
 import select
 import socket
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from incore.transport.handover import Post, call_quietly
 from incore.transport.link import Link
@@ -32,7 +34,7 @@ T = TypeVar("T")
 
 
 def wait_readable(fds: list[int], timeout: float | None) -> list[int]:
-    """The descriptors of ``fds`` that are readable (or at EOF) within ``timeout`` seconds
+    """The descriptors of `fds` that are readable (or at EOF) within `timeout` seconds
     (None: until one is). poll() where there is one: select() stops at descriptor 1024."""
     if hasattr(select, "poll"):
         poller = select.poll()
@@ -46,7 +48,7 @@ def wait_readable(fds: list[int], timeout: float | None) -> list[int]:
 
 class WakeUp:
     """A socket pair that ends a thread's wait on sockets from another thread: the waiting
-    thread includes :meth:`fileno` in its wait, any thread calls :meth:`wake`."""
+    thread includes `fileno` in its wait, any thread calls `wake`."""
 
     def __init__(self) -> None:
         self._r, self._w = socket.socketpair()
@@ -78,20 +80,26 @@ class WakeUp:
 
 
 class ListeningWorker(ClientWorker):
-    """A :class:`ClientWorker` that listens on its link while no job runs.
+    """A `ClientWorker` that listens on its link while no job runs.
 
-    ``connect``'s ``setup(stream)`` must return the :class:`Link` it opened (its handshake
+    `connect`'s `setup(stream)` must return the `Link` it opened (its handshake
     done); the worker listens on it until the connection is lost or closed. Every event no
     request waits for (unsolicited data, what a timer caused, an event a request's
-    ``wait_for`` passed over) goes to ``on_event(event)``, on the thread that holds the
+    `wait_for` passed over) goes to `on_event(event)`, on the thread that holds the
     link at the time: the worker's, or a caller's running a request inline. It must not
     block: post to the loop (batching or bounding as the owner likes). An I/O error while
-    listening is a lost connection, reported to ``on_lost`` as a job's would be.
+    listening is a lost connection, reported to `on_lost` as a job's would be.
     """
 
-    def __init__(self, name: str, post: Post, *, on_event: Callable[[Any], None],
-                 on_lost: Callable[[BaseException], None] | None = None,
-                 io_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        post: Post,
+        *,
+        on_event: Callable[[Any], None],
+        on_lost: Callable[[BaseException], None] | None = None,
+        io_timeout: float = 5.0,
+    ) -> None:
         self._on_event = on_event
         self._link: Link[Any] | None = None
         self._wake_up = WakeUp()
@@ -103,10 +111,15 @@ class ListeningWorker(ClientWorker):
         link = self._link
         return link if link is not None and not link.closed else None
 
-    def connect(self, host: str, port: int, timeout: float = 3.0,
-                setup: Callable[[BlockingStream], Any] | None = None,
-                then: Callable[[Future], None] | None = None) -> Future:
-        """(Re)connect; ``setup(stream)`` opens the Link to listen on, which is the result."""
+    def connect(
+        self,
+        host: str,
+        port: int,
+        timeout: float = 3.0,
+        setup: Callable[[BlockingStream], Any] | None = None,
+        then: Callable[[Future], None] | None = None,
+    ) -> Future:
+        """(Re)connect; `setup(stream)` opens the Link to listen on, which is the result."""
         if setup is None:
             raise TypeError(f"{self.name}: a ListeningWorker needs a setup that returns its Link")
 
@@ -116,17 +129,19 @@ class ListeningWorker(ClientWorker):
                 raise TypeError(f"{self.name}: setup returned {type(link).__name__}, not a Link")
             self._adopt(link)
             return link
+
         return super().connect(host, port, timeout, opened, then)
 
-    def request(self, fn: Callable[[Link[Any]], T],
-                then: Callable[[Future[T]], None] | None = None) -> Future[T]:
-        """Run ``fn(link)`` on the worker, in order with the other jobs (NotConnectedError
-        when there is no link, ``fn`` not called)."""
+    def request(
+        self, fn: Callable[[Link[Any]], T], then: Callable[[Future[T]], None] | None = None
+    ) -> Future[T]:
+        """Run `fn(link)` on the worker, in order with the other jobs (NotConnectedError
+        when there is no link, `fn` not called)."""
         return self.call(lambda: fn(self._require_link()), then)
 
     # -- internals -------------------------------------------------------------------------
     def _adopt(self, link: Link[Any]) -> None:
-        """Listen on ``link`` from now on: the events its handshake passed over come first."""
+        """Listen on `link` from now on: the events its handshake passed over come first."""
         held, link.held = link.held, []
         link.others = self._deliver
         for event in held:

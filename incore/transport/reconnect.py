@@ -1,6 +1,6 @@
 """Keep a connection up: retry with capped exponential backoff until stopped.
 
-The waits are Condition waits, never ``time.sleep``, so ``stop()`` wakes the thread at
+The waits are Condition waits, never `time.sleep`, so `stop()` wakes the thread at
 once whether it is backing off, waiting for a connect to finish, or idling while the
 connection is up.
 """
@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from incore.transport.handover import Courier, Post
 
@@ -23,15 +24,21 @@ T = TypeVar("T")
 
 
 class Backoff:
-    """Delays ``initial, initial*factor, ...`` capped at ``maximum``.
+    """Delays `initial, initial*factor, ...` capped at `maximum`.
 
-    Jitter scales each delay down by a random fraction up to ``jitter`` so clients that
+    Jitter scales each delay down by a random fraction up to `jitter` so clients that
     lost the same PLC do not all come back in the same millisecond; it only ever
-    shortens a delay, so ``maximum`` stays a true bound.
+    shortens a delay, so `maximum` stays a true bound.
     """
 
-    def __init__(self, initial: float = 0.1, factor: float = 2.0, maximum: float = 5.0,
-                 jitter: float = 0.1, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        initial: float = 0.1,
+        factor: float = 2.0,
+        maximum: float = 5.0,
+        jitter: float = 0.1,
+        rng: random.Random | None = None,
+    ) -> None:
         if initial <= 0 or maximum < initial:
             raise ValueError("need 0 < initial <= maximum")
         if factor < 1:
@@ -47,8 +54,10 @@ class Backoff:
         self.attempts = 0
 
     def __repr__(self) -> str:
-        return (f"Backoff(initial={self.initial}, factor={self.factor}, "
-                f"maximum={self.maximum}, jitter={self.jitter})")
+        return (
+            f"Backoff(initial={self.initial}, factor={self.factor}, "
+            f"maximum={self.maximum}, jitter={self.jitter})"
+        )
 
     def next(self) -> float:
         """The delay before the next attempt; each call moves one step up."""
@@ -58,7 +67,7 @@ class Backoff:
         return base * (1.0 - self.jitter * self._rng.random())
 
     def reset(self) -> None:
-        """Back to ``initial``: call after a success."""
+        """Back to `initial`: call after a success."""
         self._base = self.initial
         self.attempts = 0
 
@@ -68,20 +77,26 @@ class _Stopped(Exception):
 
 
 class Reconnector(Generic[T]):
-    """Runs ``connect_fn`` on its own thread until it succeeds, and again after a loss.
+    """Runs `connect_fn` on its own thread until it succeeds, and again after a loss.
 
-    ``connect_fn()`` either blocks and returns a result, or returns a Future (e.g.
-    ``ClientWorker.connect(...)``); a Future lets ``stop()`` return at once even
+    `connect_fn()` either blocks and returns a result, or returns a Future (e.g.
+    `ClientWorker.connect(...)`); a Future lets `stop()` return at once even
     mid-connect, where a blocking function can only be waited for. Outcomes go to the
-    loop via ``post``: ``on_connected(result)``, ``on_failed(exc, retry_in_seconds)``.
-    The owner calls ``connection_lost()`` (from any thread) when the connection dies;
+    loop via `post`: `on_connected(result)`, `on_failed(exc, retry_in_seconds)`.
+    The owner calls `connection_lost()` (from any thread) when the connection dies;
     the next attempt follows after a backoff delay. Nothing is delivered after stop().
     """
 
-    def __init__(self, connect_fn: Callable[[], T | Future[T]], post: Post, *,
-                 on_connected: Callable[[T], None],
-                 on_failed: Callable[[BaseException, float], None] | None = None,
-                 backoff: Backoff | None = None, name: str = "reconnect") -> None:
+    def __init__(
+        self,
+        connect_fn: Callable[[], T | Future[T]],
+        post: Post,
+        *,
+        on_connected: Callable[[T], None],
+        on_failed: Callable[[BaseException, float], None] | None = None,
+        backoff: Backoff | None = None,
+        name: str = "reconnect",
+    ) -> None:
         self.name = name
         self.backoff = backoff or Backoff()
         self._connect_fn = connect_fn
@@ -103,15 +118,16 @@ class Reconnector(Generic[T]):
 
     @property
     def connected(self) -> bool:
-        """True between a successful attempt and the next ``connection_lost()``."""
+        """True between a successful attempt and the next `connection_lost()`."""
         return self._connected
 
     def start(self) -> None:
         """Make the first attempt now, on the reconnector's thread."""
         if self._thread is not None:
             raise RuntimeError(f"{self.name}: already started")
-        self._thread = threading.Thread(target=self._run, name=f"{self.name}-reconnect",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"{self.name}-reconnect", daemon=True
+        )
         self._thread.start()
 
     def connection_lost(self) -> None:
@@ -121,10 +137,10 @@ class Reconnector(Generic[T]):
             self._cond.notify_all()
 
     def stop(self, timeout: float = 2.0) -> bool:
-        """Stop retrying; True if the thread ended within ``timeout``.
+        """Stop retrying; True if the thread ended within `timeout`.
 
-        Returns at once unless a blocking ``connect_fn`` is running (then it waits for
-        it, bounded by ``timeout``; its result, if any, is dropped).
+        Returns at once unless a blocking `connect_fn` is running (then it waits for
+        it, bounded by `timeout`; its result, if any, is dropped).
         """
         with self._cond:
             self._stopping = True
@@ -163,7 +179,7 @@ class Reconnector(Generic[T]):
             log.info("%s: connection lost; reconnect in %.2fs", self.name, delay)
 
     def _wait_stopped(self, done: Callable[[], bool], timeout: float | None) -> bool:
-        """Wait until ``done()``, the timeout, or stop(); True means stop."""
+        """Wait until `done()`, the timeout, or stop(); True means stop."""
         with self._cond:
             if timeout != 0:
                 self._cond.wait_for(lambda: self._stopping or done(), timeout)

@@ -13,13 +13,15 @@ receive either spins (up to the budget, then sleeps) or sleeps at once, and the 
 waited for its data goes into a moving average for that way (every SAMPLE-th receive: the
 clock costs more than the decision). The cheaper way is used; for TRIAL receives of every
 PERIOD the other way is measured afresh, so a change (the peer moved to this CPU, a PLC on
-a real network that answers in milliseconds) is noticed within about a thousand requests. When the peer shares this CPU, spinning only delays it, and blocking wins;
-against a slow peer a spin runs out and counts as the budget plus the sleep, so blocking
-wins again and the spin costs TRIAL budgets per PERIOD requests.
+a real network that answers in milliseconds) is noticed within about a thousand requests.
+When the peer shares this CPU, spinning only delays it, and blocking wins; against a slow
+peer a spin runs out and counts as the budget plus the sleep, so blocking wins again and
+the spin costs TRIAL budgets per PERIOD requests.
 
 Off on single-CPU machines and where the platform lacks MSG_DONTWAIT.
-``INCORE_RECV_SPIN_US`` overrides the default budget (0 turns spinning off).
+`INCORE_RECV_SPIN_US` overrides the default budget (0 turns spinning off).
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +51,9 @@ def _default_budget() -> float:
         try:
             return max(0.0, float(env)) / 1e6
         except ValueError:
-            raise ValueError(f"INCORE_RECV_SPIN_US must be a number of microseconds, "
-                             f"not {env!r}") from None
+            raise ValueError(
+                f"INCORE_RECV_SPIN_US must be a number of microseconds, not {env!r}"
+            ) from None
     # The machine's CPUs, not this process's affinity: a client pinned to one CPU still
     # gains when its peer runs on another, and the measurement finds out which it is.
     return 100e-6 if (os.cpu_count() or 1) > 1 and DONTWAIT else 0.0
@@ -61,9 +64,9 @@ DEFAULT_BUDGET: float = _default_budget()
 
 class Spinner:
     """One socket's choice between spinning and sleeping. Not thread-safe: used by the
-    thread that owns the stream. Per receive: ``way = choose()``; if ``way & SPIN``,
-    ``poll()`` (None: sleep in recv after all), else sleep in recv; if ``way & TIMED``,
-    ``record(way & SPIN, seconds from choose() to the data)``."""
+    thread that owns the stream. Per receive: `way = choose()`; if `way & SPIN`,
+    `poll()` (None: sleep in recv after all), else sleep in recv; if `way & TIMED`,
+    `record(way & SPIN, seconds from choose() to the data)`."""
 
     __slots__ = ("budget", "_count", "_prefer_spin", "_spin_wait", "_block_wait")
 
@@ -99,7 +102,7 @@ class Spinner:
         return SPIN | TIMED if self._prefer_spin else TIMED
 
     def poll(self, sock: socket.socket, buf: memoryview) -> int | None:
-        """Poll ``sock`` for up to the budget; the byte count received (0 at EOF), or None
+        """Poll `sock` for up to the budget; the byte count received (0 at EOF), or None
         if nothing arrived and the caller should sleep in recv. Socket errors propagate."""
         recv_into = sock.recv_into
         clock = time.perf_counter
@@ -112,7 +115,7 @@ class Spinner:
                     return None
 
     def record(self, spun: int, waited: float) -> None:
-        """A receive that spun first (or not) had its data after ``waited`` seconds."""
+        """A receive that spun first (or not) had its data after `waited` seconds."""
         if spun:
             old = self._spin_wait
             self._spin_wait = waited if old is None else old + ALPHA * (waited - old)

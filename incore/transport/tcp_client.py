@@ -1,11 +1,11 @@
 """Client side: one worker thread per connection runs blocking socket work in order.
 
 A request/response protocol (S7, Modbus) is simplest written as blocking code:
-send a request, read exactly the reply. ``ClientWorker`` runs that code on its own
+send a request, read exactly the reply. `ClientWorker` runs that code on its own
 thread so the single-threaded event loop never blocks, and hands results back to the
-loop through ``post``. Every blocking call has a timeout, so a dead peer can fail a
+loop through `post`. Every blocking call has a timeout, so a dead peer can fail a
 request but never hang a thread. A protocol whose peer also speaks unasked (IEC 104) uses
-:class:`~incore.transport.link_worker.ListeningWorker`, which listens between jobs.
+`ListeningWorker`, which listens between jobs.
 """
 
 from __future__ import annotations
@@ -14,18 +14,31 @@ import logging
 import queue
 import socket
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from incore.transport.futures import CompletedFuture
 from incore.transport.handover import Courier, Post
 from incore.transport.link_stream import BlockingStream, open_connection
-from incore.transport.sockets import (ConnectionClosedError, NotConnectedError,
-                                      ReceiveTimeoutError, SendTimeoutError, shutdown_quietly)
+from incore.transport.sockets import (
+    ConnectionClosedError,
+    NotConnectedError,
+    ReceiveTimeoutError,
+    SendTimeoutError,
+    shutdown_quietly,
+)
 
 #: BlockingStream and open_connection live in link_stream; the names stay importable here.
-__all__ = ["BlockingStream", "ClientWorker", "open_connection", "ConnectionClosedError",
-           "NotConnectedError", "ReceiveTimeoutError", "SendTimeoutError"]
+__all__ = [
+    "BlockingStream",
+    "ClientWorker",
+    "open_connection",
+    "ConnectionClosedError",
+    "NotConnectedError",
+    "ReceiveTimeoutError",
+    "SendTimeoutError",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,26 +50,33 @@ Job = tuple[Callable[[], object], Future]
 class ClientWorker:
     """One thread and at most one connection, running submitted work in order.
 
-    Jobs run on the worker thread; results come back as ``concurrent.futures.Future``
-    and, when a ``then`` callback is given, ``then(future)`` is posted to the loop.
+    Jobs run on the worker thread; results come back as `concurrent.futures.Future`
+    and, when a `then` callback is given, `then(future)` is posted to the loop.
     A job that raises OSError (timeout, reset, EOF) leaves the stream in an unknown
-    state, so the worker closes it and posts ``on_lost(exc)``; other exceptions leave
-    the connection open. After ``shutdown()`` no callback is delivered any more.
+    state, so the worker closes it and posts `on_lost(exc)`; other exceptions leave
+    the connection open. After `shutdown()` no callback is delivered any more.
 
-    Every job runs under the job lock, and so does :meth:`run_inline`, the caller-thread
+    Every job runs under the job lock, and so does `run_inline`, the caller-thread
     shortcut: whoever holds the lock owns the stream, so jobs and inline calls never
     interleave on it.
     """
 
-    def __init__(self, name: str, post: Post, *,
-                 on_lost: Callable[[BaseException], None] | None = None,
-                 io_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        post: Post,
+        *,
+        on_lost: Callable[[BaseException], None] | None = None,
+        io_timeout: float = 5.0,
+    ) -> None:
         self.name = name
         self._courier = Courier(post, name)
         self._on_lost = on_lost
         self._io_timeout = io_timeout
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()  # guards _closing/_pending vs the queue, and the sockets for abort()
+        self._lock = (
+            threading.Lock()
+        )  # guards _closing/_pending vs the queue, and the sockets for abort()
         self._job_lock = threading.Lock()  # held while a job or an inline call uses the stream
         self._pending = 0  # jobs queued or running
         self._stream: BlockingStream | None = None
@@ -77,28 +97,31 @@ class ClientWorker:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
-    def submit(self, fn: Callable[[BlockingStream], T],
-               then: Callable[[Future[T]], None] | None = None) -> Future[T]:
-        """Run ``fn(stream)`` on the worker after every job submitted before it.
+    def submit(
+        self, fn: Callable[[BlockingStream], T], then: Callable[[Future[T]], None] | None = None
+    ) -> Future[T]:
+        """Run `fn(stream)` on the worker after every job submitted before it.
 
-        Fails with NotConnectedError (``fn`` not called) when there is no connection.
+        Fails with NotConnectedError (`fn` not called) when there is no connection.
         """
         return self.call(lambda: fn(self._require_stream()), then)
 
-    def call(self, fn: Callable[[], T],
-             then: Callable[[Future[T]], None] | None = None) -> Future[T]:
-        """Run ``fn()`` on the worker, in order with the socket jobs, connected or not."""
+    def call(
+        self, fn: Callable[[], T], then: Callable[[Future[T]], None] | None = None
+    ) -> Future[T]:
+        """Run `fn()` on the worker, in order with the socket jobs, connected or not."""
         return self._enqueue(fn, then)
 
-    def run_inline(self, fn: Callable[[], T],
-                   then: Callable[[Future[T]], None] | None = None) -> Future[T] | None:
-        """Run ``fn()`` on the calling thread now if the worker is idle; None otherwise.
+    def run_inline(
+        self, fn: Callable[[], T], then: Callable[[Future[T]], None] | None = None
+    ) -> Future[T] | None:
+        """Run `fn()` on the calling thread now if the worker is idle; None otherwise.
 
         Idle means no job queued or running: then the caller takes the job lock and runs
-        ``fn`` itself (a job submitted meanwhile waits for it), which saves two thread
+        `fn` itself (a job submitted meanwhile waits for it), which saves two thread
         hand-overs per request. The future comes back done and failures are handled as
-        on the worker (an OSError closes the stream and reports ``on_lost``). None (the
-        worker is busy, shut down, or this is its own thread): use :meth:`call`. Never
+        on the worker (an OSError closes the stream and reports `on_lost`). None (the
+        worker is busy, shut down, or this is its own thread): use `call`. Never
         call it from a thread that must not block, such as the event loop's.
         """
         if not self._job_lock.acquire(False):  # (positional: this is every inline request)
@@ -120,14 +143,20 @@ class ClientWorker:
             self._courier.deliver(then, future)
         return future
 
-    def connect(self, host: str, port: int, timeout: float = 3.0,
-                setup: Callable[[BlockingStream], T] | None = None,
-                then: Callable[[Future], None] | None = None) -> Future:
-        """(Re)connect; the future's result is ``setup(stream)`` or the peer address.
+    def connect(
+        self,
+        host: str,
+        port: int,
+        timeout: float = 3.0,
+        setup: Callable[[BlockingStream], T] | None = None,
+        then: Callable[[Future], None] | None = None,
+    ) -> Future:
+        """(Re)connect; the future's result is `setup(stream)` or the peer address.
 
-        ``setup`` runs the protocol handshake (e.g. COTP + S7 negotiation) before the
+        `setup` runs the protocol handshake (e.g. COTP + S7 negotiation) before the
         connection counts as established, so a refused handshake fails the connect.
         """
+
         def job() -> object:
             self._drop_stream(None)
             try:
@@ -146,10 +175,11 @@ class ClientWorker:
                 self._set_connecting(None)
             log.info("%s: connected to %s:%d", self.name, *stream.peer)
             return result
+
         return self._enqueue(job, then)
 
     def close(self, then: Callable[[Future[None]], None] | None = None) -> Future[None]:
-        """Close the connection after the jobs already queued; no ``on_lost`` for this."""
+        """Close the connection after the jobs already queued; no `on_lost` for this."""
         return self._enqueue(lambda: self._drop_stream(None), then)
 
     def abort(self) -> None:
@@ -162,7 +192,7 @@ class ClientWorker:
     def shutdown(self, timeout: float = 2.0) -> bool:
         """Cancel queued jobs, abort the running one, close, and join the thread.
 
-        Returns True if the thread ended within ``timeout``. Idempotent.
+        Returns True if the thread ended within `timeout`. Idempotent.
         """
         with self._lock:  # no job can be queued behind the end marker
             self._closing = True
@@ -188,7 +218,7 @@ class ClientWorker:
         return future
 
     def _put(self, item: Job | None) -> None:
-        """Queue a job (None: the end marker) for the worker thread (under ``_lock``)."""
+        """Queue a job (None: the end marker) for the worker thread (under `_lock`)."""
         self._queue.put(item)
 
     def _next(self) -> Job | None:
@@ -216,16 +246,17 @@ class ClientWorker:
                 self._drop_stream(None)
 
     def _execute(self, job: Callable[[], T], future: Future[T]) -> None:
-        """Run ``job`` into ``future`` (on the worker, where nothing may escape)."""
+        """Run `job` into `future` (on the worker, where nothing may escape)."""
         result, error = self._outcome(job, BaseException)
         if error is not None:
             future.set_exception(error)
         else:
             future.set_result(result)  # type: ignore[arg-type]
 
-    def _outcome(self, job: Callable[[], T], catch: type[BaseException] = Exception
-                 ) -> tuple[T | None, BaseException | None]:
-        """Run ``job``: (result, None) or (None, exception). An OSError leaves the stream
+    def _outcome(
+        self, job: Callable[[], T], catch: type[BaseException] = Exception
+    ) -> tuple[T | None, BaseException | None]:
+        """Run `job`: (result, None) or (None, exception). An OSError leaves the stream
         unusable, so it is dropped here, before any caller sees the outcome."""
         try:
             return job(), None
@@ -247,7 +278,7 @@ class ClientWorker:
             shutdown_quietly(sock)  # shutdown() raced with the start of connect()
 
     def _drop_stream(self, exc: BaseException | None) -> None:
-        """Close the current stream; report it as lost when ``exc`` says why."""
+        """Close the current stream; report it as lost when `exc` says why."""
         with self._lock:
             stream, self._stream = self._stream, None
         if stream is None:
@@ -257,4 +288,3 @@ class ClientWorker:
             log.info("%s: connection to %s:%d lost: %s", self.name, *stream.peer, exc)
             if self._on_lost is not None:
                 self._courier.deliver(self._on_lost, exc)
-

@@ -13,7 +13,7 @@ import socket
 import struct
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from incore.protocols.errors import ProtocolError
 from incore.protocols.isotcp import IsoClientSession, IsoConnected, IsoData, IsoServerSession
@@ -50,8 +50,14 @@ class RecordingStream(BlockingStream):
 class S7TestServer:
     """Serves :class:`S7ServerProtocol` over real sockets, one thread per connection."""
 
-    def __init__(self, store: MemoryAreaStore | None = None, *, state: PlcState | None = None,
-                 max_pdu: int = 960, on_event: Callable[[tuple], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: MemoryAreaStore | None = None,
+        *,
+        state: PlcState | None = None,
+        max_pdu: int = 960,
+        on_event: Callable[[tuple], None] | None = None,
+    ) -> None:
         self.store = store if store is not None else MemoryAreaStore()
         self.state = state if state is not None else PlcState()
         self.max_pdu = max_pdu
@@ -70,10 +76,12 @@ class S7TestServer:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closing = False
-        self._acceptor = threading.Thread(target=self._accept_loop, name="s7-test-accept", daemon=True)
+        self._acceptor = threading.Thread(
+            target=self._accept_loop, name="s7-test-accept", daemon=True
+        )
         self._acceptor.start()
 
-    def __enter__(self) -> "S7TestServer":
+    def __enter__(self) -> S7TestServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -99,13 +107,17 @@ class S7TestServer:
                     return
                 self._conns.append(conn)
                 self.conversations.append(record)
-            thread = threading.Thread(target=self._serve, args=(conn, record), name="s7-test-conn", daemon=True)
+            thread = threading.Thread(
+                target=self._serve, args=(conn, record), name="s7-test-conn", daemon=True
+            )
             self._threads.append(thread)
             thread.start()
 
     def _serve(self, conn: socket.socket, record: list[Record]) -> None:
         session = IsoServerSession()
-        engine = S7ServerProtocol(self.store, state=self.state, max_pdu=self.max_pdu, on_event=self._event)
+        engine = S7ServerProtocol(
+            self.store, state=self.state, max_pdu=self.max_pdu, on_event=self._event
+        )
         with self._lock:
             self.sessions.append(session)
         link = Link(RecordingStream(conn, record), session, IDLE_WAIT)
@@ -153,12 +165,16 @@ class S7TestServer:
 class S7TestClient:
     """Blocking client: :class:`IsoClientSession` + :class:`S7ClientProtocol` on a link."""
 
-    def __init__(self, host: str, port: int, *, timeout: float = 5.0, pdu_request: int = 480, **iso: object) -> None:
+    def __init__(
+        self, host: str, port: int, *, timeout: float = 5.0, pdu_request: int = 480, **iso: object
+    ) -> None:
         self.session = IsoClientSession(**iso)  # type: ignore[arg-type]
         self.protocol = S7ClientProtocol(pdu_request=pdu_request)
-        self.link = Link(BlockingStream(open_connection(host, port, timeout), timeout), self.session, timeout)
+        self.link = Link(
+            BlockingStream(open_connection(host, port, timeout), timeout), self.session, timeout
+        )
 
-    def __enter__(self) -> "S7TestClient":
+    def __enter__(self) -> S7TestClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -225,18 +241,50 @@ def write_pcap(path: str, conversations: list[list[Record]], server_port: int = 
         for stamp, from_client, data in records:
             for pos in range(0, len(data), 1400):
                 chunk = data[pos : pos + 1400]
-                sport, dport = (client_port, server_port) if from_client else (server_port, client_port)
-                src, dst = (b"\x7f\x00\x00\x02", b"\x7f\x00\x00\x01") if from_client else \
-                    (b"\x7f\x00\x00\x01", b"\x7f\x00\x00\x02")
-                tcp = struct.pack("!HHIIBBHHH", sport, dport, seq[from_client], seq[not from_client],
-                                  5 << 4, 0x18, 65535, 0, 0)
+                sport, dport = (
+                    (client_port, server_port) if from_client else (server_port, client_port)
+                )
+                src, dst = (
+                    (b"\x7f\x00\x00\x02", b"\x7f\x00\x00\x01")
+                    if from_client
+                    else (b"\x7f\x00\x00\x01", b"\x7f\x00\x00\x02")
+                )
+                tcp = struct.pack(
+                    "!HHIIBBHHH",
+                    sport,
+                    dport,
+                    seq[from_client],
+                    seq[not from_client],
+                    5 << 4,
+                    0x18,
+                    65535,
+                    0,
+                    0,
+                )
                 pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp) + len(chunk))
                 tcp = tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp + chunk)) + tcp[18:]
-                ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(chunk), 0, 0x4000, 64, 6, 0, src, dst)
+                ip = struct.pack(
+                    "!BBHHHBBH4s4s",
+                    0x45,
+                    0,
+                    20 + len(tcp) + len(chunk),
+                    0,
+                    0x4000,
+                    64,
+                    6,
+                    0,
+                    src,
+                    dst,
+                )
                 ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
-                frame = b"\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x01\x08\x00" + ip + tcp + chunk
+                frame = (
+                    b"\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x01\x08\x00" + ip + tcp + chunk
+                )
                 secs = int(stamp)
-                out += struct.pack("<IIII", secs, int((stamp - secs) * 1e6), len(frame), len(frame)) + frame
+                out += (
+                    struct.pack("<IIII", secs, int((stamp - secs) * 1e6), len(frame), len(frame))
+                    + frame
+                )
                 seq[from_client] += len(chunk)
     with open(path, "wb") as fh:
         fh.write(out)

@@ -7,6 +7,7 @@ an engine queues before giving up still goes out). ``Keepalive`` adds IEC 104's 
 t3 after the last frame received it sends ``b"ping"``, and unless ``b"pong"`` comes back
 within t1 it gives the connection up.
 """
+
 from __future__ import annotations
 
 import socket
@@ -55,8 +56,8 @@ class Framed:
                 raise FramingError("a frame of length 0")
             if len(self._rx) < HEADER.size + size:
                 break
-            payload = bytes(self._rx[HEADER.size:HEADER.size + size])
-            del self._rx[:HEADER.size + size]
+            payload = bytes(self._rx[HEADER.size : HEADER.size + size])
+            del self._rx[: HEADER.size + size]
             events += self.received(payload, now)
         return events
 
@@ -81,7 +82,7 @@ class LengthPrefixed(Framed, Untimed):
     def whole_payload(self, data: bytes) -> bytes | None:
         if self._rx or len(data) <= HEADER.size or HEADER.unpack_from(data)[0] != len(data) - 2:
             return None
-        return data[HEADER.size:]
+        return data[HEADER.size :]
 
 
 class Keepalive(Framed):

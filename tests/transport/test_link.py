@@ -3,20 +3,21 @@
 The peer is the raw server end of the connection, so each test chooses exactly which
 bytes go out in which send(); the ISO-on-TCP use is tested in tests/objects/s7.
 """
+
 from __future__ import annotations
 
 import socket
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
+from link_codec import Frame, Keepalive, LengthPrefixed, Pinged, frame, tcp_pair
+from transport_helpers import WAIT, recv_exactly
 
 from incore.protocols.errors import FramingError
 from incore.transport.link import Failure, Link, LinkError
 from incore.transport.link_stream import BlockingStream
 from incore.transport.sockets import ReceiveTimeoutError, SendTimeoutError
-from link_codec import Frame, Keepalive, LengthPrefixed, Pinged, frame, tcp_pair
-from transport_helpers import WAIT, recv_exactly
 
 SHORT = 0.2  # a timeout a test expects to run out
 
@@ -39,8 +40,10 @@ def test_events_come_whole_and_in_order_however_the_bytes_are_cut(pair) -> None:
     link = link_on(client)
     data = b"".join(frame(bytes([n]) * n) for n in range(1, 40))
     for start in range(0, len(data), 7):
-        peer.sendall(data[start:start + 7])
-    assert [link.next_event() for _ in range(1, 40)] == [Frame(bytes([n]) * n) for n in range(1, 40)]
+        peer.sendall(data[start : start + 7])
+    assert [link.next_event() for _ in range(1, 40)] == [
+        Frame(bytes([n]) * n) for n in range(1, 40)
+    ]
     assert not link.pending
 
 
@@ -137,6 +140,7 @@ def test_the_owner_policy_names_each_failure(pair) -> None:
     def policy(failure: Failure, detail: str) -> OSError:
         failures.append((failure, detail))
         return ConnectionAbortedError(detail)
+
     link = link_on(client, timeout=SHORT, fail=policy)
     with pytest.raises(ConnectionAbortedError):
         link.next_event()

@@ -9,11 +9,11 @@ import time
 from concurrent.futures import Future
 
 import pytest
+from transport_helpers import WAIT, Echo, LoopThread, closed_port
 
 from incore.transport.reconnect import Backoff, Reconnector
 from incore.transport.tcp_client import BlockingStream, ClientWorker
 from incore.transport.tcp_server import TcpServer
-from transport_helpers import WAIT, Echo, LoopThread, closed_port
 
 
 def test_backoff_grows_by_factor_and_caps() -> None:
@@ -38,8 +38,16 @@ def test_backoff_never_overflows() -> None:
     assert b.next() == 5.0
 
 
-@pytest.mark.parametrize("kwargs", [dict(initial=0), dict(initial=2, maximum=1),
-                                    dict(factor=0.5), dict(jitter=1.0), dict(jitter=-0.1)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(initial=0),
+        dict(initial=2, maximum=1),
+        dict(factor=0.5),
+        dict(jitter=1.0),
+        dict(jitter=-0.1),
+    ],
+)
 def test_backoff_rejects_nonsense(kwargs) -> None:
     with pytest.raises(ValueError):
         Backoff(**kwargs)
@@ -49,11 +57,13 @@ def test_failures_are_reported_on_the_loop_with_growing_delays(loop: LoopThread)
     failures: queue.SimpleQueue = queue.SimpleQueue()
     port = closed_port()
     worker = ClientWorker("refused", loop.post)
-    rec = Reconnector(lambda: worker.connect("127.0.0.1", port, timeout=1.0), loop.post,
-                      on_connected=lambda _: pytest.fail("connected to a closed port"),
-                      on_failed=lambda exc, delay: failures.put(
-                          (type(exc), delay, threading.current_thread())),
-                      backoff=Backoff(initial=0.01, factor=2, maximum=0.04, jitter=0))
+    rec = Reconnector(
+        lambda: worker.connect("127.0.0.1", port, timeout=1.0),
+        loop.post,
+        on_connected=lambda _: pytest.fail("connected to a closed port"),
+        on_failed=lambda exc, delay: failures.put((type(exc), delay, threading.current_thread())),
+        backoff=Backoff(initial=0.01, factor=2, maximum=0.04, jitter=0),
+    )
     rec.start()
     got = [failures.get(timeout=WAIT) for _ in range(5)]
     assert rec.stop() and worker.shutdown()
@@ -68,9 +78,13 @@ def test_stop_during_backoff_wait_is_prompt(loop: LoopThread) -> None:
     def refuse() -> None:
         raise ConnectionRefusedError("nobody home")
 
-    rec = Reconnector(refuse, loop.post, on_connected=lambda _: None,
-                      on_failed=lambda exc, delay: failed.set(),
-                      backoff=Backoff(initial=30.0, maximum=30.0))
+    rec = Reconnector(
+        refuse,
+        loop.post,
+        on_connected=lambda _: None,
+        on_failed=lambda exc, delay: failed.set(),
+        backoff=Backoff(initial=30.0, maximum=30.0),
+    )
     rec.start()
     assert failed.wait(WAIT)  # now waiting ~30 s for the next attempt
     started = time.monotonic()
@@ -102,8 +116,12 @@ def test_stop_mid_connect_is_prompt_and_delivers_nothing(loop: LoopThread) -> No
 def test_blocking_connect_fn_and_connection_lost(loop: LoopThread) -> None:
     results: queue.SimpleQueue = queue.SimpleQueue()
     counter = iter(range(100))
-    rec = Reconnector(lambda: next(counter), loop.post, on_connected=results.put,
-                      backoff=Backoff(initial=0.01, jitter=0))
+    rec = Reconnector(
+        lambda: next(counter),
+        loop.post,
+        on_connected=results.put,
+        backoff=Backoff(initial=0.01, jitter=0),
+    )
     rec.start()
     assert results.get(timeout=WAIT) == 0
     assert rec.connected
@@ -123,10 +141,13 @@ def test_reconnects_after_server_restart_on_the_same_port(loop: LoopThread) -> N
         rec.connection_lost()
 
     worker = ClientWorker("s7", loop.post, on_lost=on_lost, io_timeout=1.0)
-    rec = Reconnector(lambda: worker.connect(host, port, timeout=0.5), loop.post,
-                      on_connected=lambda peer: events.put(("connected", peer)),
-                      on_failed=lambda exc, delay: events.put(("failed", type(exc))),
-                      backoff=Backoff(initial=0.02, maximum=0.1))
+    rec = Reconnector(
+        lambda: worker.connect(host, port, timeout=0.5),
+        loop.post,
+        on_connected=lambda peer: events.put(("connected", peer)),
+        on_failed=lambda exc, delay: events.put(("failed", type(exc))),
+        backoff=Backoff(initial=0.02, maximum=0.1),
+    )
 
     def read(stream: BlockingStream) -> bytes:
         stream.send(b"read")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
+from transport_helpers import WAIT
 
 from incore.transport import spin
 from incore.transport.spin import PERIOD, SAMPLE, SPIN, TIMED, TRIAL, Spinner
 from incore.transport.tcp_client import BlockingStream
-from transport_helpers import WAIT
+
 
 @pytest.fixture
 def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
@@ -73,8 +74,9 @@ def test_it_measures_both_ways_first_then_keeps_the_cheaper() -> None:
         spinner.record(0, 90e-6)  # a sleeping receive had its reply after 90 us
     rest = [spinner.choose() for _ in range(PERIOD - TRIAL)]
     assert all(spins(rest))  # then it spins, and times a sample of those receives
-    assert [i for i, way in enumerate(rest, TRIAL) if way & TIMED] == \
-        list(range(SAMPLE, PERIOD, SAMPLE))
+    assert [i for i, way in enumerate(rest, TRIAL) if way & TIMED] == list(
+        range(SAMPLE, PERIOD, SAMPLE)
+    )
     spinner.record(SPIN, 30e-6)
     assert spinner.prefers_spinning
     # Every PERIOD receives, TRIAL of them re-measure sleeping.

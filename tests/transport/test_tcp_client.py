@@ -6,15 +6,20 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import CancelledError, Future
-from typing import Iterator
 
 import pytest
-
-from incore.transport.tcp_client import (BlockingStream, ClientWorker, ConnectionClosedError,
-                                         NotConnectedError, ReceiveTimeoutError)
-from incore.transport.tcp_server import TcpServer
 from transport_helpers import WAIT, Echo, LoopThread, closed_port
+
+from incore.transport.tcp_client import (
+    BlockingStream,
+    ClientWorker,
+    ConnectionClosedError,
+    NotConnectedError,
+    ReceiveTimeoutError,
+)
+from incore.transport.tcp_server import TcpServer
 
 
 class Silent(Echo):
@@ -30,15 +35,19 @@ class Chunky(Echo):
     def data_received(self, data: bytes) -> None:
         payload = b"".join(bytes([i, i, i]) for i in range(data[0]))
         for start in range(0, len(payload), 5):
-            self.conn.send(payload[start:start + 5])
+            self.conn.send(payload[start : start + 5])
 
 
 @pytest.fixture
 def worker(loop: LoopThread) -> Iterator[tuple[ClientWorker, queue.SimpleQueue]]:
     """A worker whose on_lost reports (exception, thread name) to a queue."""
     lost: queue.SimpleQueue = queue.SimpleQueue()
-    w = ClientWorker("w", loop.post, io_timeout=2.0,
-                     on_lost=lambda exc: lost.put((exc, threading.current_thread().name)))
+    w = ClientWorker(
+        "w",
+        loop.post,
+        io_timeout=2.0,
+        on_lost=lambda exc: lost.put((exc, threading.current_thread().name)),
+    )
     yield w, lost
     assert w.shutdown(timeout=2.0)
 
@@ -49,13 +58,16 @@ def echo(stream: BlockingStream, payload: bytes) -> bytes:
 
 
 def test_connect_then_request_result_delivered_on_the_loop(
-        worker, echo_server: TcpServer, loop: LoopThread) -> None:
+    worker, echo_server: TcpServer, loop: LoopThread
+) -> None:
     w, lost = worker
     peer = w.connect(*echo_server.address, timeout=1.0).result(WAIT)
     assert peer == echo_server.address and w.connected
     delivered: queue.SimpleQueue = queue.SimpleQueue()
-    fut = w.submit(lambda s: echo(s, b"read_area"),
-                   then=lambda f: delivered.put((f.result(), threading.current_thread())))
+    fut = w.submit(
+        lambda s: echo(s, b"read_area"),
+        then=lambda f: delivered.put((f.result(), threading.current_thread())),
+    )
     assert fut.result(WAIT) == b"read_area"
     assert delivered.get(timeout=WAIT) == (b"read_area", loop.thread)
     assert lost.empty()
@@ -65,8 +77,10 @@ def test_submit_order_is_preserved(worker, echo_server: TcpServer) -> None:
     w, _ = worker
     w.connect(*echo_server.address, timeout=1.0)  # queued first: no need to wait for it
     ran: list[int] = []
-    futures = [w.submit(lambda s, i=i: (ran.append(i), echo(s, i.to_bytes(4, "big")))[1])
-               for i in range(200)]
+    futures = [
+        w.submit(lambda s, i=i: (ran.append(i), echo(s, i.to_bytes(4, "big")))[1])
+        for i in range(200)
+    ]
     replies = [int.from_bytes(f.result(WAIT), "big") for f in futures]
     assert replies == list(range(200)) and ran == list(range(200))
 
@@ -80,8 +94,7 @@ def test_submit_without_connection_fails_without_calling_fn(worker) -> None:
     assert called == [] and lost.empty()  # nothing was lost: nothing was connected
 
 
-def test_silent_peer_times_out_and_drops_the_connection(
-        worker, loop: LoopThread) -> None:
+def test_silent_peer_times_out_and_drops_the_connection(worker, loop: LoopThread) -> None:
     w, lost = worker
     with TcpServer(Silent, host="127.0.0.1", name="silent") as server:
         w.connect(*server.address, timeout=1.0).result(WAIT)
@@ -100,8 +113,9 @@ def test_silent_peer_times_out_and_drops_the_connection(
 def test_peer_closing_is_reported_once(worker) -> None:
     w, lost = worker
     accepted = threading.Event()
-    server = TcpServer(lambda conn: (accepted.set(), Silent(conn))[1], host="127.0.0.1",
-                       name="closing")
+    server = TcpServer(
+        lambda conn: (accepted.set(), Silent(conn))[1], host="127.0.0.1", name="closing"
+    )
     server.start()
     w.connect(*server.address, timeout=1.0).result(WAIT)
     assert accepted.wait(WAIT)  # else stop() may reset it from the accept queue instead
@@ -215,5 +229,7 @@ def test_connection_is_usable_from_a_plain_future_chain(worker, echo_server) -> 
     results: Future = Future()
     w.connect(*echo_server.address).add_done_callback(
         lambda f: w.submit(lambda s: echo(s, b"chained")).add_done_callback(
-            lambda g: results.set_result(g.result())))
+            lambda g: results.set_result(g.result())
+        )
+    )
     assert results.result(WAIT) == b"chained"

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
+from transport_helpers import WAIT, LoopThread
 
 from incore.transport.tcp_client import ClientWorker
 from incore.transport.tcp_server import TcpServer
-from transport_helpers import WAIT, LoopThread
 
 
 @pytest.fixture
-def worker(loop: LoopThread, echo_server: TcpServer) -> Iterator[tuple[ClientWorker, queue.SimpleQueue]]:
+def worker(
+    loop: LoopThread, echo_server: TcpServer
+) -> Iterator[tuple[ClientWorker, queue.SimpleQueue]]:
     lost: queue.SimpleQueue = queue.SimpleQueue()
     w = ClientWorker("w", loop.post, io_timeout=2.0, on_lost=lost.put)
     w.connect(*echo_server.address, timeout=1.0).result(WAIT)
@@ -27,6 +29,7 @@ def echo_job(w: ClientWorker, payload: bytes):
         stream = w._require_stream()
         stream.send(payload)
         return stream.recv_exactly(len(payload))
+
     return job
 
 
@@ -88,6 +91,7 @@ def test_inline_connection_loss_closes_the_stream_and_reports_on_lost(worker) ->
 
     def broken() -> None:
         raise ConnectionResetError("peer reset")
+
     fut = w.run_inline(broken)
     assert fut is not None and isinstance(fut.exception(0), ConnectionResetError)
     assert not w.connected

@@ -5,29 +5,32 @@ the test says so (an IEC 104 outstation's spontaneous data, in miniature), answe
 ``req:X`` with ``rep:X`` (pushing ``push:during-X`` first when asked to) and ``ping`` with
 ``pong`` (unless told to stay silent).
 """
+
 from __future__ import annotations
 
 import queue
 import socket
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from link_codec import Frame, Keepalive, LengthPrefixed, Pinged, frame
+from transport_helpers import WAIT, LoopThread
 
 from incore.transport.link import Failure, Link, LinkError
 from incore.transport.link_stream import BlockingStream
 from incore.transport.link_worker import ListeningWorker
 from incore.transport.sockets import NotConnectedError, ReceiveTimeoutError
-from link_codec import Frame, Keepalive, LengthPrefixed, Pinged, frame
-from transport_helpers import WAIT, LoopThread
 
 
 class PushServer:
     """One connection at a time; ``push`` sends a frame on the current one at once."""
 
-    def __init__(self, greeting: bytes = b"", push_during_requests: bool = False,
-                 answer_pings: bool = True) -> None:
+    def __init__(
+        self, greeting: bytes = b"", push_during_requests: bool = False, answer_pings: bool = True
+    ) -> None:
         self.greeting = greeting
         self.push_during_requests = push_during_requests
         self.answer_pings = answer_pings
@@ -108,8 +111,9 @@ class Client:
         self.lost: queue.SimpleQueue[BaseException] = queue.SimpleQueue()
         self.engine = engine
         self.wait_for = wait_for
-        self.worker = ListeningWorker("listener", loop.post, on_event=self._on_event,
-                                      on_lost=self.lost.put, io_timeout=WAIT)
+        self.worker = ListeningWorker(
+            "listener", loop.post, on_event=self._on_event, on_lost=self.lost.put, io_timeout=WAIT
+        )
 
     def _on_event(self, event: Any) -> None:  # the connection's thread: post, never block
         self.loop.post(lambda: self.events.put((event, threading.current_thread())))
@@ -167,8 +171,9 @@ def test_requests_and_answers_between_and_amid_pushes(client, server) -> None:
     assert [f.result(WAIT) for f in futures] == [b"rep:%d" % n for n in range(2, 6)]
     events = client.next_events(5)
     assert Frame(b"push:b") in events
-    assert [e for e in events if e != Frame(b"push:b")] == \
-        [Frame(b"push:during-%d" % n) for n in range(2, 6)]
+    assert [e for e in events if e != Frame(b"push:b")] == [
+        Frame(b"push:during-%d" % n) for n in range(2, 6)
+    ]
     assert server.requests == [b"req:%d" % n for n in range(1, 6)]
 
 
@@ -211,7 +216,8 @@ def test_a_timer_that_gives_up_loses_the_connection(loop) -> None:
 
 
 def test_a_peer_that_closes_an_idle_connection_is_noticed_and_can_be_reconnected(
-        client, server) -> None:
+    client, server
+) -> None:
     client.connect(server)
     server.drop()
     exc = client.lost.get(timeout=WAIT)  # no request was needed to notice

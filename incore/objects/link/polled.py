@@ -146,6 +146,11 @@ class PolledVariables:
         for var in batch:
             self.busy.discard(var)
         if future.cancelled():
+            # The link went away under the read (its jobs are cancelled): ask again, which
+            # waits for the link when it is down, so a poll is never lost to a reconnect.
+            for var in batch:
+                if var in self.variables:
+                    self.read_variable(var)
             return
         exc = future.exception()
         results = future.result() if exc is None else ()

@@ -1,4 +1,4 @@
-"""An S7 client's connection: S7 over ISO-on-TCP on the transport's :class:`Link`.
+"""An S7 client's connection: S7 over ISO-on-TCP on the transport's `Link`.
 
 The link (incore.transport.link) does the I/O; this module says what it means for S7:
 snap7's numbered client errors, the COTP CR/CC handshake, the DR on release, and which
@@ -7,13 +7,15 @@ use it. `open_link` is the handshake ClientWorker.connect runs before a connecti
 as up: COTP, S7 setup communication (PDU size), then the PLC's identity (SZL 0x001C) for
 moduleName/moduleTypeName/serialNumber. `S7Link.call` drives one sans-IO operation.
 
-The errors are :class:`S7Error` subclasses carrying snap7's client error numbers, and also
-``ConnectionError``/``TimeoutError`` (so ``OSError``): a transport treats them as "this
+The errors are `S7Error` subclasses carrying snap7's client error numbers, and also
+`ConnectionError`/`TimeoutError` (so `OSError`): a transport treats them as "this
 connection is gone", which is what they mean.
 """
+
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import attrs
 
@@ -25,9 +27,21 @@ from ...protocols.s7.constants import ClientError, client_error_text
 from ...transport.link import Failure, Link
 from ...transport.link_stream import BlockingStream
 
-__all__ = ["IsoLink", "LinkSettings", "S7ConnectionError", "S7Link", "S7NotConnectedError",
-           "S7TimeoutError", "connection_error", "not_connected", "open_link",
-           "remote_tsap_for", "run_on", "s7_failure", "timeout_error"]
+__all__ = [
+    "IsoLink",
+    "LinkSettings",
+    "S7ConnectionError",
+    "S7Link",
+    "S7NotConnectedError",
+    "S7TimeoutError",
+    "connection_error",
+    "not_connected",
+    "open_link",
+    "remote_tsap_for",
+    "run_on",
+    "s7_failure",
+    "timeout_error",
+]
 
 T = TypeVar("T")
 
@@ -53,8 +67,11 @@ def timeout_error(code: int, detail: str) -> S7TimeoutError:
 
 
 def not_connected(where: str) -> S7NotConnectedError:
-    return S7NotConnectedError(ClientError.ConnectError, client_error_text(ClientError.ConnectError),
-                               f"{where}: not connected")
+    return S7NotConnectedError(
+        ClientError.ConnectError,
+        client_error_text(ClientError.ConnectError),
+        f"{where}: not connected",
+    )
 
 
 #: How a link failure reads as snap7 reports it: its error number, and which kind of error.
@@ -80,7 +97,7 @@ def _is_connected(event: IsoEvent) -> bool:
 class IsoLink(Link[IsoEvent]):
     """A link carrying S7 PDUs over ISO-on-TCP, failing with snap7's numbered errors.
 
-    ``exchange(pdu)`` is one S7 request and its answer (S7 has one under way at a time).
+    `exchange(pdu)` is one S7 request and its answer (S7 has one under way at a time).
     A received PDU nobody waited for can only be stale, and is dropped; a DR from the
     peer ends the connection with RecvPacket.
     """
@@ -121,8 +138,9 @@ class IsoLink(Link[IsoEvent]):
 
     def _other(self, event: IsoEvent) -> None:
         if isinstance(event, IsoDisconnected):
-            raise connection_error(ClientError.RecvPacket,
-                                   f"{self.where}: connection released by the peer")
+            raise connection_error(
+                ClientError.RecvPacket, f"{self.where}: connection released by the peer"
+            )
 
 
 @attrs.frozen
@@ -145,8 +163,10 @@ MAX_SLOT = 31
 def remote_tsap_for(connection_type: int, rack: int, slot: int) -> int:
     """snap7's remote TSAP: connection type in the high byte, then rack (3 bits), slot (5)."""
     if not 0 <= rack <= MAX_RACK or not 0 <= slot <= MAX_SLOT:
-        raise fail(ClientError.InvalidParams, f"rack {rack} / slot {slot}: rack must be "
-                                              f"0..{MAX_RACK}, slot 0..{MAX_SLOT}")
+        raise fail(
+            ClientError.InvalidParams,
+            f"rack {rack} / slot {slot}: rack must be 0..{MAX_RACK}, slot 0..{MAX_SLOT}",
+        )
     return (connection_type << 8) | (rack << 5) | slot
 
 
@@ -187,7 +207,7 @@ def open_link(stream: BlockingStream, settings: LinkSettings) -> S7Link:
 
 
 def run_on(link: S7Link | None, where: str, make: Callable[[S7ClientProtocol], Operation[T]]) -> T:
-    """Build and run one operation on ``link``, the client's link when the job runs."""
+    """Build and run one operation on `link`, the client's link when the job runs."""
     if link is None or link.closed:
         raise not_connected(where)
     return link.call(make(link.protocol))

@@ -1,10 +1,11 @@
-"""python-snap7's ``ISOTCPConnection``: an ISO-on-TCP connection as a blocking Python API.
+"""python-snap7's `ISOTCPConnection`: an ISO-on-TCP connection as a blocking Python API.
 
-It is a thin face on :class:`~.client_link.IsoLink`, the S7 use of the transport's link
+It is a thin face on `IsoLink`, the S7 use of the transport's link
 driver, which does the I/O. Every blocking call has a timeout; failures are the
-:class:`S7Error` subclasses of :mod:`.client_link` (re-exported here), carrying snap7's
+`S7Error` subclasses of `.client_link` (re-exported here), carrying snap7's
 client error numbers.
 """
+
 from __future__ import annotations
 
 import enum
@@ -14,11 +15,26 @@ from types import TracebackType
 from ...protocols.isotcp import IsoClientSession
 from ...protocols.s7.constants import ClientError
 from ...transport.link_stream import BlockingStream, open_connection
-from .client_link import (IsoLink, S7ConnectionError, S7NotConnectedError, S7TimeoutError,
-                          connection_error, not_connected, timeout_error)
+from .client_link import (
+    IsoLink,
+    S7ConnectionError,
+    S7NotConnectedError,
+    S7TimeoutError,
+    connection_error,
+    not_connected,
+    timeout_error,
+)
 
-__all__ = ["ISOTCPConnection", "TPDUSize", "S7ConnectionError", "S7TimeoutError",
-           "S7NotConnectedError", "connection_error", "not_connected", "timeout_error"]
+__all__ = [
+    "ISOTCPConnection",
+    "TPDUSize",
+    "S7ConnectionError",
+    "S7TimeoutError",
+    "S7NotConnectedError",
+    "connection_error",
+    "not_connected",
+    "timeout_error",
+]
 
 
 class TPDUSize(enum.IntEnum):
@@ -41,14 +57,20 @@ def tpdu_bytes(size: int) -> int:
 class ISOTCPConnection:
     """python-snap7's ISO-on-TCP connection (TPKT + COTP) as a blocking Python API.
 
-    ``remote_tsap`` is a 2-byte int or a text TSAP such as ``b"SIMATIC-ROOT-HMI"``;
-    ``tpdu_size`` a :class:`TPDUSize` (or a size in bytes). ``receive_data`` returns
+    `remote_tsap` is a 2-byte int or a text TSAP such as `b"SIMATIC-ROOT-HMI"`;
+    `tpdu_size` a `TPDUSize` (or a size in bytes). `receive_data` returns
     one whole S7 PDU, fragments joined. Errors are S7ConnectionError/S7TimeoutError
     with snap7's client error codes.
     """
 
-    def __init__(self, host: str, port: int = 102, local_tsap: int = 0x0100,
-                 remote_tsap: int | bytes = 0x0102, tpdu_size: int = TPDUSize.S_1024) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int = 102,
+        local_tsap: int = 0x0100,
+        remote_tsap: int | bytes = 0x0102,
+        tpdu_size: int = TPDUSize.S_1024,
+    ) -> None:
         self.host = host
         self.port = port
         self.local_tsap = local_tsap
@@ -86,20 +108,28 @@ class ISOTCPConnection:
         self._routing_tsap = IsoClientSession.routing_tsap_for(dest_rack, dest_slot)
 
     def connect(self, timeout: float = 5.0) -> None:
-        """TCP connect and COTP CR/CC within ``timeout`` seconds each."""
+        """TCP connect and COTP CR/CC within `timeout` seconds each."""
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
         self.disconnect()
         self.timeout = timeout
-        session = IsoClientSession(local_tsap=self.local_tsap, remote_tsap=self.remote_tsap,
-                                   tpdu_size=tpdu_bytes(int(self.tpdu_size)),
-                                   subnet_id=self._subnet_id, routing_tsap=self._routing_tsap)
+        session = IsoClientSession(
+            local_tsap=self.local_tsap,
+            remote_tsap=self.remote_tsap,
+            tpdu_size=tpdu_bytes(int(self.tpdu_size)),
+            subnet_id=self._subnet_id,
+            routing_tsap=self._routing_tsap,
+        )
         try:
             sock = open_connection(self.host, self.port, timeout)
         except TimeoutError as exc:
-            raise timeout_error(ClientError.ConnectError, f"{self.host}:{self.port}: {exc}") from None
+            raise timeout_error(
+                ClientError.ConnectError, f"{self.host}:{self.port}: {exc}"
+            ) from None
         except OSError as exc:
-            raise connection_error(ClientError.ConnectError, f"{self.host}:{self.port}: {exc}") from None
+            raise connection_error(
+                ClientError.ConnectError, f"{self.host}:{self.port}: {exc}"
+            ) from None
         link = IsoLink(BlockingStream(sock, timeout), session, timeout)
         try:
             link.handshake()
@@ -123,7 +153,7 @@ class ISOTCPConnection:
         self._require().send_pdu(bytes(data))
 
     def receive_data(self) -> bytes:
-        """The next S7 PDU, waiting at most ``timeout`` (the connect timeout)."""
+        """The next S7 PDU, waiting at most `timeout` (the connect timeout)."""
         link = self._require()
         try:
             return link.receive_pdu()
@@ -132,7 +162,7 @@ class ISOTCPConnection:
             raise
 
     def data_available(self, timeout: float = 0.0) -> bool:
-        """Whether a PDU (or any bytes of one) can be read now, waiting up to ``timeout``."""
+        """Whether a PDU (or any bytes of one) can be read now, waiting up to `timeout`."""
         link = self._link
         return link is not None and not link.closed and link.readable(timeout)
 
@@ -152,9 +182,13 @@ class ISOTCPConnection:
             raise not_connected(f"{self.host}:{self.port}")
         return link
 
-    def __enter__(self) -> "ISOTCPConnection":
+    def __enter__(self) -> ISOTCPConnection:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.disconnect()

@@ -11,6 +11,7 @@ loop instead, where `readWrite` handlers fill or consume the buffer. A server th
 listen when the app starts fails the start (StartError: `incore run` exits non-zero) unless
 `retryListen` asks it to keep trying.
 """
+
 from __future__ import annotations
 
 import enum
@@ -26,10 +27,11 @@ from ...transport.reconnect import Backoff
 from ...transport.tcp_server import TcpServer
 from ..errors import ErrorReporting, StartError, about, error_property
 from .server_area import duplicate_areas
+from .server_areas import AreaMethods
 from .server_connection import S7Connection, ServerCore
 from .server_events import EventCode, ServerError, error_text, event_line
-from .server_host import MemoryHost, area_name
-from .server_memory import MAX_AREA_SIZE, WIRE_AREA, Job, ServerMemory
+from .server_host import MemoryHost
+from .server_memory import Job
 
 log = logging.getLogger("incore.s7server")
 
@@ -41,7 +43,7 @@ _PARAMS = {1: "localPort", 6: "workInterval", 10: "pduRequest", 11: "maxClients"
 MIN_PDU, MAX_PDU = 240, 960
 
 
-class S7Server(ErrorReporting, MemoryHost):
+class S7Server(ErrorReporting, MemoryHost, AreaMethods):
     """A soft S7 PLC that python-snap7, Snap7 C and other S7 clients connect to.
 
     Its memory is declared with S7ServerArea children (or registerArea); S7Variable children
@@ -92,70 +94,153 @@ class S7Server(ErrorReporting, MemoryHost):
     EventCode = EventCode
     ServerError = ServerError
 
-    __slots__ = ("_core", "_tcp", "_variables", "_mapped", "_area_blocks", "_rw_callback",
-                 "_retry", "_backoff")
+    __slots__ = (
+        "_core",
+        "_tcp",
+        "_variables",
+        "_mapped",
+        "_area_blocks",
+        "_rw_callback",
+        "_retry",
+        "_backoff",
+    )
 
     accepts = ("S7ServerArea", "S7Variable")
 
-    networkAddress = Property(str, "0.0.0.0",
-                              doc="The IPv4 address to listen on (startTo's ip); takes effect "
-                                  "at the next start.")
-    localPort = Property(int, 102, minimum=0, maximum=65535,
-                         doc="The TCP port (0 picks a free one and then holds it); "
-                                       "takes effect at the next start.")
-    workInterval = Property(int, 100, unit="ms", minimum=0,
-                            doc="snap7's socket worker interval (kept for compatibility; "
-                                "workers here wake on data, not on a timer).")
-    pduRequest = Property(int, 480, unit="bytes", on_write="_settings_written",
-                          minimum=MIN_PDU, maximum=MAX_PDU,
-                          doc="The largest PDU granted to clients (new connections).")
-    maxClients = Property(int, 1024, minimum=0,
-                          doc="Clients served at once (0: no limit); one more is "
-                                         "refused with a ClientRejected event. Takes effect "
-                                         "at the next start.")
-    resourceless = Property(bool, False, on_write="_settings_written",
-                            doc="Answer clients through readWrite handlers instead of "
-                                "registered memory.")
-    readWriteTimeout = Property(int, 5000, unit="ms", on_write="_settings_written", minimum=0,
-                                doc="How long a client waits for a readWrite handler.")
-    handshakeTimeout = Property(int, 5000, unit="ms", minimum=0, doc="A client that has not "
-                                "completed its handshake (ISO connection and S7 setup) this "
-                                "long after connecting is dropped, and at maxClients it makes "
-                                "room for a newcomer (0: no timeout); from the next start.")
-    idleTimeout = Property(int, 0, unit="ms", minimum=0, doc="A client that sends nothing "
-                           "this long is dropped (0: never); from the next start.")
-    autoStart = Property(bool, True, doc="Start listening when the app is complete; if that "
-                                         "fails (port in use, not allowed), the app stops with "
-                                         "an error unless retryListen is set.")
-    retryListen = Property(bool, False, doc="When listening fails, keep trying (after 0.1 s, "
-                           "then twice as long each time, up to 5 s) with status Error, "
-                           "instead of failing the start.")
-    status = Property(Status, Status.Stopped, readonly=True,
-                      doc="Stopped, Running, or Error (could not listen).")
+    networkAddress = Property(
+        str,
+        "0.0.0.0",
+        doc="The IPv4 address to listen on (startTo's ip); takes effect at the next start.",
+    )
+    localPort = Property(
+        int,
+        102,
+        minimum=0,
+        maximum=65535,
+        doc="The TCP port (0 picks a free one and then holds it); takes effect at the next start.",
+    )
+    workInterval = Property(
+        int,
+        100,
+        unit="ms",
+        minimum=0,
+        doc="snap7's socket worker interval (kept for compatibility; "
+        "workers here wake on data, not on a timer).",
+    )
+    pduRequest = Property(
+        int,
+        480,
+        unit="bytes",
+        on_write="_settings_written",
+        minimum=MIN_PDU,
+        maximum=MAX_PDU,
+        doc="The largest PDU granted to clients (new connections).",
+    )
+    maxClients = Property(
+        int,
+        1024,
+        minimum=0,
+        doc="Clients served at once (0: no limit); one more is "
+        "refused with a ClientRejected event. Takes effect "
+        "at the next start.",
+    )
+    resourceless = Property(
+        bool,
+        False,
+        on_write="_settings_written",
+        doc="Answer clients through readWrite handlers instead of registered memory.",
+    )
+    readWriteTimeout = Property(
+        int,
+        5000,
+        unit="ms",
+        on_write="_settings_written",
+        minimum=0,
+        doc="How long a client waits for a readWrite handler.",
+    )
+    handshakeTimeout = Property(
+        int,
+        5000,
+        unit="ms",
+        minimum=0,
+        doc="A client that has not "
+        "completed its handshake (ISO connection and S7 setup) this "
+        "long after connecting is dropped, and at maxClients it makes "
+        "room for a newcomer (0: no timeout); from the next start.",
+    )
+    idleTimeout = Property(
+        int,
+        0,
+        unit="ms",
+        minimum=0,
+        doc="A client that sends nothing this long is dropped (0: never); from the next start.",
+    )
+    autoStart = Property(
+        bool,
+        True,
+        doc="Start listening when the app is complete; if that "
+        "fails (port in use, not allowed), the app stops with "
+        "an error unless retryListen is set.",
+    )
+    retryListen = Property(
+        bool,
+        False,
+        doc="When listening fails, keep trying (after 0.1 s, "
+        "then twice as long each time, up to 5 s) with status Error, "
+        "instead of failing the start.",
+    )
+    status = Property(
+        Status, Status.Stopped, readonly=True, doc="Stopped, Running, or Error (could not listen)."
+    )
     clientsCount = Property(int, 0, readonly=True, doc="Clients connected now.")
-    droppedEvents = Property(int, 0, readonly=True,
-                             doc="Events dropped because the `event` handlers fell behind the "
-                             "clients by more than 1,000 events (each run of drops is also "
-                             "logged).")
-    cpuStatus = Property(CpuStatus, CpuStatus.Run, on_write="_cpu_status_written",
-                         doc="The virtual CPU's mode; clients can stop and start it.")
-    eventMask = Property(int, 0xFFFFFFFF, on_write="_settings_written", minimum=0,
-                         maximum=0xFFFFFFFF,
-                         doc="Which event codes (EventCode bits) reach the event signal.")
-    lastError = Property(int, 0, readonly=True,
-                         doc="The result of the last operation (snap7's error number, 0 = OK).")
+    droppedEvents = Property(
+        int,
+        0,
+        readonly=True,
+        doc="Events dropped because the `event` handlers fell behind the "
+        "clients by more than 1,000 events (each run of drops is also "
+        "logged).",
+    )
+    cpuStatus = Property(
+        CpuStatus,
+        CpuStatus.Run,
+        on_write="_cpu_status_written",
+        doc="The virtual CPU's mode; clients can stop and start it.",
+    )
+    eventMask = Property(
+        int,
+        0xFFFFFFFF,
+        on_write="_settings_written",
+        minimum=0,
+        maximum=0xFFFFFFFF,
+        doc="Which event codes (EventCode bits) reach the event signal.",
+    )
+    lastError = Property(
+        int,
+        0,
+        readonly=True,
+        doc="The result of the last operation (snap7's error number, 0 = OK).",
+    )
     error = error_property(ServerError)
 
-    event = Signal("event", doc="A server event (EvtTime, EvtSender, EvtCode, EvtRetCode, "
-                                "EvtParam1..4), filtered by eventMask; eventText(event) "
-                                "describes it.")
-    readWrite = Signal("sender", "operation", "tag", "buffer",
-                       doc="Resourceless mode: a client reads (fill `buffer` in place, e.g. "
-                           "buffer[:] = ...) or writes (`buffer` holds its bytes); one call "
-                           "per item. `tag` (Area, DBNumber, Start, Size, WordLen) is the item "
-                           "as the client asked it, as in Snap7 C: Size elements of WordLen "
-                           "from byte Start (BIT: bit address byte*8+bit, buffer one byte; "
-                           "timers, counters: element number).")
+    event = Signal(
+        "event",
+        doc="A server event (EvtTime, EvtSender, EvtCode, EvtRetCode, "
+        "EvtParam1..4), filtered by eventMask; eventText(event) "
+        "describes it.",
+    )
+    readWrite = Signal(
+        "sender",
+        "operation",
+        "tag",
+        "buffer",
+        doc="Resourceless mode: a client reads (fill `buffer` in place, e.g. "
+        "buffer[:] = ...) or writes (`buffer` holds its bytes); one call "
+        "per item. `tag` (Area, DBNumber, Start, Size, WordLen) is the item "
+        "as the client asked it, as in Snap7 C: Size elements of WordLen "
+        "from byte Start (BIT: bit address byte*8+bit, buffer one byte; "
+        "timers, counters: element number).",
+    )
 
     def __init__(self, parent: Any = None, **properties: Any) -> None:
         self._core = ServerCore(self._deliver, self._answer, self._has_event_listeners, self)
@@ -207,8 +292,9 @@ class S7Server(ErrorReporting, MemoryHost):
         self._tcp = None
         self._core.stopping.set()
         if not tcp.stop(STOP_TIMEOUT):
-            log.warning("%s: some client threads did not end within %.0f s", about(self),
-                        STOP_TIMEOUT)
+            log.warning(
+                "%s: some client threads did not end within %.0f s", about(self), STOP_TIMEOUT
+            )
         self._core.inbox.end_drops()
         self._update("droppedEvents", self._core.inbox.dropped)  # what end_drops just logged
         self._update("status", self.Stopped)
@@ -226,11 +312,16 @@ class S7Server(ErrorReporting, MemoryHost):
         core.stopping = threading.Event()
         host, port = self.networkAddress, self.localPort
         try:
-            tcp = TcpServer(functools.partial(S7Connection, core), host, port,
-                            max_connections=self.maxClients, name="s7server",
-                            on_rejected=core.rejected,
-                            handshake_timeout=self.handshakeTimeout / 1000.0 or None,
-                            idle_timeout=self.idleTimeout / 1000.0 or None)
+            tcp = TcpServer(
+                functools.partial(S7Connection, core),
+                host,
+                port,
+                max_connections=self.maxClients,
+                name="s7server",
+                on_rejected=core.rejected,
+                handshake_timeout=self.handshakeTimeout / 1000.0 or None,
+                idle_timeout=self.idleTimeout / 1000.0 or None,
+            )
             _, bound = tcp.start()
         except (OSError, ValueError, OverflowError) as exc:
             self._listen_failed(host, port, exc, fatal)
@@ -280,8 +371,9 @@ class S7Server(ErrorReporting, MemoryHost):
         if name is None:
             return False
         if name == "localPort" and self._tcp is not None:
-            return self._job(ServerError.CannotChangeParam, "LocalPort can not change while "
-                                                            "the server runs")
+            return self._job(
+                ServerError.CannotChangeParam, "LocalPort can not change while the server runs"
+            )
         prop = type(self)._props[name]
         try:
             value = prop.convert(value)
@@ -306,9 +398,12 @@ class S7Server(ErrorReporting, MemoryHost):
             key = -1
         name = _PARAMS.get(key)
         if name is None:
-            self._job(ServerError.InvalidParamNumber, f"no server parameter {number!r} "
-                                                      "(LocalPort 1, WorkInterval 6, "
-                                                      "PDURequest 10, MaxClients 11)")
+            self._job(
+                ServerError.InvalidParamNumber,
+                f"no server parameter {number!r} "
+                "(LocalPort 1, WorkInterval 6, "
+                "PDURequest 10, MaxClients 11)",
+            )
         return name
 
     def _settings_written(self, _value: Any) -> None:
@@ -322,104 +417,6 @@ class S7Server(ErrorReporting, MemoryHost):
 
     def _cpu_status_written(self, value: Any) -> None:
         self._core.state.set_status(int(value))
-
-    # -- memory ---------------------------------------------------------------------------------
-    @method
-    def registerArea(self, area: Any, index: int, buffer: Any) -> bool:
-        """Register memory clients can use: `buffer` is its initial bytes or a size."""
-        code = self._wire(area)
-        if code is None:
-            return False
-        if isinstance(buffer, int) and not isinstance(buffer, bool):
-            data = bytes(buffer) if 0 < buffer <= MAX_AREA_SIZE else b""
-        elif isinstance(buffer, (bytes, bytearray, memoryview, list)):
-            try:
-                data = bytes(buffer)
-            except (TypeError, ValueError):
-                data = b""
-        else:
-            data = b""
-        if not 0 < len(data) <= MAX_AREA_SIZE or not 0 <= int(index) <= 0xFFFF:
-            return self._job(ServerError.InvalidParams, f"registerArea: need 1..{MAX_AREA_SIZE} "
-                                                        f"bytes and a DB number 0..65535")
-        memory = self._core.memory
-        if memory.find(code, int(index)) is not None:
-            return self._job(ServerError.AreaAlreadyExists,
-                             f"area {area_name(code, int(index))} is already registered")
-        self._map_waiting(memory.add(code, int(index), data))
-        return self._job()
-
-    @method
-    def unregisterArea(self, area: Any, index: int) -> bool:
-        """Remove an area; clients then get "object does not exist"."""
-        block = self._block(area, index)
-        if block is None:
-            return False
-        self._core.memory.remove(block)
-        self._dropped(block)
-        return self._job()
-
-    @method
-    def getArea(self, area: Any, index: int) -> bytes | None:
-        """The bytes of an area (a copy); None if it is not registered."""
-        block = self._block(area, index)
-        if block is None:
-            return None
-        self._job()
-        return ServerMemory.read(block)
-
-    @method
-    def setArea(self, area: Any, index: int, buffer: Any, start: int = 0) -> bool:
-        """Write `buffer` into an area at byte `start` (0: from the beginning)."""
-        block = self._block(area, index)
-        if block is None:
-            return False
-        try:
-            data = bytes(buffer)
-            ServerMemory.write(block, int(start), data)
-        except (TypeError, ValueError) as exc:
-            return self._job(ServerError.InvalidParams, f"setArea: {exc}")
-        self._notify(block, int(start), int(start) + len(data))
-        return self._job()
-
-    @method
-    def lockArea(self, area: Any, index: int) -> bool:
-        """Hold every client access to an area until unlockArea (the app keeps access)."""
-        return self._set_locked(area, index, True)
-
-    @method
-    def unlockArea(self, area: Any, index: int) -> bool:
-        """Release an area locked with lockArea; waiting clients proceed."""
-        return self._set_locked(area, index, False)
-
-    def _set_locked(self, area: Any, index: int, locked: bool) -> bool:
-        block = self._block(area, index)
-        if block is None:
-            return False
-        ServerMemory.set_locked(block, locked)
-        return self._job()
-
-    def _wire(self, area: Any) -> int | None:
-        try:
-            if isinstance(area, str):
-                number = self.Area[area if area.startswith("srvArea") else "srvArea" + area]
-            else:
-                number = self.Area(int(area))
-        except (KeyError, TypeError, ValueError):
-            self._job(ServerError.UnknownArea, f"unknown area {area!r} (srvAreaPE 0 .. "
-                                               "srvAreaDB 5)")
-            return None
-        return WIRE_AREA[int(number)]
-
-    def _block(self, area: Any, index: Any) -> Any:
-        code = self._wire(area)
-        if code is None:
-            return None
-        block = self._core.memory.find(code, int(index))
-        if block is None:
-            self._job(ServerError.UnknownArea,
-                      f"area {area_name(code, int(index))} is not registered")
-        return block
 
     # -- texts -----------------------------------------------------------------------------------
     @method
@@ -460,8 +457,12 @@ class S7Server(ErrorReporting, MemoryHost):
 
     def _finish(self, job: Job) -> None:
         if len(job.buffer) != job.size:
-            log.warning("%r: a readWrite handler left %d bytes in a %d-byte buffer", self,
-                        len(job.buffer), job.size)
+            log.warning(
+                "%r: a readWrite handler left %d bytes in a %d-byte buffer",
+                self,
+                len(job.buffer),
+                job.size,
+            )
             job.finish(ReturnCode.ADDRESS_OUT_OF_RANGE)
         else:
             job.finish(ReturnCode.SUCCESS)
