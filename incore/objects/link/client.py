@@ -185,8 +185,10 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
     def connectToHost(self) -> None:
         """Connect to the peer (and keep reconnecting while autoConnect is true)."""
         self._want = True
-        if self.isLive and not self._has_link():
-            self._start()  # (a connection that is up stays as it is)
+        # A connection that is up stays as it is. `connected` is the loop's word for it: right
+        # after disconnectFromHost the worker may not have released the old link yet.
+        if self.isLive and not (self.connected and self._has_link()):
+            self._start()
 
     @method
     def disconnectFromHost(self) -> None:
