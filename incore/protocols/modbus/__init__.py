@@ -1,0 +1,78 @@
+"""Modbus TCP, sans-IO: MBAP framing, PDU codecs, and the server and client engines."""
+
+from .client import ModbusClientProtocol, ModbusReply
+from .device import DeviceIdentity, DiagnosticCounters
+from .errors import (
+    ModbusException,
+    ModbusFramingError,
+    ModbusPduError,
+    ModbusStoreError,
+    RequestRefused,
+)
+from .mbap import MAX_ADU, MbapDecoder, MbapFrame, MbapFraming, frame_adu
+from .pdu import (
+    DeviceIdCode,
+    DeviceIdentification,
+    DiagnosticCode,
+    ExceptionCode,
+    FunctionCode,
+    Request,
+    diagnostics,
+    mask_write_register,
+    pack_bits,
+    read_coils,
+    read_device_identification,
+    read_discrete_inputs,
+    read_holding_registers,
+    read_input_registers,
+    read_write_multiple_registers,
+    unpack_bits,
+    write_multiple_coils,
+    write_multiple_registers,
+    write_single_coil,
+    write_single_register,
+)
+from .server import ModbusServerProtocol, ModbusWrite
+from .store import MemoryStore, ModbusStore, Table
+
+__all__ = [
+    "ModbusClientProtocol",
+    "ModbusReply",
+    "DeviceIdentity",
+    "DiagnosticCounters",
+    "ModbusException",
+    "ModbusFramingError",
+    "ModbusPduError",
+    "ModbusStoreError",
+    "RequestRefused",
+    "MAX_ADU",
+    "MbapDecoder",
+    "MbapFrame",
+    "MbapFraming",
+    "frame_adu",
+    "DeviceIdCode",
+    "DeviceIdentification",
+    "DiagnosticCode",
+    "ExceptionCode",
+    "FunctionCode",
+    "Request",
+    "diagnostics",
+    "mask_write_register",
+    "pack_bits",
+    "read_coils",
+    "read_device_identification",
+    "read_discrete_inputs",
+    "read_holding_registers",
+    "read_input_registers",
+    "read_write_multiple_registers",
+    "unpack_bits",
+    "write_multiple_coils",
+    "write_multiple_registers",
+    "write_single_coil",
+    "write_single_register",
+    "ModbusServerProtocol",
+    "ModbusWrite",
+    "MemoryStore",
+    "ModbusStore",
+    "Table",
+]
