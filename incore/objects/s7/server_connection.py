@@ -115,7 +115,11 @@ class S7Connection:
         self.access = ClientAccess(core, self.sender)
         self.session = IsoServerSession()
         self.engine = S7ServerProtocol(
-            self.access, state=core.state, max_pdu=core.pdu_request, on_event=self._engine_event
+            self.access,
+            state=core.state,
+            max_pdu=core.pdu_request,
+            on_event=self._engine_event,
+            directory=self.access,
         )
         self.failed = False
         self.aligned = True  # every chunk so far was whole frames

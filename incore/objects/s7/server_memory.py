@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 from ...protocols.errors import AreaError
-from ...protocols.s7.constants import Area, ReturnCode, SrvArea, TransportSize
+from ...protocols.s7.constants import Area, BlockType, ReturnCode, SrvArea, TransportSize
 from ...protocols.s7.items import ItemSpec
 from ...protocols.s7.server import set_bit
 from .server_events import S7Tag
@@ -225,6 +225,13 @@ class ClientAccess:
             set_bit(self._buffer(block, start, start + 1), start, bit, value)
         if block.watched:
             self._core.changed(block, start, start + 1)
+
+    # -- BlockDirectory (protocols/s7/blocks.py) ------------------------------------------------
+    def block_sizes(self, block_type: int) -> dict[int, int]:
+        """The registered DBs are the server's DB blocks; it has no other kind of block."""
+        if block_type != BlockType.DB:
+            return {}
+        return {b.index: len(b.buf) for b in list(self._blocks.values()) if b.area == Area.DB}
 
     # -- finding and waiting ------------------------------------------------------------------
     def _block(self, area: int, index: int) -> Block:

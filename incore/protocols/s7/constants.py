@@ -33,6 +33,12 @@ __all__ = [
     "EVC_NONE",
     "EVENT_SUBCODE_GET_CLOCK",
     "EVENT_SUBCODE_SET_CLOCK",
+    "EVENT_SUBCODE_BLOCK_LIST",
+    "EVENT_SUBCODE_START_LIST_OF_TYPE",
+    "EVENT_SUBCODE_LIST_OF_TYPE",
+    "EVENT_SUBCODE_BLOCK_INFO",
+    "BlockType",
+    "BlockLanguage",
     "event_text",
     "element_size",
 ]
@@ -414,6 +420,36 @@ class ControlCode(enum.IntEnum):
 
 EVENT_SUBCODE_GET_CLOCK = 0x0001
 EVENT_SUBCODE_SET_CLOCK = 0x0002
+#: First parameter of a Directory event (snap7's evsGetBlockList ... evsGetBlockInfo).
+EVENT_SUBCODE_BLOCK_LIST = 0x0001
+EVENT_SUBCODE_START_LIST_OF_TYPE = 0x0002
+EVENT_SUBCODE_LIST_OF_TYPE = 0x0003
+EVENT_SUBCODE_BLOCK_INFO = 0x0004
+
+
+class BlockType(enum.IntEnum):
+    """Block type codes of the block functions (userdata group 3): ASCII letters on the wire."""
+
+    OB = 0x38
+    DB = 0x41
+    SDB = 0x42
+    FC = 0x43
+    SFC = 0x44
+    FB = 0x45
+    SFB = 0x46
+
+
+class BlockLanguage(enum.IntEnum):
+    """The language byte of a block (list of a type, block info)."""
+
+    AWL = 0x01
+    KOP = 0x02
+    FUP = 0x03
+    SCL = 0x04
+    DB = 0x05
+    GRAPH = 0x06
+    SDB = 0x07
+
 
 _RESULT_TEXT = {
     EventResult.NoError: "OK",
@@ -479,6 +515,8 @@ def event_text(event: tuple[int, int, int, int, int, int]) -> str:
     if code == Event.Security:
         what = {1: "password set", 2: "password cleared"}.get(p1, "security request")
         return f"Security, {what}: {result}"
+    if code == Event.Directory:
+        return _directory_text(p1, p2, p3, result)
     if code == Event.PDUincoming:
         return f"Incoming PDU ({p1} bytes) refused: {result}"
     try:
@@ -486,3 +524,21 @@ def event_text(event: tuple[int, int, int, int, int, int]) -> str:
     except ValueError:
         name = f"event 0x{code:08X}"
     return f"{name}: {result}"
+
+
+def _block_name(block_type: int) -> str:
+    try:
+        return BlockType(block_type).name
+    except ValueError:
+        return f"block type 0x{block_type:02X}"
+
+
+def _directory_text(sub: int, block_type: int, number: int, result: str) -> str:
+    if sub == EVENT_SUBCODE_BLOCK_LIST:
+        return f"Block list requested: {result}"
+    if sub in (EVENT_SUBCODE_START_LIST_OF_TYPE, EVENT_SUBCODE_LIST_OF_TYPE):
+        more = " (continued)" if sub == EVENT_SUBCODE_LIST_OF_TYPE else ""
+        return f"List of {_block_name(block_type)} blocks requested{more}: {result}"
+    if sub == EVENT_SUBCODE_BLOCK_INFO:
+        return f"Block info of {_block_name(block_type)}{number} requested: {result}"
+    return f"Directory request: {result}"

@@ -28,6 +28,9 @@ no guessing about the connection:
 (The CR would also tell them apart - Snap7 C sends the 0xC0 parameter first,
 python-snap7 sends 0xC1, 0xC2, 0xC0 - but nothing needs that.)
 
+Block functions (userdata group 3) list and describe the blocks of a `BlockDirectory`
+(`.blocks`): the one given, else a `MemoryAreaStore`'s DBs, else none.
+
 Limits: more than 20 items, or a reply that would not fit the negotiated PDU,
 get a whole-request error (ROSCTR 2, 0x8104 / 0x8500) instead of data.
 """
@@ -38,6 +41,7 @@ from collections.abc import Callable
 
 from ..contract import Untimed
 from ..errors import AreaError, PduError, ProtocolError
+from .blocks import AreaDirectory, BlockDirectory, EmptyDirectory
 from .constants import (
     MAX_ITEMS,
     Area,
@@ -78,6 +82,15 @@ _EVENT_RESULT = {
 }
 
 
+def _directory_of(store: AreaStore) -> BlockDirectory:
+    """The blocks of a store that says nothing about them: its DBs if it keeps them in an
+    `areas` mapping like `MemoryAreaStore`, else none."""
+    if hasattr(store, "block_sizes"):
+        return store  # type: ignore[return-value]
+    areas = getattr(store, "areas", None)
+    return AreaDirectory(areas) if isinstance(areas, dict) else EmptyDirectory()
+
+
 class S7ServerProtocol(Untimed):
     """Per-connection S7 server: one request PDU in, its reply PDU out.
 
@@ -98,8 +111,10 @@ class S7ServerProtocol(Untimed):
         max_pdu: int = 960,
         max_amq: int = 8,
         on_event: Callable[[EventTuple], None] | None = None,
+        directory: BlockDirectory | None = None,
     ) -> None:
         self.store = store
+        self.directory = directory if directory is not None else _directory_of(store)
         self.state = state if state is not None else PlcState()
         self.max_pdu = max_pdu
         self.max_amq = max_amq

@@ -1,4 +1,4 @@
-"""Server side of Userdata PDUs: SZL reads (with fragmentation), clock, security.
+"""Server side of Userdata PDUs: SZL reads (with fragmentation), clock, security, blocks.
 
 Split from `.server` to keep each module small.  The handler needs the engine's
 state, PDU size and event sink, which `UserdataHost` names, so this module does not
@@ -10,11 +10,15 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..errors import PduError
-from . import szl
+from . import blocks, szl
 from .clock import LEGACY_CLOCK_SIZE, decode_clock, encode_clock, encode_legacy_clock
 from .constants import (
+    EVENT_SUBCODE_BLOCK_INFO,
+    EVENT_SUBCODE_BLOCK_LIST,
     EVENT_SUBCODE_GET_CLOCK,
+    EVENT_SUBCODE_LIST_OF_TYPE,
     EVENT_SUBCODE_SET_CLOCK,
+    EVENT_SUBCODE_START_LIST_OF_TYPE,
     Event,
     EventResult,
     HeaderError,
@@ -31,6 +35,11 @@ _SZL_READ = 0x01
 _CLOCK_GET = 0x01
 _CLOCK_SET = 0x02
 _HEADROOM = 10 + 12 + 4  # header + response parameters + data header
+_BLOCK_FUNCTIONS = (
+    blocks.SUBFUNCTION_LIST_ALL,
+    blocks.SUBFUNCTION_LIST_OF_TYPE,
+    blocks.SUBFUNCTION_BLOCK_INFO,
+)
 
 
 class UserdataHost(Protocol):
@@ -38,6 +47,7 @@ class UserdataHost(Protocol):
 
     state: PlcState
     pdu_size: int
+    directory: blocks.BlockDirectory
 
     @property
     def effective_pdu(self) -> int: ...
@@ -55,6 +65,7 @@ class UserdataHandler:
         self.legacy_clock = False
         self._fragments: dict[int, list[bytes]] = {}
         self._next_sequence = 0
+        self._listing: tuple[int, list[blocks.BlockEntry]] | None = None
 
     def handle(self, pdu: S7Pdu) -> S7Pdu:
         params = UserdataParams.decode(pdu.params)
@@ -62,6 +73,8 @@ class UserdataHandler:
             return self._szl(pdu, params)
         if params.group == UserdataGroup.TIME and params.subfunction in (_CLOCK_GET, _CLOCK_SET):
             return self._clock(pdu, params)
+        if params.group == UserdataGroup.BLOCK_FUNCTIONS and params.subfunction in _BLOCK_FUNCTIONS:
+            return self._blocks(pdu, params)
         if params.group == UserdataGroup.SECURITY and params.subfunction in (1, 2):
             self.engine.emit(Event.Security, EventResult.NoError, params.subfunction)
             return self._reply(pdu, params, UserdataData.null_ack())
@@ -79,6 +92,7 @@ class UserdataHandler:
         error: int = 0,
         sequence: int | None = None,
         more: bool = False,
+        data_unit_ref: int | None = None,
     ) -> S7Pdu:
         params = UserdataParams(
             UserdataMethod.RESPONSE,
@@ -86,7 +100,7 @@ class UserdataHandler:
             req.group,
             req.subfunction,
             req.sequence if sequence is None else sequence,
-            sequence or 0,
+            (sequence or 0) if data_unit_ref is None else data_unit_ref,
             1 if more else 0,
             error,
             long_form=True,
@@ -159,6 +173,65 @@ class UserdataHandler:
         if szl_id == 0x0424:
             return szl.szl_0424(state.cpu_status, state.status_changed)
         return None
+
+    # -- block functions ------------------------------------------------------
+
+    def _blocks(self, pdu: S7Pdu, req: UserdataParams) -> S7Pdu:
+        """List blocks, list the blocks of a type (in parts), block info: as Snap7 C answers
+        them (see `.blocks`), the blocks being what the engine's `directory` holds."""
+        directory = self.engine.directory
+        if req.subfunction == blocks.SUBFUNCTION_LIST_ALL:
+            counts = {kind: len(directory.block_sizes(kind)) for kind in blocks.LIST_ALL_ORDER}
+            self.engine.emit(Event.Directory, EventResult.NoError, EVENT_SUBCODE_BLOCK_LIST)
+            return self._reply(pdu, req, UserdataData(0xFF, 0x09, blocks.encode_list_all(counts)))
+        if req.subfunction == blocks.SUBFUNCTION_LIST_OF_TYPE:
+            return self._list_of_type(pdu, req, directory)
+        kind, number = blocks.decode_block_info_request(UserdataData.decode(pdu.data).payload)
+        size = directory.block_sizes(kind).get(number) if number is not None else None
+        shown = number if number is not None else 0xFFFF
+        if size is None or kind != blocks.BlockType.DB:
+            self.engine.emit(
+                Event.Directory, EventResult.ResNotFound, EVENT_SUBCODE_BLOCK_INFO, kind, shown
+            )
+            return self._reply(
+                pdu, req, UserdataData.null_ack(), error=blocks.ERROR_BLOCK_NOT_FOUND
+            )
+        info = blocks.encode_block_info(blocks.db_block_info(shown, size))
+        self.engine.emit(
+            Event.Directory, EventResult.NoError, EVENT_SUBCODE_BLOCK_INFO, kind, shown
+        )
+        return self._reply(pdu, req, UserdataData(0xFF, 0x09, info))
+
+    def _list_of_type(
+        self, pdu: S7Pdu, req: UserdataParams, directory: blocks.BlockDirectory
+    ) -> S7Pdu:
+        """A short (first) request starts a list; a long-form one (the follow-up of both
+        peers) takes the next part of the list under way."""
+        if not req.long_form:
+            kind = blocks.decode_list_of_type_request(UserdataData.decode(pdu.data).payload)
+            language = blocks.BlockLanguage.DB if kind == blocks.BlockType.DB else 0x01
+            numbers = sorted(directory.block_sizes(kind))
+            self._listing = (kind, [blocks.BlockEntry(n, 0x22, language) for n in numbers])
+            subcode = EVENT_SUBCODE_START_LIST_OF_TYPE
+        else:
+            kind = self._listing[0] if self._listing is not None else 0
+            subcode = EVENT_SUBCODE_LIST_OF_TYPE
+        listing = self._listing
+        if listing is None or not listing[1]:
+            self._listing = None
+            self.engine.emit(Event.Directory, EventResult.ResNotFound, subcode, kind)
+            return self._reply(pdu, req, UserdataData.null_ack(), error=blocks.ERROR_NO_BLOCKS)
+        room = blocks.list_capacity(self.engine.effective_pdu)
+        part, rest = listing[1][:room], listing[1][room:]
+        self._listing = (kind, rest) if rest else None
+        self.engine.emit(Event.Directory, EventResult.NoError, subcode, kind)
+        return self._reply(
+            pdu,
+            req,
+            UserdataData(0xFF, 0x09, blocks.encode_list_of_type(part)),
+            more=bool(rest),
+            data_unit_ref=blocks.LIST_DATA_UNIT_REF,
+        )
 
     # -- clock --------------------------------------------------------------
 
