@@ -53,22 +53,26 @@ def _check_year(moment: datetime) -> None:
         raise ValueError(f"S7 clocks cover 1990..2089, not {moment.year}")
 
 
+def _bcd_fields(moment: datetime) -> bytes:
+    """Year (two digits), month, day, hour, minute and second as six BCD bytes."""
+    fields = (moment.year % 100, moment.month, moment.day, moment.hour, moment.minute)
+    return bytes(_bcd(v) for v in (*fields, moment.second))
+
+
+def _from_bcd_fields(raw: bytes, first: int, microsecond: int = 0) -> datetime:
+    """The moment whose six BCD fields (as `_bcd_fields` writes them) start at `raw[first]`."""
+    year, month, day, hour, minute, second = (_unbcd(b) for b in raw[first : first + 6])
+    try:
+        return datetime(_year(year), month, day, hour, minute, second, microsecond)
+    except ValueError as exc:
+        raise PduError(f"invalid S7 timestamp: {exc}") from None
+
+
 def encode_date_and_time(moment: datetime) -> bytes:
     """8-byte BCD DATE_AND_TIME (as in SZL records and inside the clock record)."""
     _check_year(moment)
     ms = moment.microsecond // 1000
-    return bytes(
-        (
-            _bcd(moment.year % 100),
-            _bcd(moment.month),
-            _bcd(moment.day),
-            _bcd(moment.hour),
-            _bcd(moment.minute),
-            _bcd(moment.second),
-            _bcd(ms // 10),
-            ((ms % 10) << 4) | s7_weekday(moment),
-        )
-    )
+    return _bcd_fields(moment) + bytes((_bcd(ms // 10), ((ms % 10) << 4) | s7_weekday(moment)))
 
 
 def decode_date_and_time(raw: bytes) -> datetime:
@@ -78,19 +82,7 @@ def decode_date_and_time(raw: bytes) -> datetime:
     ms_units = raw[7] >> 4
     if ms_units > 9:
         raise PduError("DATE_AND_TIME milliseconds are not BCD")
-    ms = _unbcd(raw[6]) * 10 + ms_units
-    try:
-        return datetime(
-            _year(_unbcd(raw[0])),
-            _unbcd(raw[1]),
-            _unbcd(raw[2]),
-            _unbcd(raw[3]),
-            _unbcd(raw[4]),
-            _unbcd(raw[5]),
-            ms * 1000,
-        )
-    except ValueError as exc:
-        raise PduError(f"invalid S7 timestamp: {exc}") from None
+    return _from_bcd_fields(raw, 0, (_unbcd(raw[6]) * 10 + ms_units) * 1000)
 
 
 def encode_clock(moment: datetime, *, century: int | None = None) -> bytes:
@@ -113,31 +105,10 @@ def decode_clock(raw: bytes) -> datetime:
 def encode_legacy_clock(moment: datetime) -> bytes:
     """python-snap7 < 3.3 layout: `00 YY MM DD hh mm ss dow` with dow 1 = Monday."""
     _check_year(moment)
-    return bytes(
-        (
-            0x00,
-            _bcd(moment.year % 100),
-            _bcd(moment.month),
-            _bcd(moment.day),
-            _bcd(moment.hour),
-            _bcd(moment.minute),
-            _bcd(moment.second),
-            moment.isoweekday(),
-        )
-    )
+    return b"\x00" + _bcd_fields(moment) + bytes((moment.isoweekday(),))
 
 
 def decode_legacy_clock(raw: bytes) -> datetime:
     if len(raw) != LEGACY_CLOCK_SIZE:
         raise PduError("legacy clock record needs 8 bytes")
-    try:
-        return datetime(
-            _year(_unbcd(raw[1])),
-            _unbcd(raw[2]),
-            _unbcd(raw[3]),
-            _unbcd(raw[4]),
-            _unbcd(raw[5]),
-            _unbcd(raw[6]),
-        )
-    except ValueError as exc:
-        raise PduError(f"invalid S7 timestamp: {exc}") from None
+    return _from_bcd_fields(raw, 1)
