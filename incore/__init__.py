@@ -12,30 +12,8 @@ protocols (pure codecs).
 from . import objects  # noqa: F401  (registers every type)
 from .app import *  # noqa: F401,F403  (load_app, dumps, loads, AppError, run, ...)
 from .app import __all__ as _app_all
-from .core import (
-    Binding,
-    EventLoop,
-    Object,
-    Property,
-    Signal,
-    get_loop,
-    method,
-    registry,
-    set_binding_removal_diagnostic,
-    set_loop,
-)
+from .core import *  # noqa: F401,F403  (Object, Property, Signal, Binding, the loop, ...)
+from .core import __all__ as _core_all
 
 __version__ = "0.1.0"
-__all__ = [
-    "Binding",
-    "EventLoop",
-    "Object",
-    "Property",
-    "Signal",
-    "get_loop",
-    "method",
-    "registry",
-    "set_binding_removal_diagnostic",
-    "set_loop",
-    *_app_all,
-]
+__all__ = [*_core_all, *_app_all]

@@ -10,7 +10,7 @@ from typing import Any
 from ...core import Object, Property, method, registry
 from ..errors import ErrorReporting, about, error_property
 from .data import now_ms
-from .ticker import Ticker
+from .ticker import Ticker, interval_property
 
 log = logging.getLogger("incore.objects")
 
@@ -57,14 +57,7 @@ class Polling(ErrorReporting):
         targets=POLLABLE,
         doc="The name of the parent's property to poll, e.g. data.",
     )
-    interval = Property(
-        int,
-        1000,
-        unit="ms",
-        on_write="_settings_written",
-        minimum=0,
-        doc="Milliseconds between polls.",
-    )
+    interval = interval_property("Milliseconds between polls.")
     running = Property(
         bool,
         True,

@@ -10,7 +10,7 @@ from typing import Any
 from ...core import Object, Property, TimerHandle, get_loop, method
 from ..errors import ErrorReporting, error_property
 from .atomic import remove_stale_temporaries, write_atomically
-from .ticker import Ticker
+from .ticker import Ticker, interval_property
 
 
 def _json_default(value: Any) -> Any:
@@ -74,14 +74,7 @@ class Serializer(ErrorReporting):
         on_write="_settings_written",
         doc="When to save: on update() only, every interval, or on every change.",
     )
-    interval = Property(
-        int,
-        1000,
-        unit="ms",
-        on_write="_settings_written",
-        minimum=0,
-        doc="Milliseconds between saves in SerializePeriodically mode.",
-    )
+    interval = interval_property("Milliseconds between saves in SerializePeriodically mode.")
     error = error_property(Error)
 
     def __init__(self, parent: Object | None = None, **properties: Any) -> None:

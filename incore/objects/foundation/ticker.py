@@ -11,12 +11,18 @@ import math
 import time
 from collections.abc import Callable
 
-from ...core import TimerHandle, get_loop
+from ...core import Property, TimerHandle, get_loop
 
 #: Shorter periods count as this long: a zero period would starve the loop.
 MIN_PERIOD = 0.001
 
 _now = time.monotonic
+
+
+def interval_property(doc: str) -> Property:
+    """The `interval` (ms, 0 or more) of an object that ticks; writing it calls the owner's
+    `_settings_written`, which restarts its `Ticker`."""
+    return Property(int, 1000, unit="ms", on_write="_settings_written", minimum=0, doc=doc)
 
 
 class Ticker:
