@@ -338,3 +338,5 @@ def test_string_padding_truncation_and_bad_bytes():
     assert codec("String", 2, encoding="latin-1").encode("é") == (0xE900, 0)
     with pytest.raises(ValueError, match=r"5 bytes as utf-8, room for 4"):
         codec("String", 2).encode("abcé")
+    with pytest.raises(ValueError, match=r"unknown text encoding 'klingon'"):
+        codec("String", 2, encoding="klingon")

@@ -42,6 +42,7 @@ precompiled `struct.Struct`s: encoding or decoding is two struct calls.
 
 from __future__ import annotations
 
+import codecs
 import enum
 import functools
 import struct
@@ -158,6 +159,10 @@ class RegisterCodec:
             raise ValueError(f"register count must be a positive integer, got {count!r}")
         self.data_type, self.count = name, count
         self.byte_order, self.register_order = byte_order, register_order
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {encoding!r}") from None
         self.encoding, self.truncate = encoding, truncate
         msrf = register_order is RegisterOrder.MostSignificantRegisterFirst
         big_bytes = byte_order is ByteOrder.BigEndian
@@ -190,8 +195,9 @@ class RegisterCodec:
                 bits = 16 * count
                 half = 1 << (bits - 1)
                 self._range = (-half, half - 1) if signed else (0, 2 * half - 1)
-            # Packing the value in the register order's endianness and reading the bytes back
-            # as registers in (that endianness xor the byte order) gives all four layouts.
+            # Pack the value little-endian for LeastSignificantRegisterFirst, then read its bytes
+            # as big-endian registers when both orders agree, else as little-endian ones: that
+            # gives all four layouts with two struct calls and no reversal.
             self._value = struct.Struct((">" if msrf else "<") + code)
             self._regs = struct.Struct((">" if msrf == big_bytes else "<") + "H" * count)
             self._direct = msrf == big_bytes
@@ -287,7 +293,10 @@ class RegisterCodec:
             if self._kind == "string":
                 return self._text(value)
             return value != 0 if self._kind == "bool" else value
-        return self.decode(self._wire.unpack_from(data, offset))
+        if self._kind == "string":
+            return self.decode(self._wire.unpack_from(data, offset))
+        value = self._value.unpack(self._regs.pack(*self._wire.unpack_from(data, offset)))[0]
+        return value != 0 if self._kind == "bool" else value
 
     def _text(self, raw: bytes) -> str:
         return raw.rstrip(b"\0").decode(self.encoding, "replace")
