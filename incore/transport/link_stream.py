@@ -19,6 +19,7 @@ from incore.transport.sockets import (
     ConnectionClosedError,
     ReceiveTimeoutError,
     peer_of,
+    send_within,
     sendall,
     set_kernel_timeout,
     shutdown_quietly,
@@ -98,10 +99,18 @@ class BlockingStream:
         return self._closed
 
     def send(self, data: bytes, timeout: float | None = None) -> None:
-        """Send all of `data` (one sendall) within `timeout` (default `io_timeout`)."""
+        """Send all of `data` within `timeout` (default `io_timeout`) in total.
+
+        A peer that takes a little now and then does not stretch the bound: with the
+        kernel's timeouts that is `send_within` (SO_SNDTIMEO alone restarts with every
+        partial send), with Python's it is `sendall`, whose timeout covers the whole call.
+        """
         if self._closed:
             self._check_open()
         bound = timeout or self.io_timeout
+        if self._kernel_timeouts:
+            send_within(self._sock, data, bound, self.peer)
+            return
         if bound != self._asked[socket.SO_SNDTIMEO]:
             self._arm(socket.SO_SNDTIMEO, bound)
         sendall(self._sock, data, self.peer)

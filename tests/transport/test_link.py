@@ -7,6 +7,7 @@ bytes go out in which send(); the ISO-on-TCP use is tested in tests/objects/s7.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -118,6 +119,30 @@ def test_a_peer_that_takes_nothing_is_a_send_timeout(pair) -> None:
     link = link_on(client, timeout=SHORT)
     with pytest.raises(SendTimeoutError, match="send timed out after 0.2 s"):
         link.send(bytes(64 << 20))  # more than the kernel buffers of both ends
+
+
+def test_a_peer_that_takes_a_little_now_and_then_is_still_a_send_timeout(pair) -> None:
+    client, peer = pair
+    stop = threading.Event()
+
+    def trickle() -> None:  # 1 MiB every 50 ms: each partial send would restart SO_SNDTIMEO
+        while not stop.wait(0.05):
+            try:
+                peer.recv(1 << 20)
+            except OSError:
+                return
+
+    reader = threading.Thread(target=trickle, daemon=True)
+    reader.start()
+    link = link_on(client, timeout=SHORT)
+    started = time.monotonic()
+    try:
+        with pytest.raises(SendTimeoutError, match="send timed out"):
+            link.send(bytes(64 << 20))
+    finally:
+        stop.set()
+        reader.join(WAIT)
+    assert time.monotonic() - started < SHORT + 1.0
 
 
 def test_bytes_the_engine_refuses_fail_the_link_after_its_goodbye_went_out(pair) -> None:
