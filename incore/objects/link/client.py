@@ -310,13 +310,15 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
 
     def _ensure_worker(self) -> ClientWorker:
         if self._worker is None:
-            self._worker = ClientWorker(
-                self._label,
-                self._loop_post,
-                on_lost=self._on_lost,
-                io_timeout=max(self.timeout, 1) / 1000.0,
-            )
+            self._worker = self._make_worker(max(self.timeout, 1) / 1000.0)
         return self._worker
+
+    def _make_worker(self, io_timeout: float) -> ClientWorker:
+        """The worker thread that owns the link. A protocol whose peer speaks unprompted
+        (IEC 104's spontaneous frames) returns a `ListeningWorker` with its `on_event`."""
+        return ClientWorker(
+            self._label, self._loop_post, on_lost=self._on_lost, io_timeout=io_timeout
+        )
 
     def _loop_post(self, fn: Callable[..., Any], *args: Any) -> None:
         post = self._post or get_loop().post
