@@ -1,9 +1,13 @@
-"""S7 address strings (`DB1.DBD4`, `I0.1`, `MW10:INT`) to area, DB, offset, bit and type.
+"""S7 address strings (`DB1.DBD4`, `I0.1`, `MW10:INT`, `DB1,REAL0`) to where and what a value is.
 
-The grammar is the one of STEP 7's absolute addresses, with both the English (I/Q) and the
-German (E/A) mnemonics, and a `:TYPE` (or ` TYPE`) suffix choosing INT, DINT or REAL where
-the width alone does not say it (a DBD may hold a DWORD, a DINT or a REAL). `S7Address` is
-what an S7Variable's hosts see of it: the wire area code, DB, byte offset, bit and width.
+Two grammars are read. Ours is STEP 7's absolute address, with the English (I/Q) and the
+German (E/A) mnemonics and a `:TYPE` (or ` TYPE`) suffix that says what the bytes hold where
+the width letter alone does not (a DBD may hold a DWORD, a DINT, a REAL, a TIME or a UDINT):
+`DB1.DBD4:REAL`, `DB1.DBB10:STRING[20]`, `DB1.DBB0:DTL`, and `[n]` after the type for an
+array (`DB1.DBW0:INT[10]`, `DB1.DBB8:STRING[16][3]`). The other is Node-RED's
+(node-red-contrib-s7 / nodes7): `DB1,REAL0`, `DB1,X0.1`, `DB1,S10.20` (a STRING of 20 at byte
+10), `DB1,REAL0.10` (ten REALs), `MR4`, `IW2`. `S7Address` is what an S7Variable's hosts see
+of either: the wire area code, DB, byte offset, bit, element kind, count and string length.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 from ...protocols.s7 import Area
+from ...protocols.s7.types import STRING_MAX, span
+from ...protocols.s7.types_nodered import nodered_area_form, parse_nodered
 from ..link.address import PeerAddress
 
 #: The largest byte offset a request can name (its bit address is 24 bits: byte * 8 + bit).
 MAX_BYTE_OFFSET = 0x1FFFFF
 #: The largest data block number (16 bits).
 MAX_DB = 0xFFFF
+#: The most elements an array address may name.
+MAX_COUNT = 0xFFFF
 
 
 class Type(enum.IntEnum):
@@ -60,6 +68,22 @@ AREAS = ("Data", "Input", "Output", "Memory")
 WIDTHS = ("Bit", "Byte", "Word", "DWord", "Int", "DInt", "Real")
 #: Bytes each width occupies in the PLC.
 WIDTH_SIZE = {"Bit": 1, "Byte": 1, "Word": 2, "DWord": 4, "Int": 2, "DInt": 4, "Real": 4}
+#: The element kinds beyond the widths of Type, and the width each is addressed by (the
+#: letter of the same size; B for the ones no letter fits).
+EXTRA_KINDS = {
+    "Char": "Byte",
+    "SInt": "Byte",
+    "USInt": "Byte",
+    "UInt": "Word",
+    "UDInt": "DWord",
+    "Time": "DWord",
+    "LReal": "Byte",
+    "DateAndTime": "Byte",
+    "DTL": "Byte",
+    "String": "Byte",
+}
+#: Every element kind a variable can hold: the widths, then the extra kinds.
+KINDS = WIDTHS + tuple(EXTRA_KINDS)
 
 
 def area_of(t: Type) -> str:
@@ -71,14 +95,19 @@ def width_of(t: Type) -> str:
 
 
 def make_type(area: str, width: str) -> Type:
-    return Type(AREAS.index(area) * 7 + WIDTHS.index(width) + 1)
+    return Type(AREAS.index(area) * 7 + WIDTHS.index(EXTRA_KINDS.get(width, width)) + 1)
 
 
 class Address(NamedTuple):
+    """A parsed address: `kind` is "" when the width of `type` says what the bytes hold."""
+
     db: int
     offset: int
     bit: int
     type: Type
+    kind: str = ""
+    count: int = 1
+    length: int = STRING_MAX
 
 
 class AddressError(ValueError):
@@ -87,24 +116,68 @@ class AddressError(ValueError):
 
 _AREA_LETTERS = {"I": "Input", "E": "Input", "Q": "Output", "A": "Output", "M": "Memory"}
 _WIDTH_LETTERS = {"X": "Bit", "B": "Byte", "W": "Word", "D": "DWord", "": "Bit"}
-_SUFFIX_WIDTHS = {  # (width from the letter, suffix) -> width
-    ("Word", "INT"): "Int",
-    ("DWord", "DINT"): "DInt",
-    ("DWord", "REAL"): "Real",
-    ("Word", "WORD"): "Word",
-    ("DWord", "DWORD"): "DWord",
-    ("Byte", "BYTE"): "Byte",
-    ("Bit", "BOOL"): "Bit",
-    ("Bit", "BIT"): "Bit",
+_SUFFIX_KINDS = {
+    "BOOL": "Bit",
+    "BIT": "Bit",
+    "BYTE": "Byte",
+    "WORD": "Word",
+    "DWORD": "DWord",
+    "INT": "Int",
+    "DINT": "DInt",
+    "REAL": "Real",
+    "CHAR": "Char",
+    "SINT": "SInt",
+    "USINT": "USInt",
+    "UINT": "UInt",
+    "UDINT": "UDInt",
+    "LREAL": "LReal",
+    "TIME": "Time",
+    "DT": "DateAndTime",
+    "DATE_AND_TIME": "DateAndTime",
+    "DTL": "DTL",
+    "STRING": "String",
 }
-
+#: The suffix each kind is written with (the inverse of _SUFFIX_KINDS).
+_KIND_SUFFIX = {"Bit": "BOOL", "DateAndTime": "DT"}
+_KIND_SUFFIX.update({k: n for n, k in _SUFFIX_KINDS.items() if k not in _KIND_SUFFIX})
 _DB_RE = re.compile(r"DB(\d+)\.DB([XBWD])(\d+)(?:\.(\d+))?$")
 _AREA_RE = re.compile(r"([IEQAM])([BWD]?)(\d+)(?:\.(\d+))?$")
+_SUFFIX_RE = re.compile(r"([A-Z_]+)(?:\[(\d+)\])?(?:\[(\d+)\])?$")
+_EXAMPLES = (
+    "expected e.g. DB1.DBX0.3, DB1.DBW2, DB1.DBD4:REAL, DB1.DBB0:STRING[20], I0.1, IB2, QW4, "
+    "M0.0, MD8, or Node-RED's DB1,REAL0, DB1,X0.1, DB1,S10.20, MR4"
+)
+
+
+def _check_range(text: str, db: int, offset: int, count: int) -> None:
+    if offset > MAX_BYTE_OFFSET:
+        raise AddressError(f"'{text}': byte offset must be 0..{MAX_BYTE_OFFSET}")
+    if db > MAX_DB:
+        raise AddressError(f"'{text}': DB number must be 0..{MAX_DB}")
+    if not 1 <= count <= MAX_COUNT:
+        raise AddressError(f"'{text}': an array holds 1..{MAX_COUNT} elements")
+
+
+def _check_length(text: str, length: int) -> None:
+    if not 1 <= length <= STRING_MAX:
+        raise AddressError(f"'{text}': a STRING holds 1..{STRING_MAX} characters")
+
+
+def _result(
+    area: str, db: int, offset: int, bit: int, kind: str, count: int, length: int
+) -> Address:
+    """The Address of a kind: one of Type's widths is the type (kind ""), another kind the
+    width it is addressed by."""
+    if kind in WIDTHS:
+        return Address(db, offset, bit, make_type(area, kind), "", count, STRING_MAX)
+    return Address(db, offset, 0, make_type(area, kind), kind, count, length)
 
 
 def parse_address(text: str) -> Address:
     """Parse an address string; AddressError says what is wrong and what was expected."""
     raw = text.strip().upper()
+    if "," in raw or nodered_area_form(raw):
+        return _parse_nodered(text)
     body, suffix = raw, ""
     for sep in (":", " "):
         if sep in raw:
@@ -117,16 +190,9 @@ def parse_address(text: str) -> Address:
     else:
         m = _AREA_RE.match(body)
         if not m:
-            raise AddressError(
-                f"'{text}' is not an S7 address (expected e.g. DB1.DBX0.3, DB1.DBW2, DB1.DBD4:REAL,"
-                " I0.1, IB2, QW4, M0.0, MD8)"
-            )
+            raise AddressError(f"'{text}' is not an S7 address ({_EXAMPLES})")
         area = _AREA_LETTERS[m[1]]
         db, letter, offset, bit = 0, m[2], int(m[3]), m[4]
-    if offset > MAX_BYTE_OFFSET:
-        raise AddressError(f"'{text}': byte offset must be 0..{MAX_BYTE_OFFSET}")
-    if db > MAX_DB:
-        raise AddressError(f"'{text}': DB number must be 0..{MAX_DB}")
     width = _WIDTH_LETTERS[letter]
     if width == "Bit":
         if bit is None:
@@ -134,13 +200,56 @@ def parse_address(text: str) -> Address:
         if not 0 <= int(bit) <= 7:
             raise AddressError(f"'{text}': bit number must be 0..7")
     elif bit is not None:
-        raise AddressError(f"'{text}': only bit addresses (X) take a bit number")
+        raise AddressError(
+            f"'{text}': only bit addresses (X) take a bit number (an array: "
+            f"{body.split('.')[0]}:{_KIND_SUFFIX[width]}[{bit}])"
+        )
+    kind, count, length = width, 1, STRING_MAX
     if suffix:
-        chosen = _SUFFIX_WIDTHS.get((width, suffix))
-        if chosen is None:
-            raise AddressError(f"'{text}': type {suffix} does not fit a {width} address")
-        width = chosen
-    return Address(db, offset, int(bit or 0), make_type(area, width))
+        kind, count, length = _parse_suffix(text, suffix, width)
+    _check_range(text, db, int(offset), count)
+    return _result(area, db, int(offset), int(bit or 0), kind, count, length)
+
+
+def _parse_suffix(text: str, suffix: str, width: str) -> tuple[str, int, int]:
+    """`TYPE`, `TYPE[count]`, `STRING[length]`, `STRING[length][count]` after an address."""
+    m = _SUFFIX_RE.match(suffix)
+    kind = _SUFFIX_KINDS.get(m[1]) if m else None
+    if kind is None or m is None:
+        raise AddressError(f"'{text}': unknown type {suffix} (e.g. INT, REAL, STRING[20], DTL)")
+    first, second = m[2], m[3]
+    length = STRING_MAX
+    if kind == "String" and first is not None:
+        length, first = int(first), second
+        _check_length(text, length)
+    elif second is not None:
+        raise AddressError(f"'{text}': only a STRING takes a length and a count")
+    count = int(first) if first is not None else 1
+    addressed = EXTRA_KINDS.get(kind, kind)
+    if kind in ("Int", "DInt", "Real"):
+        addressed = {"Int": "Word", "DInt": "DWord", "Real": "DWord"}[kind]
+    if addressed != width:
+        raise AddressError(f"'{text}': type {m[1]} does not fit a {width} address")
+    return kind, count, length
+
+
+def _parse_nodered(text: str) -> Address:
+    try:
+        parsed = parse_nodered(text)
+    except ValueError as exc:
+        raise AddressError(str(exc)) from None
+    area, db, offset, bit, kind, count, length = parsed
+    if kind == "String":
+        _check_length(text, length)
+    _check_range(text, db, offset, count)
+    return _result(area, db, offset, bit, kind, count, length)
+
+
+def names_width_only(text: str) -> bool:
+    """Whether an address string gives only a width (`DB1.DBD4`, `MW2`), which a variable's
+    dataType may refine (Float: REAL), rather than a type (`:REAL`, Node-RED's forms)."""
+    raw = text.strip()
+    return not any(c in raw for c in ": ,") and not nodered_area_form(raw)
 
 
 #: A name that was meant as an address (so a parse failure is an error, not a plain name).
@@ -158,16 +267,30 @@ def address_in_name(text: str) -> Address | None:
         return None
 
 
-def format_address(db: int, offset: int, bit: int, t: Type) -> str:
+def format_address(
+    db: int,
+    offset: int,
+    bit: int,
+    t: Type,
+    kind: str = "",
+    count: int = 1,
+    length: int = STRING_MAX,
+) -> str:
     """The canonical address string of a variable (inverse of parse_address)."""
     area, width = area_of(t), width_of(t)
+    kind = kind or width
     letter = {"Bit": "X", "Byte": "B", "Word": "W", "Int": "W"}.get(width, "D")
-    suffix = {"Int": ":INT", "DInt": ":DINT", "Real": ":REAL"}.get(width, "")
     if area == "Data":
         head = f"DB{db}.DB{letter}{offset}"
     else:
         head = f"{area[0] if area != 'Output' else 'Q'}{'' if letter == 'X' else letter}{offset}"
-    return head + (f".{bit}" if width == "Bit" else "") + suffix
+    head += f".{bit}" if width == "Bit" else ""
+    if kind == width and count == 1:
+        return head + {"Int": ":INT", "DInt": ":DINT", "Real": ":REAL"}.get(width, "")
+    suffix = _KIND_SUFFIX[kind]
+    if kind == "String" and (length != STRING_MAX or count > 1):
+        suffix += f"[{length}]"
+    return f"{head}:{suffix}" + (f"[{count}]" if count > 1 else "")
 
 
 #: The wire area code (what requests and a server's memory use) of each area of a Type.
@@ -183,7 +306,9 @@ _AREA_OF_CODE = {code: area for area, code in AREA_CODES.items()}
 @dataclass(frozen=True, slots=True)
 class S7Address(PeerAddress):
     """Where an S7 value lives: wire area code (0x81 PE, 0x82 PA, 0x83 MK, 0x84 DB), data
-    block, byte offset, bit (Bit width only) and width ("Bit", "Byte", ..., "Real")."""
+    block, byte offset, bit (Bit kind only), the element kind in `width` ("Bit", "Byte", ...,
+    "Real", or one of `EXTRA_KINDS`: "String", "LReal", "DTL", ...), the number of elements
+    (`count` > 1: an array, its value a list) and a STRING's length (0 for other kinds)."""
 
     protocol: ClassVar[str] = "S7"
 
@@ -192,23 +317,45 @@ class S7Address(PeerAddress):
     offset: int
     bit: int
     width: str
+    count: int = 1
+    length: int = 0
 
     @property
     def size(self) -> int:
-        """Bytes the value occupies (a Bit: the byte that holds it)."""
-        return WIDTH_SIZE[self.width]
+        """Bytes the value occupies (bits: the bytes that hold them)."""
+        return span(self.width, self.count, self.length, self.bit)
 
     @property
     def type(self) -> Type:
         return make_type(_AREA_OF_CODE[self.area], self.width)
 
     def __str__(self) -> str:
-        return format_address(self.db, self.offset, self.bit, self.type)
+        extra = self.width in EXTRA_KINDS or self.count > 1
+        kind = self.width if extra else ""
+        length = self.length or STRING_MAX
+        return format_address(self.db, self.offset, self.bit, self.type, kind, self.count, length)
 
 
 @functools.lru_cache(maxsize=65536)
-def s7_address(t: Type, db: int, offset: int, bit: int) -> S7Address:
-    """The S7Address of a variable's type, DB, offset and bit (one shared instance each:
-    hosts ask for it on every poll)."""
-    width = width_of(t)
-    return S7Address(AREA_CODES[area_of(t)], db, offset, bit if width == "Bit" else 0, width)
+def s7_address(
+    t: Type,
+    db: int,
+    offset: int,
+    bit: int,
+    kind: str = "",
+    count: int = 1,
+    length: int = STRING_MAX,
+) -> S7Address:
+    """The S7Address of a variable's type, DB, offset and bit, and its element kind (""
+    for the width of `t`), count and STRING length (one shared instance each: hosts ask for
+    it on every poll)."""
+    width = kind or width_of(t)
+    return S7Address(
+        AREA_CODES[area_of(t)],
+        db,
+        offset,
+        bit if width == "Bit" else 0,
+        width,
+        count,
+        length if width == "String" else 0,
+    )

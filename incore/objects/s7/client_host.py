@@ -65,6 +65,9 @@ class S7Variables(PolledVariables):
         items = [Var(a.area, a.db, a.offset, a.size) for a in addresses]
 
         def job(link: Any) -> list[bytes | ItemError]:  # on the worker
+            if len(items) == 1 and items[0].amount > link.protocol.pdu_size - 18:
+                v = items[0]  # more than one answer holds (a long STRING, an array): in parts
+                return [link.call(link.protocol.read_area(v.area, v.db_number, v.start, v.amount))]
             results = link.call(link.protocol.read_multi(items))
             return [
                 ItemError(f"{client_error_text(r.error)} ({a}, item code 0x{r.return_code:02X})")
@@ -77,8 +80,8 @@ class S7Variables(PolledVariables):
 
     def write_item(self, var: Any, raw: bytes, then: Callable[[Future], None]) -> None:
         a = var.peer_address
-        if a.width == "Bit":
-            start, ts, raw = a.offset * 8 + a.bit, TransportSize.BIT, raw[:1]
+        if a.width == "Bit":  # one bit write per bit (the protocol splits them)
+            start, ts, raw = a.offset * 8 + a.bit, TransportSize.BIT, raw[: a.count]
         else:
             start, ts = a.offset, TransportSize.BYTE
         area, db = a.area, a.db

@@ -70,8 +70,10 @@ class MemoryHost:
                 return
         where = var.peer_address
         start, size = where.offset, where.size
-        if where.width == "Bit":
-            ServerMemory.write_bit(block, start, where.bit, bool(raw[0] & 1) if raw else False)
+        if where.width == "Bit":  # each bit into its byte (an array: raw has a byte per bit)
+            for i, value in enumerate(raw[: where.count] or b"\x00"):
+                at = where.bit + i
+                ServerMemory.write_bit(block, start + (at >> 3), at & 7, bool(value & 1))
         elif len(raw) != size:
             var._fail("WriteError", f"{len(raw)} bytes for a {size}-byte variable")
             return

@@ -5,9 +5,12 @@ both implement link.host.VariableHost, and what the variable does with its host 
 writes, errors, quality) is link.variable.LinkVariable's. What is S7 here: the address
 (`name` as an S7 address string, or `db`, `address`, `bit` and `type`), which hosts see as
 an `S7Address` (`peer_address`), and how bytes become values (values.py, in the host's
-`byteOrder`). `raw` given to `_deliver` is the `size` bytes at the address (for a Bit
-variable: the byte that holds the bit); `raw` given to `write_variable` is the encoded value
-(for a Bit variable one byte, 0x00 or 0x01, to be stored into the bit).
+`byteOrder`). `plcType` chooses an element kind beyond the widths of `type` (STRING, CHAR,
+LREAL, SINT/USINT/UINT/UDINT, TIME, DATE_AND_TIME, DTL), `count` makes an array and `length`
+is a STRING's; hosts see all of it in `S7Address`. `raw` given to `_deliver` is the `size`
+bytes at the address (for Bit variables: the bytes that hold the bits); `raw` given to
+`write_variable` is the encoded value (for Bit variables one byte, 0x00 or 0x01, per bit,
+to be stored into the bits one by one).
 """
 
 from __future__ import annotations
@@ -23,18 +26,20 @@ from ..foundation.datatypes import DataType
 from ..link.variable import LinkVariable
 from .address import (
     MAX_BYTE_OFFSET,
+    MAX_COUNT,
     MAX_DB,
     AddressError,
     S7Address,
     Type,
     address_in_name,
     area_of,
+    names_width_only,
     s7_address,
     width_of,
 )
 from .values import decode, encode
 
-__all__ = ["S7Variable", "refine_type"]
+__all__ = ["S7Variable", "PlcType", "refine_type"]
 
 _TRANSPORT = {
     "Bit": TransportSize.BIT,
@@ -45,6 +50,7 @@ _TRANSPORT = {
     "DInt": TransportSize.DINT,
     "Real": TransportSize.REAL,
 }
+_STRING_MAX = 254
 _SIGNED = (DataType.SignedSmallInteger, DataType.SignedInteger, DataType.SignedBigInteger)
 
 
@@ -66,17 +72,43 @@ def _check_name(text: str) -> None:
     address_in_name(text)
 
 
+class PlcType(enum.IntEnum):
+    """The S7 data type of each element (Auto: the width of `type`)."""
+
+    Auto = 0
+    Bit = 1
+    Byte = 2
+    Word = 3
+    DWord = 4
+    Int = 5
+    DInt = 6
+    Real = 7
+    Char = 8
+    SInt = 9
+    USInt = 10
+    UInt = 11
+    UDInt = 12
+    Time = 13
+    LReal = 14
+    DateAndTime = 15
+    DTL = 16
+    String = 17
+
+
 class S7Variable(LinkVariable):
     """A PLC variable (InCore's S7Variable): `data` follows the PLC and writes to it.
 
     Give the address as `name` (`DB1.DBX0.3`, `DB1.DBW2`, `DB1.DBD4:REAL`, `I0.1`, `QW4`,
-    `MD8`, ...) or as `db`, `address`, `bit` and `type`. `pollData()` (or a Polling child)
-    reads it; writing `data` writes the PLC. Under an S7Server the variable maps that
-    server's memory instead. `quality` is Bad (with the reason) while the variable's reads
-    fail or its client's connection is down, and Good again with the next value read.
+    `MD8`, `DB1.DBB10:STRING[20]`, `DB1.DBW0:INT[10]`, or Node-RED's `DB1,REAL0`,
+    `DB1,S10.20`, ...) or as `db`, `address`, `bit`, `type`, and for the other S7 types
+    `plcType`, `count` and `length`. `pollData()` (or a Polling child) reads it; writing
+    `data` writes the PLC. Under an S7Server the variable maps that server's memory instead.
+    `quality` is Bad (with the reason) while the variable's reads fail or its client's
+    connection is down, and Good again with the next value read.
     """
 
     Type = Type
+    PlcType = PlcType
 
     class Error(enum.IntEnum):
         """What went wrong with the variable."""
@@ -106,13 +138,36 @@ class S7Variable(LinkVariable):
         on_write="_type_written",
         doc="The area and width, e.g. DataWord, InputBit, MemoryReal.",
     )
+    plcType = Property(
+        PlcType,
+        PlcType.Auto,
+        on_write="_type_written",
+        doc="The S7 data type of each element: String, Char, LReal, SInt, USInt, UInt, UDInt, "
+        "Time (ms), DateAndTime, DTL, or one of the widths; Auto: the width of type (whose "
+        "area is used either way).",
+    )
+    count = Property(
+        int,
+        1,
+        minimum=1,
+        maximum=MAX_COUNT,
+        doc="The number of elements: more than 1 makes data a list (an ARRAY in the PLC).",
+    )
+    length = Property(
+        int,
+        _STRING_MAX,
+        minimum=1,
+        maximum=_STRING_MAX,
+        doc="The declared length of a String (STRING[length]: length + 2 bytes in the PLC).",
+    )
     name = Property(
         str,
         "",
         on_write="_name_written",
         check=_check_name,
-        doc="A name for the value; an address string (DB1.DBW2, I0.1, MD4:REAL) "
-        "sets db, address, bit and type.",
+        doc="A name for the value; an address string (DB1.DBW2, I0.1, MD4:REAL, "
+        "DB1.DBB0:STRING[20], DB1,REAL0.10) sets db, address, bit, type, plcType, count and "
+        "length.",
     )
     error = error_property(Error)
 
@@ -123,7 +178,9 @@ class S7Variable(LinkVariable):
     # -- what the host reads ---------------------------------------------------------------
     @property
     def peer_address(self) -> S7Address:
-        return s7_address(self.type, self.db, self.address, self.bit)
+        plc_type = self.plcType
+        kind = plc_type.name if plc_type else ""
+        return s7_address(self.type, self.db, self.address, self.bit, kind, self.count, self.length)
 
     @property
     def area_code(self) -> int:
@@ -131,7 +188,8 @@ class S7Variable(LinkVariable):
 
     @property
     def width(self) -> str:
-        return width_of(self.type)
+        """The element kind ("Bit", "Int", "String", "DTL", ...)."""
+        return self.peer_address.width
 
     @property
     def size(self) -> int:
@@ -139,7 +197,7 @@ class S7Variable(LinkVariable):
 
     @property
     def transport_size(self) -> int:
-        return _TRANSPORT[width_of(self.type)]
+        return _TRANSPORT.get(self.width, TransportSize.BYTE)
 
     @property
     def address_text(self) -> str:
@@ -147,13 +205,17 @@ class S7Variable(LinkVariable):
 
     # -- bytes and values (LinkVariable's hooks) ----------------------------------------------
     def _decode(self, raw: bytes) -> Any:
-        width, size = self.width, self.size
+        a = self.peer_address
+        size = a.size
         if len(raw) < size:
-            raise ValueError(f"{len(raw)} bytes for a {width} variable")
-        return decode(width, bytes(raw[:size]), self._big_endian(), self.bit)
+            raise ValueError(f"{len(raw)} bytes for a {a.width} variable of {size}")
+        return decode(
+            a.width, bytes(raw[:size]), self._big_endian(), a.bit, a.count, a.length or _STRING_MAX
+        )
 
     def _encode(self, value: Any) -> bytes:
-        return encode(self.width, value, self._big_endian())
+        a = self.peer_address
+        return encode(a.width, value, self._big_endian(), a.count, a.length or _STRING_MAX)
 
     def _big_endian(self) -> bool:
         return int(getattr(self._host, "byteOrder", 0)) != 1
@@ -195,7 +257,7 @@ class S7Variable(LinkVariable):
         if parsed is None:  # a plain name
             self._name_type = None
             return
-        explicit = ":" in text or " " in text.strip()
+        explicit = not names_width_only(text)
         self._name_type = None if explicit else parsed.type
         self._update("db", parsed.db)
         self._update("address", parsed.offset)
@@ -203,6 +265,9 @@ class S7Variable(LinkVariable):
         self._update(
             "type", refine_type(parsed.type, self.dataType) if not explicit else parsed.type
         )
+        self._update("plcType", PlcType[parsed.kind] if parsed.kind else PlcType.Auto)
+        self._update("count", parsed.count)
+        self._update("length", parsed.length)
         if self.error == self.NameParseError:
             self._clear_error()
 
