@@ -15,7 +15,6 @@ import logging
 import math
 import queue
 import select
-import socket
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -23,10 +22,10 @@ from typing import Any, TypeVar
 from incore.transport.handover import Post, call_quietly
 from incore.transport.link import Link
 from incore.transport.link_stream import BlockingStream
-from incore.transport.sockets import NotConnectedError
+from incore.transport.sockets import NotConnectedError, WakeUp
 from incore.transport.tcp_client import ClientWorker, Job
 
-__all__ = ["ListeningWorker", "WakeUp", "wait_readable"]
+__all__ = ["ListeningWorker", "wait_readable"]
 
 log = logging.getLogger(__name__)
 
@@ -44,39 +43,6 @@ def wait_readable(fds: list[int], timeout: float | None) -> list[int]:
         wait = None if timeout is None else math.ceil(max(0.0, timeout) * 1000)
         return [fd for fd, _ in poller.poll(wait)]
     return select.select(fds, [], [], timeout)[0]
-
-
-class WakeUp:
-    """A socket pair that ends a thread's wait on sockets from another thread: the waiting
-    thread includes `fileno` in its wait, any thread calls `wake`."""
-
-    def __init__(self) -> None:
-        self._r, self._w = socket.socketpair()
-        self._r.setblocking(False)
-        self._w.setblocking(False)
-
-    def fileno(self) -> int:
-        return self._r.fileno()
-
-    def wake(self) -> None:
-        """Never blocks nor raises: a full pair has a wake-up pending, a closed one has no
-        waiter left."""
-        try:
-            self._w.send(b"\0")
-        except OSError:
-            pass
-
-    def drain(self) -> None:
-        """Take the wake-ups that came (the waiting thread, after its wait)."""
-        try:
-            while self._r.recv(4096):
-                pass
-        except OSError:
-            pass  # empty (BlockingIOError): all taken
-
-    def close(self) -> None:
-        self._r.close()
-        self._w.close()
 
 
 class ListeningWorker(ClientWorker):

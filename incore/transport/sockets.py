@@ -166,3 +166,36 @@ def use_kernel_timeouts(sock: socket.socket) -> bool:
     except OSError:
         return False
     return True
+
+
+class WakeUp:
+    """A socket pair that ends a thread's wait on sockets from another thread: the waiting
+    thread includes `fileno` in its wait, any thread calls `wake`."""
+
+    def __init__(self) -> None:
+        self._r, self._w = socket.socketpair()
+        self._r.setblocking(False)
+        self._w.setblocking(False)
+
+    def fileno(self) -> int:
+        return self._r.fileno()
+
+    def wake(self) -> None:
+        """Never blocks nor raises: a full pair has a wake-up pending, a closed one has no
+        waiter left."""
+        try:
+            self._w.send(b"\0")
+        except OSError:
+            pass
+
+    def drain(self) -> None:
+        """Take the wake-ups that came (the waiting thread, after its wait)."""
+        try:
+            while self._r.recv(4096):
+                pass
+        except OSError:
+            pass  # empty (BlockingIOError): all taken
+
+    def close(self) -> None:
+        self._r.close()
+        self._w.close()

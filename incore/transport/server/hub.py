@@ -41,7 +41,7 @@ from incore.transport.server.episodes import Episode
 from incore.transport.server.poller import make_poller
 from incore.transport.server.pool import WorkerPool
 from incore.transport.server.serving import READ, START, TIMER, serve
-from incore.transport.sockets import Address
+from incore.transport.sockets import Address, WakeUp
 
 __all__ = ["Hub", "ServerConfig"]
 
@@ -84,12 +84,10 @@ class Hub:
         self.factory = cfg.factory
         self._listener: socket.socket | None = listener
         self._listen_fd = listener.fileno()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        self._wake_up = WakeUp()
         self._poller = make_poller(self._wake, cfg.portable)
         self._poller.watch(self._listen_fd)
-        self._poller.watch(self._wake_r.fileno())
+        self._poller.watch(self._wake_up.fileno())
         self.pool = WorkerPool(
             cfg.name, lambda conn, why: serve(self, conn, why), cfg.workers, cfg.max_workers
         )
@@ -176,10 +174,7 @@ class Hub:
             self._wake()
 
     def _wake(self) -> None:
-        try:
-            self._wake_w.send(b"\0")
-        except OSError:  # full (the hub is awake anyway) or closed (it has ended)
-            pass
+        self._wake_up.wake()
 
     # -- the worker that holds a connection -----------------------------------------------
     def park(self, conn: Connection) -> bool:
@@ -241,7 +236,7 @@ class Hub:
     # -- the hub thread -------------------------------------------------------------------
     def _run(self) -> None:
         poller, by_fd, submit = self._poller, self._by_fd, self.pool.submit
-        wake_fd = self._wake_r.fileno()
+        wake_fd = self._wake_up.fileno()
         stopping = False
         try:
             while True:
@@ -249,7 +244,7 @@ class Hub:
                     if fd == self._listen_fd:
                         self._accept_batch()
                     elif fd == wake_fd:
-                        self._drain_wakes()
+                        self._wake_up.drain()
                     else:
                         conn = by_fd.get(fd)
                         if conn is not None and conn._parked:
@@ -270,8 +265,7 @@ class Hub:
             self.pool.close()
             self._close_listener()
             self._poller.close()
-            self._wake_r.close()
-            self._wake_w.close()
+            self._wake_up.close()
 
     def _plan(self) -> float | None:
         """Seconds until the next deadline of any kind (None: none), noted in _wake_at."""
@@ -297,13 +291,6 @@ class Hub:
                 due = min(due, self._stop_deadline)
             self._wake_at = due
         return None if due == math.inf else max(0.0, due - now)
-
-    def _drain_wakes(self) -> None:
-        try:
-            while self._wake_r.recv(4096):
-                pass
-        except OSError:  # drained (EAGAIN)
-            pass
 
     def _accept_batch(self) -> None:
         """Accept until the listen queue is empty (bounded by its depth, so timers keep
