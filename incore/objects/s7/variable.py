@@ -73,26 +73,37 @@ def _check_name(text: str) -> None:
 
 
 class PlcType(enum.IntEnum):
-    """The S7 data type of each element (Auto: the width of `type`)."""
+    """The S7 data type of each element, by its STEP 7 name (Auto: the width of `type`)."""
 
     Auto = 0
-    Bit = 1
-    Byte = 2
-    Word = 3
-    DWord = 4
-    Int = 5
-    DInt = 6
-    Real = 7
-    Char = 8
-    SInt = 9
-    USInt = 10
-    UInt = 11
-    UDInt = 12
-    Time = 13
-    LReal = 14
-    DateAndTime = 15
+    BOOL = 1
+    BYTE = 2
+    WORD = 3
+    DWORD = 4
+    INT = 5
+    DINT = 6
+    REAL = 7
+    CHAR = 8
+    SINT = 9
+    USINT = 10
+    UINT = 11
+    UDINT = 12
+    TIME = 13
+    LREAL = 14
+    DATE_AND_TIME = 15
     DTL = 16
-    String = 17
+    STRING = 17
+
+
+#: The element kind (protocols/s7/types.py) of each PlcType, and back.
+_KIND_OF = dict(
+    zip(
+        list(PlcType)[1:],
+        ("Bit", "Byte", "Word", "DWord", "Int", "DInt", "Real", "Char", "SInt", "USInt")
+        + ("UInt", "UDInt", "Time", "LReal", "DateAndTime", "DTL", "String"),
+    )
+)
+_PLC_TYPE_OF = {kind: t for t, kind in _KIND_OF.items()}
 
 
 class S7Variable(LinkVariable):
@@ -142,9 +153,9 @@ class S7Variable(LinkVariable):
         PlcType,
         PlcType.Auto,
         on_write="_type_written",
-        doc="The S7 data type of each element: String, Char, LReal, SInt, USInt, UInt, UDInt, "
-        "Time (ms), DateAndTime, DTL, or one of the widths; Auto: the width of type (whose "
-        "area is used either way).",
+        doc="The S7 data type of each element: STRING, CHAR, LREAL, SINT, USINT, UINT, UDINT, "
+        "TIME (ms), DATE_AND_TIME, DTL, or a width (BOOL ... REAL); Auto: the width of type "
+        "(whose area is used either way).",
     )
     count = Property(
         int,
@@ -178,8 +189,7 @@ class S7Variable(LinkVariable):
     # -- what the host reads ---------------------------------------------------------------
     @property
     def peer_address(self) -> S7Address:
-        plc_type = self.plcType
-        kind = plc_type.name if plc_type else ""
+        kind = _KIND_OF.get(self.plcType, "")
         return s7_address(self.type, self.db, self.address, self.bit, kind, self.count, self.length)
 
     @property
@@ -265,7 +275,7 @@ class S7Variable(LinkVariable):
         self._update(
             "type", refine_type(parsed.type, self.dataType) if not explicit else parsed.type
         )
-        self._update("plcType", PlcType[parsed.kind] if parsed.kind else PlcType.Auto)
+        self._update("plcType", _PLC_TYPE_OF[parsed.kind] if parsed.kind else PlcType.Auto)
         self._update("count", parsed.count)
         self._update("length", parsed.length)
         if self.error == self.NameParseError:

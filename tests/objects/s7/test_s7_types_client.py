@@ -59,7 +59,7 @@ def test_names_set_plc_type_count_and_length():
     assert (var.db, var.address, var.plcType, var.count, var.length) == (
         3,
         10,
-        S7Variable.PlcType.String,
+        S7Variable.PlcType.STRING,
         2,
         20,
     )
@@ -72,7 +72,7 @@ def test_names_set_plc_type_count_and_length():
     assert node_red.type == Type.DataDWord  # Node-RED's D is a DWORD, whatever dataType says
     step7 = S7Variable(name="DB1.DBD0", dataType=DataType.Float)
     assert step7.type == Type.DataReal  # a width-only address is refined, as before
-    by_props = S7Variable(type=Type.MemoryDWord, address=8, plcType="Time")
+    by_props = S7Variable(type=Type.MemoryDWord, address=8, plcType="TIME")
     assert str(by_props.peer_address) == "MD8:TIME" and by_props.size == 4
 
 
