@@ -116,6 +116,12 @@ class S7Variable(LinkVariable):
     `data` writes the PLC. Under an S7Server the variable maps that server's memory instead.
     `quality` is Bad (with the reason) while the variable's reads fail or its client's
     connection is down, and Good again with the next value read.
+
+    What `data` holds: BOOL a bool; BYTE, WORD, DWORD, SINT, USINT, INT, UINT, DINT, UDINT
+    an int; REAL, LREAL a float; CHAR a one-character str; STRING a str of up to `length`
+    Latin-1 characters; TIME an int of milliseconds; DATE_AND_TIME (1990..2089, ms) and DTL
+    a datetime; with `count` > 1 a list of them. The bytes are the ones python-snap7's
+    `snap7.util` setters write.
     """
 
     Type = Type
