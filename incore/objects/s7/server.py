@@ -29,21 +29,22 @@ from ..errors import ErrorReporting, StartError, about, error_property
 from .server_area import duplicate_areas
 from .server_areas import AreaMethods
 from .server_connection import S7Connection, ServerCore
-from .server_events import EventCode, ServerError, error_text, event_line
+from .server_events import EventCode, EventMaskProperty, ServerError, error_text, event_line
 from .server_host import MemoryHost
+from .server_initial import done as initial_values_done
 from .server_memory import Job
+from .server_params import ParamMethods
 
 log = logging.getLogger("incore.s7server")
 
 #: Seconds stop() waits for the server's threads (a blocked client is woken at once).
 STOP_TIMEOUT = 5.0
 
-_PARAMS = {1: "localPort", 6: "workInterval", 10: "pduRequest", 11: "maxClients"}
 #: PDU sizes a server may grant: Snap7's least, and the largest an S7 CPU uses (S7-1500).
 MIN_PDU, MAX_PDU = 240, 960
 
 
-class S7Server(ErrorReporting, MemoryHost, AreaMethods):
+class S7Server(ErrorReporting, MemoryHost, AreaMethods, ParamMethods):
     """A soft S7 PLC that python-snap7, Snap7 C and other S7 clients connect to.
 
     Its memory is declared with S7ServerArea children (or registerArea); S7Variable children
@@ -51,6 +52,19 @@ class S7Server(ErrorReporting, MemoryHost, AreaMethods):
     is complete. Clients can read and write every area, read SZL lists, get and set the
     clock and stop or start the CPU (`cpuStatus` follows). `event` reports what happens,
     filtered by `eventMask`; `lockArea` holds clients off an area until `unlockArea`.
+
+    Initial values: at the start each area holds its S7ServerArea's `data` (zeros past it),
+    then each S7Variable with a literal `data` writes that value at its address, in document
+    order (a later literal wins where two overlap; when they disagree a warning names both).
+    A bound `data` writes the memory through its binding instead.
+
+    `eventMask` is a number or event names: `[evcClientAdded, evcDataRead]`, or
+    `evcDataRead | evcDataWrite` (the evc* constants are also `S7Server.evcDataRead` ... in
+    expressions); an unknown name is an error.
+
+    Block functions: clients can list the blocks and ask for block info (python-snap7's
+    `list_blocks`, `list_blocks_of_type`, `get_block_info`, `db_get`); each registered DB is a
+    DB block whose MC7 size is its size, described as the Snap7 C server describes its DBs.
     """
 
     class Status(enum.IntEnum):
@@ -207,7 +221,7 @@ class S7Server(ErrorReporting, MemoryHost, AreaMethods):
         on_write="_cpu_status_written",
         doc="The virtual CPU's mode; clients can stop and start it.",
     )
-    eventMask = Property(
+    eventMask = EventMaskProperty(
         int,
         0xFFFFFFFF,
         on_write="_settings_written",
@@ -257,7 +271,8 @@ class S7Server(ErrorReporting, MemoryHost, AreaMethods):
     def _on_completed(self) -> None:
         for var in list(self._variables):
             if var not in self._mapped:
-                self._map(var)
+                self._map(var, initial=True)
+        initial_values_done(self._core.memory.blocks.values())
         if self.autoStart:
             self._start(fatal=not self.retryListen)
 
@@ -354,58 +369,7 @@ class S7Server(ErrorReporting, MemoryHost, AreaMethods):
             text += f"; trying again in {delay:.1f} s"
         self._job(ServerError.CannotStart, text, errno)
 
-    # -- parameters ---------------------------------------------------------------------------
-    @method
-    def getParam(self, number: Any) -> Any:
-        """A parameter by number (LocalPort 1, WorkInterval 6, PDURequest 10, MaxClients 11)."""
-        name = self._param(number)
-        if name is None:
-            return False
-        self._job()
-        return getattr(self, name)
-
-    @method
-    def setParam(self, number: Any, value: Any) -> bool:
-        """Set a parameter by number; false if unknown, invalid, or LocalPort while running."""
-        name = self._param(number)
-        if name is None:
-            return False
-        if name == "localPort" and self._tcp is not None:
-            return self._job(
-                ServerError.CannotChangeParam, "LocalPort can not change while the server runs"
-            )
-        prop = type(self)._props[name]
-        try:
-            value = prop.convert(value)
-            problem = prop.problem(value)  # the rules an app file's value follows
-            if problem:
-                raise ValueError(problem)
-            setattr(self, name, value)
-        except (TypeError, ValueError) as exc:
-            return self._job(ServerError.InvalidParams, str(exc))
-        return self._job()
-
-    @method
-    def setResourceless(self, value: bool) -> bool:
-        """Switch resourceless mode (same as writing `resourceless`)."""
-        self.resourceless = value
-        return True
-
-    def _param(self, number: Any) -> str | None:
-        try:
-            key = int(self.Param[number]) if isinstance(number, str) else int(number)
-        except (KeyError, TypeError, ValueError):
-            key = -1
-        name = _PARAMS.get(key)
-        if name is None:
-            self._job(
-                ServerError.InvalidParamNumber,
-                f"no server parameter {number!r} "
-                "(LocalPort 1, WorkInterval 6, "
-                "PDURequest 10, MaxClients 11)",
-            )
-        return name
-
+    # -- parameters (getParam, setParam, setResourceless: server_params.py) ---------------------
     def _settings_written(self, _value: Any) -> None:
         """Copy what the connection threads need into the shared core (they never read
         properties)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ...core import Object, Property, registry
@@ -20,10 +20,33 @@ def _check_data(data: bytes) -> None:
 _check_data.__doc__ = f"at most {MAX_AREA_SIZE} bytes"
 
 
+def area_bytes(value: Any) -> bytes:
+    """An area's bytes from bytes or a list of byte values; a bad element is named by its
+    index (the app layer gives the list's position, not its elements')."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= 0xFF:
+                raise ValueError(
+                    f"S7ServerArea.data: element {i} ({item!r}) is not a byte value 0..255"
+                )
+        return bytes(value)
+    raise TypeError(
+        f"S7ServerArea.data expects bytes, hex text or a list of byte values, "
+        f"got {type(value).__name__} {value!r}"
+    )
+
+
 class AreaDataProperty(Property):
-    """`data`: once the area exists, a write must keep its size (nothing is cut or padded)."""
+    """`data`: once the area exists, a write must keep its size (nothing is cut or padded);
+    a list of byte values is checked element by element."""
 
     __slots__ = ()
+
+    def bind_type(self, resolve: Callable[[Any], Any]) -> None:
+        super().bind_type(resolve)
+        self.convert = area_bytes
 
     def write(self, obj: Any, value: Any, user: bool) -> bool:
         if user and obj.isCompleted:
@@ -43,6 +66,10 @@ class S7ServerArea(Object):
     app writes the memory clients read. Before completion `size` may be left 0 when `data`
     is given; `data` shorter than `size` is padded with zeros. Changing area, index or size
     of a running server moves the area and keeps its bytes.
+
+    `data` takes bytes, hex text (`"41 20"`) or a list of byte values (`[0x41, 0x20]`); an
+    element outside 0..255 is an error that names its index. At the server's start the
+    variables' literal values are written on top of `data` (see S7Server).
     """
 
     class Area(enum.IntEnum):

@@ -11,9 +11,12 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from ...core import Property, registry
 from ...protocols.s7.constants import Event, event_text
 from ..link import inbox
 from ..link.inbox import EVENT_BACKLOG, EVENT_BATCH  # noqa: F401  (the server's limits)
@@ -55,6 +58,54 @@ EventCode = enum.IntEnum(
     "EventCode", {"evcAll": 0xFFFFFFFF, "evcNone": 0, **{"evc" + e.name: e.value for e in Event}}
 )
 EventCode.__doc__ = "Server event codes (node-snap7's evc* constants); also eventMask bits."
+
+
+def event_mask(value: Any) -> int:
+    """The bits of an eventMask given as a number, an event name (`evcDataRead`, or
+    `DataRead`), names joined by `|` or commas, or a list of names and numbers."""
+    if isinstance(value, str):
+        value = [part for part in re.split(r"[|,\s]+", value) if part]
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"expects an integer or a list of event names, got {value!r}")
+    mask = 0
+    for i, item in enumerate(value):
+        if isinstance(item, int) and not isinstance(item, bool):
+            if not 0 <= item <= 0xFFFFFFFF:
+                raise ValueError(f"element {i} ({item}) is not an event mask 0..0xFFFFFFFF")
+            mask |= item
+            continue
+        if not isinstance(item, str):
+            raise TypeError(f"element {i} ({item!r}) is neither an event name nor a number")
+        name = item.rsplit(".", 1)[-1]
+        member = EventCode.__members__.get(name) or EventCode.__members__.get("evc" + name)
+        if member is None:
+            hint = registry.suggest(name, EventCode.__members__) or (
+                " (one of " + ", ".join(EventCode.__members__) + ")"
+            )
+            raise ValueError(f"unknown event '{item}'{hint}")
+        mask |= int(member)
+    return mask
+
+
+class EventMaskProperty(Property):
+    """`eventMask`: an integer, or event names (`[evcClientAdded, evcDataRead]`) or'ed."""
+
+    __slots__ = ()
+
+    def bind_type(self, resolve: Callable[[Any], Any]) -> None:
+        super().bind_type(resolve)
+        plain = self.convert
+        assert plain is not None
+
+        def convert(value: Any) -> Any:
+            if isinstance(value, (str, list, tuple)):
+                try:
+                    return event_mask(value)
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"{self.qualname}: {exc}") from None
+            return plain(value)
+
+        self.convert = convert
 
 
 class ServerError(enum.IntEnum):

@@ -15,6 +15,7 @@ from typing import Any
 
 from ...protocols.s7.constants import Area
 from ..link.host import HostedVariable
+from .server_initial import seed
 from .server_memory import MAX_AREA_SIZE, WIRE_AREA, Block, ServerMemory
 
 log = logging.getLogger("incore.s7server")
@@ -82,7 +83,9 @@ class MemoryHost:
         self._notify(block, start, start + size, skip=var)
 
     # -- mapping -----------------------------------------------------------------------------
-    def _map(self, var: HostedVariable) -> None:
+    def _map(self, var: HostedVariable, initial: bool = False) -> None:
+        """Map `var` onto its area; `initial` (the server's start): its literal `data` is
+        the initial value of its bytes (server_initial.py)."""
         self._unmap(var)
         where = var.peer_address
         area, db, start, size = where.area, where.db, where.offset, where.size
@@ -111,6 +114,8 @@ class MemoryHost:
             except (TypeError, ValueError) as exc:
                 var._fail("WriteError", f"the bound value can not be written: {exc}")
         else:
+            if initial:
+                seed(self, var, block)
             var._deliver(_read(block, start, size))
 
     def _unmap(self, var: HostedVariable) -> None:
@@ -128,7 +133,7 @@ class MemoryHost:
                 and where.area == block.area
                 and (block.area != Area.DB or where.db == block.index)
             ):
-                self._map(var)
+                self._map(var, initial=not self.isCompleted)
 
     def _dropped(self, block: Block) -> None:
         """An area was unregistered: its variables report that they lost their memory."""

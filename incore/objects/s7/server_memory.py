@@ -43,7 +43,18 @@ class Block:
     """One registered area. `variables` and `owner` belong to the loop; `watched` tells the
     connection threads whether a write must be reported to the loop at all."""
 
-    __slots__ = ("area", "index", "buf", "lock", "cond", "locked", "owner", "variables", "watched")
+    __slots__ = (
+        "area",
+        "index",
+        "buf",
+        "lock",
+        "cond",
+        "locked",
+        "owner",
+        "variables",
+        "watched",
+        "seeded",
+    )
 
     def __init__(self, area: int, index: int, data: bytes) -> None:
         self.area = area
@@ -55,6 +66,7 @@ class Block:
         self.owner: Any = None
         self.variables: list = []
         self.watched = False
+        self.seeded: dict | None = None  # while the server starts: server_initial.py
 
     def __repr__(self) -> str:
         name = f"DB{self.index}" if self.area == Area.DB else Area(self.area).name
