@@ -26,16 +26,35 @@ says when it next needs the clock with `next_deadline()`, and the transport call
 `Untimed`, so one transport loop serves both. Every method may raise
 `ProtocolError` for bytes it cannot accept; the transport
 then drops the connection.
+
+A client with one request under way also says which reply is the answer (`ReplyMatch`): a
+reply to an earlier request (a duplicate a gateway sent twice, or one that came after its
+request timed out) is `Reply.STALE` and dropped, while one that answers nothing asked
+(`Reply.FOREIGN`) means the stream is out of step and the connection must be closed.
+`sequence_verdict` is that rule for S7 PDU references, Modbus transaction ids and IEC 104
+sequence numbers alike.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-__all__ = ["Exchange", "Framing", "PduEngine", "PduReceived", "StreamEngine", "Untimed", "run"]
+__all__ = [
+    "Exchange",
+    "Framing",
+    "PduEngine",
+    "PduReceived",
+    "Reply",
+    "ReplyMatch",
+    "StreamEngine",
+    "Untimed",
+    "run",
+    "sequence_verdict",
+]
 
 E_co = TypeVar("E_co", covariant=True)
 T_co = TypeVar("T_co", covariant=True)
@@ -148,3 +167,24 @@ def run(operation: Exchange[T], transfer: Callable[[bytes], bytes]) -> T:
     while request is not None:
         request = operation.feed(transfer(request))
     return operation.result  # type: ignore[return-value]
+
+
+class Reply(enum.Enum):
+    """What a received reply is to the request under way."""
+
+    MINE = "mine"  # its answer
+    STALE = "stale"  # the answer to an earlier request: drop it (and count it), keep waiting
+    FOREIGN = "foreign"  # answers nothing asked, or is no reply at all: the link is out of step
+
+
+#: `match(request, reply)`: how a client protocol tells its answer from other replies.
+ReplyMatch = Callable[[bytes, bytes], Reply]
+
+
+def sequence_verdict(got: int, expected: int, modulus: int, window: int) -> Reply:
+    """`got` against the `expected` number of a counter that wraps at `modulus`: the same
+    is MINE, up to `window` numbers behind is STALE, anything else (ahead, or far behind) is
+    FOREIGN. `window` is how many earlier requests may still be answered late."""
+    if got == expected:
+        return Reply.MINE
+    return Reply.STALE if 0 < (expected - got) % modulus <= window else Reply.FOREIGN

@@ -21,12 +21,13 @@ way it is an OSError: the link is unusable, and ClientWorker closes it.
 from __future__ import annotations
 
 import enum
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Generic, NoReturn, Protocol, TypeVar
 
-from incore.protocols.contract import PduReceived, StreamEngine, Untimed
+from incore.protocols.contract import PduReceived, Reply, ReplyMatch, StreamEngine, Untimed
 from incore.protocols.errors import ProtocolError
 from incore.transport.link_stream import BlockingStream
 from incore.transport.sockets import ConnectionClosedError, ReceiveTimeoutError, SendTimeoutError
@@ -34,6 +35,8 @@ from incore.transport.sockets import ConnectionClosedError, ReceiveTimeoutError,
 __all__ = ["Failure", "Fail", "Link", "LinkError", "QuickFraming", "transport_failure"]
 
 E = TypeVar("E")
+
+log = logging.getLogger(__name__)
 
 _monotonic = time.monotonic  # one global lookup on the hot path, not two
 
@@ -109,6 +112,7 @@ class Link(Generic[E]):
         "_timed",
         "_quick",
         "_whole",
+        "stale",
     )
 
     def __init__(
@@ -128,6 +132,7 @@ class Link(Generic[E]):
         self.where = f"{stream.peer[0]}:{stream.peer[1]}"
         self.fail = fail
         self.held: list[E] = []
+        self.stale = 0  # replies `transfer_matched` dropped as answers to earlier requests
         self.others: Callable[[E], None] = others if others is not None else self.held.append
         self._inbox: deque[E] = deque()
         # An Untimed engine is never asked for the clock: one check less per receive.
@@ -262,6 +267,35 @@ class Link(Generic[E]):
                 return payload
             self._feed(data)
         return self.receive_pdu(deadline)
+
+    def transfer_matched(self, pdu: bytes, match: ReplyMatch) -> bytes:
+        """`transfer`, taking only the request's own answer: a reply `match` calls STALE (a
+        duplicate, or an answer that came after its request gave up) is dropped and counted
+        in `stale` while the wait goes on, within the same timeout; a FOREIGN one fails the
+        link (Failure.PROTOCOL), since the stream no longer pairs requests with replies."""
+        inbox = self._inbox
+        while inbox:  # received before the request went out: not its answer
+            event = inbox.popleft()
+            if isinstance(event, PduReceived):
+                self._dropped_stale()
+            else:
+                self.others(event)
+        deadline = _monotonic() + self.timeout
+        reply = self.transfer(pdu)
+        while True:
+            verdict = match(pdu, reply)
+            if verdict is Reply.MINE:
+                return reply
+            if verdict is not Reply.STALE:
+                self.flush_quietly()
+                raise self.fail(Failure.PROTOCOL, f"{self.where}: a reply that answers no request")
+            self._dropped_stale()
+            reply = self.receive_pdu(deadline)
+
+    def _dropped_stale(self) -> None:
+        self.stale += 1
+        if self.stale == 1:
+            log.warning("%s: dropped a reply to an earlier request (and count them)", self.where)
 
     def poll(self) -> list[E]:
         """Without waiting: fire the timers that are due, take what has arrived, and return

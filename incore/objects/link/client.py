@@ -71,6 +71,7 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
         "_loop",
         "_probe",
         "_last_io",
+        "_stale_seen",
         "_label",
         "_restart_posted",
         "_variables",
@@ -129,6 +130,14 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
         "long.",
     )
 
+    droppedReplies = Property(
+        int,
+        0,
+        readonly=True,
+        doc="incore extension: replies dropped as answers to earlier requests (a duplicate, "
+        "or one that came after its request gave up), since the client was made.",
+    )
+
     def __init__(self, parent: Object | None = None, **properties: Any) -> None:
         self._worker: ClientWorker | None = None
         self._reconnector: Reconnector | None = None
@@ -139,6 +148,7 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
         self._loop: Any = None
         self._probe: TimerHandle | None = None
         self._last_io = 0.0
+        self._stale_seen = 0  # the current link's `stale` count, as far as it was reported
         self._label = type(self).__name__
         self._restart_posted = False
         self._variables: ClientVariables = self._make_variables()
@@ -328,6 +338,7 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
         """On the worker thread: the protocol's handshake; the link serves every later job."""
         link = self._open_link(stream, settings)
         self._link = link
+        self._stale_seen = 0
         return link
 
     def _release_link(self) -> None:
@@ -486,7 +497,16 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
         link = self._link
         if link is None or link.closed:
             raise self._not_connected()
-        return job(link)
+        try:
+            return job(link)
+        finally:  # a link that drops stale replies counts them in `stale` (transport.Link)
+            stale = getattr(link, "stale", 0)
+            if stale != self._stale_seen and link is self._link:
+                self._loop_post(self._count_dropped, stale - self._stale_seen)
+                self._stale_seen = stale
+
+    def _count_dropped(self, replies: int) -> None:
+        self._update("droppedReplies", self.droppedReplies + replies)
 
     def _may_block(self) -> bool:
         """False on the thread running the event loop's callbacks (in run, process_events or

@@ -23,6 +23,7 @@ from ...protocols.errors import ProtocolError, S7Error
 from ...protocols.isotcp import IsoClientSession, IsoConnected, IsoDisconnected, IsoEvent
 from ...protocols.s7 import CpuInfo, Operation, S7ClientProtocol, run
 from ...protocols.s7.client import fail
+from ...protocols.s7.client_session import match_reply
 from ...protocols.s7.constants import ClientError, client_error_text
 from ...transport.link import Failure, Link
 from ...transport.link_stream import BlockingStream
@@ -178,6 +179,9 @@ class S7Link:
         self.protocol = protocol
         self.identity: CpuInfo | None = None
 
+    def _transfer(self, pdu: bytes) -> bytes:
+        return self.iso.transfer_matched(pdu, match_reply)
+
     @property
     def closed(self) -> bool:
         return self.iso.closed
@@ -186,8 +190,13 @@ class S7Link:
     def pdu_size(self) -> int:
         return self.protocol.pdu_size
 
+    @property
+    def stale(self) -> int:
+        """Replies dropped as answers to earlier requests (see `Link.transfer_matched`)."""
+        return self.iso.stale
+
     def call(self, operation: Operation[T]) -> T:
-        return run(operation, self.iso.exchange)
+        return run(operation, self._transfer)
 
 
 def open_link(stream: BlockingStream, settings: LinkSettings) -> S7Link:

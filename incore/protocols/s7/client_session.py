@@ -7,8 +7,9 @@ the userdata ones (`client_userdata.py`).
 
 from __future__ import annotations
 
+from ..contract import Reply, sequence_verdict
 from ..errors import ProtocolError, S7Error
-from .constants import ClientError, Rosctr, UserdataMethod, cpu_error
+from .constants import PROTOCOL_ID, ClientError, Rosctr, UserdataMethod, cpu_error
 from .operation import Operation, Steps, fail
 from .pdu import (
     USERDATA_REQUEST_TYPE,
@@ -21,7 +22,20 @@ from .pdu import (
     encode_setup,
 )
 
-__all__ = ["ClientSession"]
+__all__ = ["ClientSession", "STALE_WINDOW", "match_reply"]
+
+#: How many requests back a late answer may be dropped as stale: a window, not the whole ring
+#: of references, so a corrupt reference reads as the link being out of step.
+STALE_WINDOW = 64
+
+
+def match_reply(request: bytes, reply: bytes) -> Reply:
+    """The contract's `ReplyMatch` for S7: by PDU reference (1..65535, wrapping); a reply
+    too short for a header or without S7's protocol id answers nothing."""
+    if len(reply) < 10 or reply[0] != PROTOCOL_ID:
+        return Reply.FOREIGN
+    got, expected = int.from_bytes(reply[4:6], "big"), int.from_bytes(request[4:6], "big")
+    return sequence_verdict(got, expected, 0xFFFF, STALE_WINDOW)
 
 
 class ClientSession:

@@ -57,6 +57,7 @@ def test_the_registry_has_every_seed_property_default_and_error():
     assert {k: props[k]["default"] for k in expected} == expected
     assert [k for k, p in props.items() if not p["writable"]] == [
         "parent",
+        "droppedReplies",  # incore's: replies to earlier requests, dropped
         "errorString",
         "error",
         "moduleName",
