@@ -49,8 +49,10 @@ EXPECTED = [
     "plant.yaml:13:15: S7Client.rack expects 0..7, got 12",
     "plant.yaml:14:18: S7Client.timeout expects 1 or more, got -1",
     "plant.yaml:16:32: S7Variable.name: 'DB1.DBQ0' is not an S7 address (expected e.g. "
-    "DB1.DBX0.3, DB1.DBW2, DB1.DBD4:REAL, I0.1, IB2, QW4, M0.0, MD8)",
-    "plant.yaml:17:32: S7Variable.name: 'DB1.DBD0:REEL': type REEL does not fit a DWord address",
+    "DB1.DBX0.3, DB1.DBW2, DB1.DBD4:REAL, DB1.DBB0:STRING[20], I0.1, IB2, QW4, M0.0, MD8, "
+    "or Node-RED's DB1,REAL0, DB1,X0.1, DB1,S10.20, MR4)",
+    "plant.yaml:17:32: S7Variable.name: 'DB1.DBD0:REEL': unknown type REEL "
+    "(e.g. INT, REAL, STRING[20], DTL)",
     "plant.yaml:19:21: S7Variable.name: 'DB1.DBX0.9': bit number must be 0..7",
     "plant.yaml:23:33: S7Variable has no property 'dta' to poll (did you mean 'data'?)",
     "plant.yaml:24:25: Timer.interval expects 0 or more, got -5",
