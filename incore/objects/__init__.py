@@ -2,5 +2,6 @@
 
 from . import (
     foundation,  # noqa: F401
+    modbus,  # noqa: F401
     s7,  # noqa: F401
 )
