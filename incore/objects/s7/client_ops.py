@@ -19,9 +19,10 @@ from typing import Any
 from ...protocols.errors import S7Error
 from ...protocols.s7 import Area, Operation, S7ClientProtocol, TransportSize, Var
 from ...protocols.s7.client import fail
-from ...protocols.s7.constants import ClientError
+from ...protocols.s7.constants import BlockType, ClientError
+from . import values
 
-__all__ = ["S7Operations", "area_code", "transport_size", "to_var"]
+__all__ = ["S7Operations", "area_code", "block_type", "transport_size", "to_var"]
 
 _AREA_NAMES = {
     "PE": Area.PE,
@@ -112,6 +113,21 @@ def to_var(item: Var | Mapping[str, Any], writing: bool = False) -> Var:
         ts,
         data,
     )
+
+
+def block_type(value: int | str) -> int:
+    """A block type by name (`DB`, `ob`), `BlockType` member, or wire code (0x41)."""
+    if isinstance(value, str):
+        try:
+            return BlockType[value.strip().upper()]
+        except KeyError:
+            names = ", ".join(t.name for t in BlockType)
+            raise fail(
+                ClientError.InvalidParams, f"block type {value!r} (one of {names})"
+            ) from None
+    if isinstance(value, int) and value in BlockType._value2member_map_:
+        return int(value)
+    raise fail(ClientError.InvalidParams, f"block type {value!r}")
 
 
 class S7Operations:
@@ -247,6 +263,29 @@ class S7Operations:
     def getProtection(self) -> Future:
         """Protection level and mode switch settings. -> Protection"""
         return self._run(lambda p: p.get_protection())
+
+    # -- blocks and typed values --------------------------------------------------------------
+    def listBlocks(self) -> Future:
+        """How many blocks of each type the PLC has. -> dict BlockType -> count"""
+        return self._run(lambda p: p.list_blocks())
+
+    def listBlocksOfType(self, blockType: int | str) -> Future:
+        """The blocks of one type (`DB`, `OB`, `FC`, ... or a `BlockType`). -> list of
+        BlockEntry (number, flags, language)"""
+        return self._checked(lambda: lambda p: p.list_blocks_of_type(block_type(blockType)))
+
+    def blockInfo(self, blockType: int | str, number: int) -> Future:
+        """One block's info (sizes, language, dates, names). -> BlockInfo"""
+        return self._checked(lambda: lambda p: p.block_info(block_type(blockType), int(number)))
+
+    def readValue(self, address: Any) -> Future:
+        """Read a typed value (`DB1.DBD4:REAL`, `DB1.DBB10:STRING[20]`, `DB1,INT2.4`). -> the
+        value (a list for an array)"""
+        return values.read_value(self, address)
+
+    def writeValue(self, address: Any, value: Any) -> Future:
+        """Write a typed value to `address` (bits as bit writes, so neighbours stay). -> None"""
+        return values.write_value(self, address, value)
 
     def getPduLength(self) -> int:
         """The PDU size negotiated with the PLC (0 when not connected)."""

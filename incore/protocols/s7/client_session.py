@@ -27,13 +27,20 @@ __all__ = ["ClientSession", "STALE_WINDOW", "match_reply"]
 #: How many requests back a late answer may be dropped as stale: a window, not the whole ring
 #: of references, so a corrupt reference reads as the link being out of step.
 STALE_WINDOW = 64
+#: The ROSCTRs whose header has the error word (12 bytes, not 10).
+_ACKS = frozenset((Rosctr.ACK, Rosctr.ACK_DATA))
 
 
 def match_reply(request: bytes, reply: bytes) -> Reply:
-    """The contract's `ReplyMatch` for S7: by PDU reference (1..65535, wrapping); a reply
-    too short for a header or without S7's protocol id answers nothing."""
-    if len(reply) < 10 or reply[0] != PROTOCOL_ID:
+    """The contract's `ReplyMatch` for S7: by PDU reference (1..65535, wrapping). A reply
+    that is not one whole S7 PDU (its header's lengths disagree with its size, as in Snap7 C
+    server's refusal of block info for a missing block) answers nothing."""
+    size = len(reply)
+    if size < 10 or reply[0] != PROTOCOL_ID:
         return Reply.FOREIGN
+    header = 12 if reply[1] in _ACKS else 10
+    if header + (reply[6] << 8 | reply[7]) + (reply[8] << 8 | reply[9]) != size:
+        return Reply.FOREIGN  # not one whole PDU: a corrupt frame, whatever its reference says
     got, expected = int.from_bytes(reply[4:6], "big"), int.from_bytes(request[4:6], "big")
     return sequence_verdict(got, expected, 0xFFFF, STALE_WINDOW)
 
@@ -158,3 +165,20 @@ class ClientSession:
                 f"group {group} subfunction {sub}, code 0x{rd.return_code:02X}",
             )
         return rp, rd
+
+    def _userdata_parts(
+        self, group: int, sub: int, request: UserdataData
+    ) -> Steps[tuple[UserdataParams, list[bytes]]]:
+        """A userdata request and its follow-ups while the answer says more data units
+        follow: the first reply's parameters and every part's payload, in order."""
+        rp, rd = yield from self._userdata(group, sub, request)
+        first = rp
+        parts = [rd.payload]
+        for _ in range(0xFFFF):
+            if not rp.last_data_unit:
+                break
+            rp, rd = yield from self._userdata(
+                group, sub, UserdataData.null_ack(), sequence=rp.sequence, follow_up=True
+            )
+            parts.append(rd.payload)
+        return first, parts

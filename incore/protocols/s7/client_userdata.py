@@ -37,21 +37,9 @@ class UserdataOperations(ClientSession):
 
     def _read_szl(self, szl_id: int, index: int) -> Steps[szl_mod.SzlList]:
         request = UserdataData(0xFF, 0x09, szl_id.to_bytes(2, "big") + index.to_bytes(2, "big"))
-        rp, rd = yield from self._userdata(UserdataGroup.CPU_FUNCTIONS, 1, request)
-        first = szl_mod.parse_szl(rd.payload)
-        data = bytearray(first.data)
-        for _ in range(0xFFFF):
-            if not rp.last_data_unit:
-                break
-            rp, rd = yield from self._userdata(
-                UserdataGroup.CPU_FUNCTIONS,
-                1,
-                UserdataData.null_ack(),
-                sequence=rp.sequence,
-                follow_up=True,
-            )
-            data += rd.payload
-        return szl_mod.SzlList(first.szl_id, first.index, bytes(data))
+        _, parts = yield from self._userdata_parts(UserdataGroup.CPU_FUNCTIONS, 1, request)
+        first = szl_mod.parse_szl(parts[0])  # the SZL header comes with the first part only
+        return szl_mod.SzlList(first.szl_id, first.index, first.data + b"".join(parts[1:]))
 
     def _szl_then(self, szl_id: int, index: int, parse: Callable[[szl_mod.SzlList], T]) -> Steps[T]:
         szl = yield from self._read_szl(szl_id, index)

@@ -263,3 +263,12 @@ def test_an_impossible_rack_is_an_invalid_param(harness, make_client, loop):
     client.connectToHost()
     assert loop.run_until(lambda: client.error == S7Client.InvalidParams, WAIT)
     assert "rack 8 / slot 0" in client.errorString and not client.connected
+
+
+def test_typed_values_are_read_and_written_by_address(peer, make_client):
+    client = make_client(peer.port)
+    assert client.writeValue("DB1.DBD4:REAL", 1.5).result(WAIT) is None
+    assert client.readValue("DB1,REAL4").result(WAIT) == 1.5  # Node-RED's form of the same
+    client.writeValue("DB1.DBB10:STRING[8]", "abc").result(WAIT)
+    assert client.readValue("DB1.DBB10:STRING[8]").result(WAIT) == "abc"
+    assert peer.memory(Area.DB, 1)[10:15] == b"\x08\x03abc"
