@@ -157,7 +157,9 @@ class S7Connection:
         try:
             for event in session.receive_data(data):
                 if event.__class__ is IsoData:
-                    session.send_pdu(self.engine.handle(event.payload))
+                    reply = self.engine.handle(event.payload)
+                    if session.can_send:  # not when the peer's DR came in the same chunk
+                        session.send_pdu(reply)
                 elif event.__class__ is IsoDisconnected:
                     out = session.data_to_send()
                     if out:
