@@ -3,12 +3,15 @@
 The builder works on PyYAML's composed node graph rather than constructed Python data, so
 every key and value keeps its line and column for free (libyaml creates the marks in C).
 Scalars resolve by the YAML 1.2 core schema: only true/false are booleans, so `on:` is the
-string "on"; `010` is ten; dates stay strings. A `.json` file goes through the same path
+string "on"; `010` is ten; dates stay strings. `!!binary` base64 text is bytes (initial
+memory of an S7ServerArea, any bytes property). A `.json` file goes through the same path
 (JSON is YAML 1.2), with JSON's NaN/Infinity accepted as floats.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import gc
 import math
 import re
@@ -26,6 +29,7 @@ INT = "tag:yaml.org,2002:int"
 FLOAT = "tag:yaml.org,2002:float"
 BOOL = "tag:yaml.org,2002:bool"
 NULL = "tag:yaml.org,2002:null"
+BINARY = "tag:yaml.org,2002:binary"
 SEQ = "tag:yaml.org,2002:seq"
 MAP = "tag:yaml.org,2002:map"
 BIND = "!bind"
@@ -39,6 +43,7 @@ _FLOAT = re.compile(
     r"|[-+]?\.(inf|Inf|INF)|\.nan|\.NaN|\.NAN"
 )
 _JSON_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=\s]")
 # First characters that can start anything but a string (everything else is a string).
 _SPECIAL_START = frozenset("0123456789+-.~nNtTfF")
 
@@ -78,6 +83,19 @@ def to_float(value: str) -> float:
     return float(value)
 
 
+def to_bytes(value: str) -> bytes:
+    """The bytes of `!!binary` text: base64, whitespace (line breaks) ignored; ValueError
+    says what is wrong."""
+    bad = _NOT_BASE64.search(value)
+    if bad is not None:
+        raise ValueError(f"{bad.group()!r} is not a base64 character")
+    try:
+        return base64.b64decode("".join(value.split()), validate=True)
+    except binascii.Error as exc:
+        text = str(exc).rstrip(".")
+        raise ValueError(text[:1].lower() + text[1:]) from None
+
+
 def scalar(node: ScalarNode) -> Any:
     """The Python value of a scalar node (by its resolved or explicit tag)."""
     tag = node.tag
@@ -92,7 +110,51 @@ def scalar(node: ScalarNode) -> Any:
         return _BOOLS.get(value, value.lower() == "true")
     if tag == NULL:
         return None
+    if tag == BINARY:
+        return to_bytes(value)
     return value
+
+
+_CHECKED = frozenset((INT, FLOAT, BOOL, NULL, BINARY))
+
+
+def _explicit_problem(node: Node) -> str | None:
+    """What is wrong with a node whose explicit core tag (`!!int x`) its text does not fit."""
+    tag = node.tag
+    if tag == BINARY and node.__class__ is not ScalarNode:
+        return "!!binary takes base64 text"
+    if node.__class__ is not ScalarNode or tag not in _CHECKED:
+        return None
+    value = node.value
+    if tag == BINARY:
+        try:
+            to_bytes(value)
+        except ValueError as exc:
+            return f"!!binary is not base64: {exc}"
+        return None
+    if scalar_tag(value) == tag or (tag == FLOAT and scalar_tag(value) == INT):
+        return None
+    kind = tag.rsplit(":", 1)[1]
+    return f"{value!r} is not a YAML {kind} (tagged !!{kind})"
+
+
+def check_explicit(root: Node, name: str) -> None:
+    """Raise AppError at the first node whose explicit core tag does not fit its text.
+
+    Only a file that spells such a tag is walked (`!!` or a `tag:yaml.org` prefix), so
+    loading a plain file costs one substring search.
+    """
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        problem = _explicit_problem(node)
+        if problem is not None:
+            raise AppError.at(name, node.start_mark, problem)
+        if node.__class__ is SequenceNode:
+            stack.extend(reversed(node.value))
+        elif node.__class__ is not ScalarNode:
+            for k, v in reversed(node.value):
+                stack.extend((v, k))
 
 
 class _Yaml12:
@@ -180,13 +242,16 @@ def compose(text: str, name: str) -> Node | None:
     """Parse `text` into a node graph; a syntax error raises AppError at its position."""
     loader = _LOADERS[is_json(name)](text)
     try:
-        return loader.get_single_node()
+        node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         raise syntax_error(exc, text, name) from None
     except yaml.YAMLError as exc:
         raise AppError(name, 1, 1, f"YAML syntax error: {exc}") from None
     finally:
         loader.dispose()
+    if node is not None and ("!!" in text or "tag:yaml.org" in text):
+        check_explicit(node, name)
+    return node
 
 
 def _closes(text: str, line: int, column: int) -> bool:
@@ -262,15 +327,16 @@ def read_text(path: str, display: str | None = None) -> str:
 def to_data(node: Node, tagged: Callable[[Node], Any] | None = None) -> Any:
     """Plain Python data of a node; `tagged(node)` turns a `!bind`/`!include` node into a value.
 
-    Without `tagged`, `!bind X` becomes {"$bind": X} and `!include F` {"$include": F}: the
-    JSON spelling, which is what the JSON Schema checks.
+    Without `tagged`, `!bind X` becomes {"$bind": X}, `!include F` {"$include": F} and
+    `!!binary` its bytes in hex: the JSON spelling, which is what the JSON Schema checks.
     """
     if node.tag[0] == "!":
         if tagged is not None:
             return tagged(node)
         return {"$" + node.tag[1:]: node.value}
     if node.__class__ is ScalarNode:
-        return scalar(node)
+        value = scalar(node)
+        return value.hex() if tagged is None and value.__class__ is bytes else value
     if node.__class__ is SequenceNode:
         return [to_data(item, tagged) for item in node.value]
     return {

@@ -148,11 +148,6 @@ def test_a_byte_list_element_out_of_range_is_named(data, where, index, element):
     assert message.startswith(f"app.yaml:{where}: ")  # the file, line and column of the list
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the YAML layer (incore/app/yamlfile.py) does not decode !!binary scalars yet: "
-    "the property gets the base64 text",
-)
 def test_binary_area_data():
     app = start(server_app("- S7ServerArea: {id: a, area: DB, index: 1, data: !!binary QUIK}"))
     try:
