@@ -47,6 +47,10 @@ class HostedVariable(Protocol):
     def _confirm_write(self) -> None:
         """A write reached the peer: an earlier write error is over."""
 
+    def _became_memory(self) -> None:
+        """A server host stored the app's value in its memory: earlier read and write
+        errors of those bytes are over, and the value is Good."""
+
 
 @runtime_checkable
 class VariableHost(Protocol):

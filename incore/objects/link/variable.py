@@ -125,6 +125,13 @@ class LinkVariable(DataObject, metaclass=SharedBase, register=False, shared=True
         if self.error == self.WriteError:
             self._clear_error()
 
+    def _became_memory(self) -> None:
+        """A host that holds the memory itself (a server) stored the app's value: those bytes
+        are what clients read now, so an earlier failure to read them is over too."""
+        if self.error in (self.WriteError, self.ReadError):
+            self._clear_error()
+            self._source_quality(Quality.Good, "")
+
     def _store(self, value: Any) -> None:
         try:
             self._update("data", value)

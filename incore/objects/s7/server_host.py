@@ -80,6 +80,7 @@ class MemoryHost:
             return
         else:
             ServerMemory.write(block, start, raw)
+        var._became_memory()
         self._notify(block, start, start + size, skip=var)
 
     # -- mapping -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 
 import pytest
@@ -128,3 +129,13 @@ def test_detached_variables_no_longer_follow(loop):
     var.shutdown()
     server.setArea(S7Server.srvAreaDB, 1, b"\x09")
     assert var.data == 0
+
+
+def test_a_value_the_app_writes_ends_a_read_error_of_its_bytes(loop):
+    var = S7Variable(name="DB1.DBB0:DTL")  # zeroed memory is no DTL: month 0
+    make_server(objects=[S7ServerArea(area="DB", index=1, size=64), var])
+    assert loop.run_until(lambda: var.error == S7Variable.ReadError, WAIT), var.error
+    assert var.quality == DataObject.Bad
+    var.data = dt.datetime(2024, 5, 6, 7, 8, 9)
+    assert loop.run_until(lambda: var.error == S7Variable.NoError, WAIT), var.errorString
+    assert var.quality == DataObject.Good
