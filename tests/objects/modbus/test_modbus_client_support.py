@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import struct
 import sys
 import threading
 import warnings
@@ -167,3 +169,159 @@ def record_errors(obj: Any) -> list[tuple[Any, str]]:
     seen: list[tuple[Any, str]] = []
     obj.errorOccurred.connect(lambda: seen.append((obj.error, obj.errorString)))
     return seen
+
+
+# -- a proxy that sees every request and can mangle one reply --------------------------------
+
+Fault = Callable[[bytes, bytes], bytes]  # (previous reply frame, this one) -> what to send
+
+
+def _read_frame(stream: Any) -> bytes:
+    """One whole MBAP frame from a file-like socket stream (b"" at the end)."""
+    header = stream.read(6)
+    if len(header) < 6:
+        return b""
+    return header + stream.read(struct.unpack_from(">H", header, 4)[0])
+
+
+class ModbusProxy:
+    """Forwards Modbus TCP clients to `upstream` a frame at a time. `requests` lists every
+    request frame a client sent (whole ADUs, in order); `arm(fault)` mangles the next reply,
+    `hold(seconds)` delays it; `in_flight_max` is the most requests seen unanswered at once."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.requests: list[bytes] = []
+        self.replies = 0
+        self.in_flight_max = 0
+        self._fault: Fault | None = None
+        self._hold = 0.0
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.applied = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def functions(self) -> list[int]:
+        """The function code of every request so far."""
+        with self._lock:
+            return [frame[7] for frame in self.requests]
+
+    def arm(self, fault: Fault) -> None:
+        with self._lock:
+            self._fault = fault
+
+    def hold(self, seconds: float) -> None:
+        with self._lock:
+            self._hold = seconds
+
+    def close(self) -> None:
+        with self._lock:
+            socks, self._socks = [self._listener, *self._socks], []
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+                server = socket.create_connection(("127.0.0.1", self.upstream), WAIT)
+            except OSError:
+                return
+            with self._lock:
+                self._socks += [client, server]
+            threading.Thread(target=self._forward, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._replies, args=(server, client), daemon=True).start()
+
+    def _forward(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            with src.makefile("rb") as stream:
+                while frame := _read_frame(stream):
+                    with self._lock:
+                        self.requests.append(frame)
+                        flying = len(self.requests) - self.replies
+                        self.in_flight_max = max(self.in_flight_max, flying)
+                    dst.sendall(frame)
+        except (OSError, ValueError):
+            pass
+        _shut(src, dst)
+
+    def _replies(self, src: socket.socket, dst: socket.socket) -> None:
+        previous = b""
+        try:
+            with src.makefile("rb") as stream:
+                while frame := _read_frame(stream):
+                    with self._lock:
+                        fault, self._fault = self._fault, None
+                        hold, self._hold = self._hold, 0.0
+                        self.replies += 1
+                    if hold:
+                        threading.Event().wait(hold)
+                    dst.sendall(frame if fault is None else fault(previous, frame))
+                    if fault is not None or hold:
+                        self.applied.set()
+                    previous = frame
+        except (OSError, ValueError):
+            pass
+        _shut(src, dst)
+
+
+def _shut(*socks: socket.socket) -> None:
+    for sock in socks:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class SilentServer:
+    """Accepts connections and reads requests but never answers; `frames` counts the
+    requests of each connection, `closed` is set when a client hangs up."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.frames: list[int] = []
+        self.closed = threading.Event()
+        self._socks: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self._socks.append(conn)
+            self.frames.append(0)
+            threading.Thread(
+                target=self._serve, args=(conn, len(self.frames) - 1), daemon=True
+            ).start()
+
+    def _serve(self, conn: socket.socket, index: int) -> None:
+        try:
+            with conn.makefile("rb") as stream:
+                while _read_frame(stream):
+                    self.frames[index] += 1
+        except (OSError, ValueError):
+            pass
+        self.closed.set()
+
+    def close(self) -> None:
+        _shut(self.listener, *self._socks)
+        for sock in (self.listener, *self._socks):
+            sock.close()
+
+
+@pytest.fixture
+def proxy(pymodbus_server: PymodbusServer) -> Iterator[ModbusProxy]:
+    running = ModbusProxy(pymodbus_server.port)
+    try:
+        yield running
+    finally:
+        running.close()
