@@ -89,7 +89,7 @@ class ModbusTcpClient(LinkClient):
         Connected = 2
         Closing = 3
 
-    __slots__ = ("_syncing",)
+    __slots__ = ("_syncing", "_closing")
 
     accepts = ("ModbusSlave", "ModbusRegister")
     invalid_settings = (ValueError,)
@@ -142,6 +142,7 @@ class ModbusTcpClient(LinkClient):
 
     def __init__(self, parent: Any = None, **properties: Any) -> None:
         self._syncing = False
+        self._closing = False
         super().__init__(parent, **properties)
 
     # -- InCore methods --------------------------------------------------------------------
@@ -158,11 +159,14 @@ class ModbusTcpClient(LinkClient):
     @method
     def disconnectFromHost(self) -> None:
         """Close the connection and stop reconnecting until connectToHost()."""
-        was = self.state
-        super().disconnectFromHost()
         worker = self._worker
-        if was is self.State.Connected and worker is not None and self.isLive:
-            self._update("state", self.State.Closing)
+        closing = self.state is self.State.Connected and worker is not None and self.isLive
+        self._closing = closing
+        try:
+            super().disconnectFromHost()
+        finally:
+            self._closing = False
+        if closing and worker is not None:
             worker.call(lambda: None, then=lambda _f: self._closed())
 
     def _closed(self) -> None:
@@ -212,6 +216,8 @@ class ModbusTcpClient(LinkClient):
         super()._set_connected(value, reason)
         if value:
             state = self.State.Connected
+        elif self._closing:
+            state = self.State.Closing  # until the worker has let the connection go
         elif self._want and self.autoConnect and self._reconnector is not None:
             state = self.State.Connecting  # it will try again
         else:
