@@ -27,20 +27,19 @@ A subclass declares its `Error` enum, `error = error_property(Error)` and
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any, ClassVar, TypeVar
 
 from ...core import Object, Property, TimerHandle, engine, get_loop, method, registry
-from ...transport.futures import CompletedFuture
 from ...transport.link_stream import BlockingStream
 from ...transport.reconnect import Backoff, Reconnector
 from ...transport.sockets import NotConnectedError
 from ...transport.tcp_client import ClientWorker
 from ..errors import ErrorReporting
 from .host import ClientVariables, HostedVariable
+from .operations import OperationRunner
 from .shared import SharedBase
 
 __all__ = ["LinkClient", "port_property", "PROBE_INTERVAL"]
@@ -58,7 +57,9 @@ def port_property(default: int, doc: str = "The TCP port the peer listens at.") 
     return Property(int, default, on_write="_settings_written", minimum=1, maximum=65535, doc=doc)
 
 
-class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=True):
+class LinkClient(
+    ErrorReporting, OperationRunner, metaclass=SharedBase, register=False, shared=True
+):
     """Base of client objects: one link to a peer, kept up while wanted (see the module)."""
 
     __slots__ = (
@@ -468,71 +469,3 @@ class LinkClient(ErrorReporting, metaclass=SharedBase, register=False, shared=Tr
             return
         self._set_connected(False, f"{self._label}: reconnecting with new settings")
         self._start()
-
-    # -- running operations (any thread) -----------------------------------------------------
-    def _call(
-        self, job: Callable[[Any], T], then: Callable[[Future], None] | None = None
-    ) -> Future:
-        """Run `job(link)` with the link of when it runs; failures are reported on the
-        client.
-
-        A caller that may block (any thread but the one running the loop) runs the exchange
-        itself when the worker is idle, sparing two thread hand-overs; otherwise, or when
-        the worker is busy, the worker runs it in order with everything queued before.
-        """
-        worker = self._worker
-        if worker is None:
-            return self._failed(self._not_connected(), then)
-        self._last_io = time.monotonic()
-        run = functools.partial(self._run_on_link, job)
-        future = worker.run_inline(run, then) if self._may_block() else None
-        if future is None:
-            future = worker.call(run, then)
-            future.add_done_callback(self._operation_done)
-        elif future.exception() is not None:  # finished here: report a failure now
-            self._operation_done(future)
-        return future
-
-    def _run_on_link(self, job: Callable[[Any], T]) -> T:
-        link = self._link
-        if link is None or link.closed:
-            raise self._not_connected()
-        try:
-            return job(link)
-        finally:  # a link that drops stale replies counts them in `stale` (transport.Link)
-            stale = getattr(link, "stale", 0)
-            if stale != self._stale_seen and link is self._link:
-                self._loop_post(self._count_dropped, stale - self._stale_seen)
-                self._stale_seen = stale
-
-    def _count_dropped(self, replies: int) -> None:
-        self._update("droppedReplies", self.droppedReplies + replies)
-
-    def _may_block(self) -> bool:
-        """False on the thread running the event loop's callbacks (in run, process_events or
-        run_until), which must never wait for a peer."""
-        loop = self._loop
-        return loop is None or not loop.dispatching_here()
-
-    def _failed(self, exc: BaseException, then: Callable[[Future], None] | None = None) -> Future:
-        """A future that already failed with `exc` (reported like any failure)."""
-        future: Future = CompletedFuture(exception=exc)
-        self._operation_done(future)
-        if then is not None:
-            self._loop_post(then, future)
-        return future
-
-    def _operation_done(self, future: Future) -> None:
-        """Worker thread: report a failure on the loop (connection losses report themselves)."""
-        if future.cancelled():
-            return
-        exc = future.exception()
-        if exc is None:
-            return
-        if isinstance(exc, OSError) and not isinstance(exc, self.not_connected_error):
-            return  # the worker closed the connection and reports it through _on_lost
-        self._loop_post(self._report_operation_error, exc)
-
-    def _report_operation_error(self, exc: BaseException) -> None:
-        if not self.isShutDown:
-            self._report_failure(exc)

@@ -55,7 +55,7 @@ def test_the_registry_has_every_seed_property_default_and_error():
         "slot": 0,
     }
     assert {k: props[k]["default"] for k in expected} == expected
-    assert [k for k, p in props.items() if not p["writable"]] == [
+    assert {k for k, p in props.items() if not p["writable"]} == {
         "parent",
         "droppedReplies",  # incore's: replies to earlier requests, dropped
         "errorString",
@@ -63,7 +63,7 @@ def test_the_registry_has_every_seed_property_default_and_error():
         "moduleName",
         "moduleTypeName",
         "serialNumber",
-    ]
+    }
     enums = {e["name"]: {v["name"]: v["value"] for v in e["values"]} for e in d["enums"]}
     assert enums["ByteOrder"] == {"BigEndian": 0, "LittleEndian": 1}
     assert enums["ConnectionType"] == {"PG": 1, "OP": 2, "Basic": 3}

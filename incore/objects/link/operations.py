@@ -1,0 +1,96 @@
+"""Running a client's operations on its link, from any thread: `LinkClient`'s half that
+every request goes through (S7Client's reads, a poll batch, a Modbus write).
+
+A caller that may block runs the exchange itself when the worker is idle; otherwise the
+worker runs it in order. Failures are reported on the client (connection losses report
+themselves through the worker's `on_lost`), and replies a link dropped as stale are
+counted in `droppedReplies`.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from ...transport.futures import CompletedFuture
+
+__all__ = ["OperationRunner"]
+
+T = TypeVar("T")
+
+
+class OperationRunner:
+    """A mixin of `LinkClient`, which holds the state it uses (`_worker`, `_link`,
+    `_loop`, `_last_io`, `_stale_seen`) and the hooks it calls."""
+
+    __slots__ = ()
+
+    def _call(
+        self, job: Callable[[Any], T], then: Callable[[Future], None] | None = None
+    ) -> Future:
+        """Run `job(link)` with the link of when it runs; failures are reported on the
+        client.
+
+        A caller that may block (any thread but the one running the loop) runs the exchange
+        itself when the worker is idle, sparing two thread hand-overs; otherwise, or when
+        the worker is busy, the worker runs it in order with everything queued before.
+        """
+        worker = self._worker
+        if worker is None:
+            return self._failed(self._not_connected(), then)
+        self._last_io = time.monotonic()
+        run = functools.partial(self._run_on_link, job)
+        future = worker.run_inline(run, then) if self._may_block() else None
+        if future is None:
+            future = worker.call(run, then)
+            future.add_done_callback(self._operation_done)
+        elif future.exception() is not None:  # finished here: report a failure now
+            self._operation_done(future)
+        return future
+
+    def _run_on_link(self, job: Callable[[Any], T]) -> T:
+        link = self._link
+        if link is None or link.closed:
+            raise self._not_connected()
+        try:
+            return job(link)
+        finally:  # a link that drops stale replies counts them in `stale` (transport.Link)
+            stale = getattr(link, "stale", 0)
+            if stale != self._stale_seen and link is self._link:
+                self._loop_post(self._count_dropped, stale - self._stale_seen)
+                self._stale_seen = stale
+
+    def _count_dropped(self, replies: int) -> None:
+        self._update("droppedReplies", self.droppedReplies + replies)
+
+    def _may_block(self) -> bool:
+        """False on the thread running the event loop's callbacks (in run, process_events or
+        run_until), which must never wait for a peer."""
+        loop = self._loop
+        return loop is None or not loop.dispatching_here()
+
+    def _failed(self, exc: BaseException, then: Callable[[Future], None] | None = None) -> Future:
+        """A future that already failed with `exc` (reported like any failure)."""
+        future: Future = CompletedFuture(exception=exc)
+        self._operation_done(future)
+        if then is not None:
+            self._loop_post(then, future)
+        return future
+
+    def _operation_done(self, future: Future) -> None:
+        """Worker thread: report a failure on the loop (connection losses report themselves)."""
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is None:
+            return
+        if isinstance(exc, OSError) and not isinstance(exc, self.not_connected_error):
+            return  # the worker closed the connection and reports it through _on_lost
+        self._loop_post(self._report_operation_error, exc)
+
+    def _report_operation_error(self, exc: BaseException) -> None:
+        if not self.isShutDown:
+            self._report_failure(exc)
