@@ -57,6 +57,8 @@ def _jsonable(value: Any) -> Any:
 
 def value_schema(prop: Any, owner: str) -> dict[str, Any]:
     """The literal values a property accepts in an app file."""
+    if prop.schema is not None:
+        return prop.schema
     t = prop.type
     if t is bool:
         return {"type": "boolean"}

@@ -36,6 +36,8 @@ class Property:
           docstring's first line says what it allows (docs, schema).
     targets: a registry.ParentTarget: this str property of a modifier names a property of
           the parent (Polling.on).
+    schema: the JSON Schema of the literals an app file may give, where the type says too
+          little (S7Server.eventMask also takes event names); replaces the type's own.
 
     The rules are declared once and read by the loader (FILE:LINE:COL errors), the schema, the
     reference docs and the types themselves (`problem()`), never on the write path.
@@ -63,6 +65,7 @@ class Property:
         "maximum",
         "check",
         "targets",
+        "schema",
         "checked",
     )
 
@@ -80,6 +83,7 @@ class Property:
         maximum: float | None = None,
         check: Callable[[Any], Any] | None = None,
         targets: Any = None,
+        schema: dict[str, Any] | None = None,
     ) -> None:
         self.type = type
         self.default = default
@@ -97,6 +101,7 @@ class Property:
         self.maximum = maximum
         self.check = check
         self.targets = targets
+        self.schema = schema
         #: Whether problem() can find anything (the loader skips it otherwise).
         self.checked = (
             minimum is not None or maximum is not None or check is not None or targets is not None

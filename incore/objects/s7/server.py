@@ -227,7 +227,25 @@ class S7Server(ErrorReporting, MemoryHost, AreaMethods, ParamMethods):
         on_write="_settings_written",
         minimum=0,
         maximum=0xFFFFFFFF,
-        doc="Which event codes (EventCode bits) reach the event signal.",
+        schema={  # the forms event_mask() takes; a misspelt name is the loader's error
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 0xFFFFFFFF},
+                {
+                    "type": "array",
+                    "items": {
+                        "anyOf": [
+                            {"type": "integer", "minimum": 0, "maximum": 0xFFFFFFFF},
+                            {"enum": [*EventCode.__members__]},
+                            {"type": "string", "pattern": r"^[A-Za-z_][\w.]*$"},
+                        ]
+                    },
+                },
+                {"enum": [*EventCode.__members__]},
+                {"type": "string", "pattern": r"^[\w.|,\s]*$"},
+            ]
+        },
+        doc="Which event codes (EventCode bits) reach the event signal: a number, or event "
+        "names in a list (`[evcClientAdded, evcDataRead]`) or joined by `|`.",
     )
     lastError = Property(
         int,
