@@ -33,24 +33,28 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.placement import CPUs, at_start, describe, pinned, placements
+from bench.harness import (
+    REPO,
+    ROUNDS,
+    TIME_BOUND,
+    ChildProcess,
+    Contender,
+    free_port,
+    ratio,
+    server_table,
+)
+from bench.harness import measure as measure_kinds
+from bench.placement import CPUs, describe, placements
 
-REPO = Path(__file__).resolve().parents[1]
 # per server, in ROUNDS samples long enough for /proc's 10 ms CPU ticks; the time bound
 # ends slow servers first
 REQUESTS = 120_000
-ROUNDS = 4
-TIME_BOUND = 10.0  # seconds of measuring per server and placement
-WARMUP = 300
 DB_SIZE = 1024
 SERVERS = ("incore", "python-snap7", "snap7-c", "floor")  # incore first, python-snap7 second
 LABELS = {"floor": "python floor", "incore-before": "incore before"}  # where not the kind
@@ -153,73 +157,6 @@ def snap7c_python() -> str:
     return os.environ.get("INCORE_SNAP7C_PYTHON") or str(REPO / ".venv-snap7c" / "bin" / "python")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of a process, all its threads: utime and stime from /proc
-    (what `top` counts), in clock ticks of 10 ms, so samples must be long."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
-
-
-class ChildProcess:
-    """A bench helper in a process of its own, from "ready" until close().
-
-    The child prints "ready" once it is set up, answers one line for each line asked, and
-    ends when its stdin closes. Used for the servers here and by bench/s7_client.py.
-    """
-
-    def __init__(
-        self,
-        cmd: list[str],
-        what: str,
-        env: dict[str, str] | None = None,
-        cpus: CPUs | None = None,
-        root: Path = REPO,
-    ) -> None:
-        self.proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=root,
-            preexec_fn=at_start(cpus),
-            env={**os.environ, **(env or {}), "PYTHONPATH": str(root)},
-        )
-        line = self._read()
-        if line.strip() != "ready":
-            self.close()
-            raise RuntimeError(f"{what} did not start (said {line!r})")
-
-    def ask(self, line: str) -> str:
-        """Send one line, return the child's one-line answer."""
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def _read(self) -> str:
-        assert self.proc.stdout is not None
-        return self.proc.stdout.readline()
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.close()
-                self.proc.wait(timeout=15)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
 class ServerProcess(ChildProcess):
     """A server of one kind in its own process, on a free port, until close()."""
 
@@ -240,56 +177,23 @@ class ServerProcess(ChildProcess):
         super().__init__(cmd, f"{self.kind} server", cpus=cpus, root=root)
 
 
-class Contender:
-    """One server process and a python-snap7 client connected to it."""
+def contender(kind: str, server_cpus: CPUs | None, profile: str | None = None) -> Contender:
+    """A server of `kind` and a python-snap7 3.x client doing `db_read(1, 0, 64)` of it."""
+    import logging
 
-    def __init__(self, kind: str, profile: str | None = None, cpus: CPUs | None = None) -> None:
-        import snap7
+    import snap7
 
-        self.kind = kind
-        self.server = ServerProcess(kind, profile, cpus)
-        self.client = snap7.client.Client()
-        self.client.connect("127.0.0.1", 0, 2, self.server.port)
-        for _ in range(WARMUP):
-            self.client.db_read(1, 0, 64)
-        # (requests, seconds, user CPU seconds, system CPU seconds)
-        self.samples: list[tuple[int, float, float, float]] = []
-
-    def run(self, requests: int, bound: float) -> None:
-        """One sample: up to `requests` round trips or `bound` seconds."""
-        read = self.client.db_read
-        cpu0 = cpu_seconds(self.server.proc.pid)
-        start = time.perf_counter()
-        deadline = start + bound
-        done = 0
-        while done < requests:
-            read(1, 0, 64)
-            done += 1
-            if not done & 63 and time.perf_counter() > deadline:
-                break
-        elapsed = time.perf_counter() - start
-        user, system = cpu_seconds(self.server.proc.pid)
-        self.samples.append((done, elapsed, user - cpu0[0], system - cpu0[1]))
-
-    def result(self) -> dict[str, Any]:
-        """The least disturbed sample of each measure (this machine is shared and noisy): the
-        best rate, and the sample with the least CPU per request, split into user and system
-        seconds per 10,000 requests (of that one sample, so that they add up)."""
-        n, _, user, system = min(self.samples, key=lambda s: (s[2] + s[3]) / s[0])
-        return {
-            "server": LABELS.get(self.kind, self.kind),
-            "requests": sum(s[0] for s in self.samples),
-            "rate": max(s[0] / s[1] for s in self.samples),
-            "user_per_10k": user / n * 10_000,
-            "sys_per_10k": system / n * 10_000,
-            "cpu_per_10k": (user + system) / n * 10_000,
-        }
-
-    def close(self) -> None:
-        try:
-            self.client.disconnect()
-        finally:
-            self.server.close()
+    logging.getLogger("snap7").setLevel(logging.WARNING)
+    server = ServerProcess(kind, profile, server_cpus)
+    try:
+        client = snap7.client.Client()
+        client.connect("127.0.0.1", 0, 2, server.port)
+    except Exception:
+        server.close()
+        raise
+    return Contender(
+        LABELS.get(kind, kind), server, lambda: client.db_read(1, 0, 64), client.disconnect
+    )
 
 
 def measure(
@@ -298,57 +202,8 @@ def measure(
     profile: str | None = None,
     placement: tuple[CPUs, CPUs] | None = None,
 ) -> list[dict[str, Any]]:
-    """Round trips per second and server CPU seconds per 10,000 requests, per server.
-
-    The servers take turns, ROUNDS samples each, so a burst of load elsewhere on the machine
-    spoils one sample of each rather than all samples of one. ``placement`` pins the client
-    (this thread) and the server processes: (client CPUs, server CPUs); see bench/placement.
-    """
-    if placement is None:
-        return _measure(kinds, requests, profile, None)
-    with pinned(placement[0]):
-        return _measure(kinds, requests, profile, placement[1])
-
-
-def _measure(
-    kinds: tuple[str, ...], requests: int, profile: str | None, server_cpus: CPUs | None
-) -> list[dict[str, Any]]:
-    import logging
-
-    logging.getLogger("snap7").setLevel(logging.WARNING)
-    contenders: list[Contender] = []
-    try:
-        for kind in kinds:
-            contenders.append(Contender(kind, profile, server_cpus))
-        per_round = max(1, requests // ROUNDS)
-        for _ in range(ROUNDS):
-            for contender in contenders:
-                contender.run(per_round, TIME_BOUND / ROUNDS)
-        return [c.result() for c in contenders]
-    finally:
-        for contender in contenders:
-            contender.close()
-
-
-def _ratio(value: float, reference: float | None) -> str:
-    return f"{value / reference:.2f}x" if reference else "-"
-
-
-def server_table(rows: list[dict[str, Any]]) -> str:
-    """Rates and server CPU (user, system, total seconds per 10k requests), against incore."""
-    ours = rows[0]["cpu_per_10k"]
-    lines = [
-        "| server | requests | round trips/s | user CPU s / 10k | system CPU s / 10k | "
-        "server CPU s / 10k requests | CPU vs incore |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for row in rows:
-        lines.append(
-            f"| {row['server']} | {row['requests']} | {row['rate']:,.0f} | "
-            f"{row['user_per_10k']:.3f} | {row['sys_per_10k']:.3f} | "
-            f"{row['cpu_per_10k']:.3f} | {_ratio(row['cpu_per_10k'], ours)} |"
-        )
-    return "\n".join(lines)
+    """Round trips per second and server CPU seconds per 10,000 requests, per server."""
+    return measure_kinds(lambda k, c: contender(k, c, profile), kinds, requests, placement)
 
 
 def server_verdict(rows: list[dict[str, Any]]) -> str:
@@ -394,8 +249,8 @@ def client_table(rows: dict[str, tuple[float, float]]) -> str:
     ]
     for name, (rate, cpu) in rows.items():
         lines.append(
-            f"| {name} | {rate:,.0f} | {_ratio(rate, theirs and theirs[0])} | "
-            f"{cpu:.3f} | {_ratio(cpu, theirs and theirs[1])} |"
+            f"| {name} | {rate:,.0f} | {ratio(rate, theirs and theirs[0])} | "
+            f"{cpu:.3f} | {ratio(cpu, theirs and theirs[1])} |"
         )
     return "\n".join(lines)
 

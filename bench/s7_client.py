@@ -119,7 +119,7 @@ def _incore_client(port: int) -> Iterator[Callable[[], object]]:
 @contextmanager
 def _incore_client_no_spin(port: int, cpus: CPUs | None) -> Iterator[Round]:
     """The S7Client row with receive spinning off, run in a child process (serve_no_spin)."""
-    from bench.s7 import ChildProcess
+    from bench.harness import ChildProcess
 
     child = ChildProcess(
         [sys.executable, "-m", "bench.s7_client", "--no-spin", str(port)],
