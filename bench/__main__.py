@@ -1,18 +1,23 @@
 """`make bench`: every benchmark, each measuring incore and its peers in the same run."""
 
+import importlib
 import sys
 
 from bench import reactive
 
+#: The protocol benchmarks, each run when its objects are there.
+PROTOCOLS = ("s7", "modbus")
+
 
 def main() -> None:
     reactive.main()
-    try:
-        from bench import s7
-    except ImportError as exc:  # the S7 benchmark lands with the S7 objects
-        print(f"\n(s7 benchmark not available: {exc})", file=sys.stderr)
-        return
-    s7.main()
+    for name in PROTOCOLS:
+        try:
+            bench = importlib.import_module(f"bench.{name}")
+        except ImportError as exc:
+            print(f"\n({name} benchmark not available: {exc})", file=sys.stderr)
+            continue
+        bench.main([])
 
 
 if __name__ == "__main__":
