@@ -244,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         setup(p)
         p.set_defaults(handler=handler)
+    from .cli_modbus import add_modbus_server
+
+    add_modbus_server(sub)
     return parser
 
 
