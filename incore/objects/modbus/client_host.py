@@ -136,24 +136,41 @@ class ModbusRegisters(PolledVariables):
     def read_batch(self, batch: list[Any], then: Callable[[Future], None]) -> None:
         block: Block = batch  # type: ignore[assignment]
         request = block.request()
-        sizes = [v.peer_address.count for v in block]
-        bits = block.table.is_bits
 
         def job(link: Any) -> list[bytes | ItemError]:  # on the worker
             try:
-                result, answer = link.exchange(block.unit, request)
+                outcome: Any = link.exchange(block.unit, request)
             except ModbusException as exc:
-                error = ItemError(f"{block.describe()}: {exception_text(exc)}")
-                return [error] * len(block)
-            if bits:
-                return [
-                    pack_bits(result[o : o + n])  # type: ignore[index]
-                    for o, n in zip(block.offsets, sizes)
-                ]
-            data = answer[2:]
-            return [data[2 * o : 2 * (o + n)] for o, n in zip(block.offsets, sizes)]
+                outcome = exc
+            return _items(block, outcome)
 
         self.client._call(job, then)
+
+    def flush(self) -> None:
+        """Send this turn's polls; with `maxPendingRequests` above 1, every block of the
+        turn goes to the link at once, so it can keep that many requests in flight."""
+        if getattr(self.client, "maxPendingRequests", 1) <= 1:
+            super().flush()
+            return
+        self.flush_posted = False
+        queue, self.queue = self.queue, []
+        blocks: list[Block] = list(self.batches(queue))  # type: ignore[arg-type]
+        if not blocks:
+            return
+        writes = [[self.variables.get(v, 0) for v in b] for b in blocks]
+        requests = [(b.unit, b.request()) for b in blocks]
+
+        def job(link: Any) -> list[list[bytes | ItemError]]:  # on the worker
+            outcomes = link.exchange_many(requests)
+            return [_items(b, o) for b, o in zip(blocks, outcomes)]
+
+        def done(future: Future) -> None:
+            failed = future.cancelled() or future.exception() is not None
+            for n, block in enumerate(blocks):
+                each = future if failed else CompletedFuture(future.result()[n])
+                self._read_done(block, writes[n], each)
+
+        self.client._call(job, done)
 
     # -- writes ------------------------------------------------------------------------------
     def write_item(self, var: Any, raw: bytes, then: Callable[[Future], None]) -> None:
@@ -184,6 +201,19 @@ class ModbusRegisters(PolledVariables):
             then(future)
 
         self.client._call(job, done)
+
+
+def _items(block: Block, outcome: Any) -> list[bytes | ItemError]:
+    """Each register's `raw` out of its block's (result, answer PDU), or the exception
+    answer as every register's ItemError."""
+    if isinstance(outcome, ModbusException):
+        return [ItemError(f"{block.describe()}: {exception_text(outcome)}")] * len(block)
+    result, answer = outcome
+    sizes = [v.peer_address.count for v in block]
+    if block.table.is_bits:
+        return [pack_bits(result[o : o + n]) for o, n in zip(block.offsets, sizes)]
+    data = answer[2:]
+    return [data[2 * o : 2 * (o + n)] for o, n in zip(block.offsets, sizes)]
 
 
 def _write_requests(table: Table, address: int, count: int, raw: bytes) -> list[Request]:

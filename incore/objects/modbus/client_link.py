@@ -230,11 +230,14 @@ class ModbusLink(Link[PduReceived]):
             self._inbox.popleft()
             self._dropped_stale()
         while todo or flying:
+            frames = []
             while todo and len(flying) < self.max_pending:
                 index = todo.popleft()
                 tid = self._next_tid()
                 flying[tid] = index
-                self.send(frame_adu(tid, items[index][0], items[index][1].pdu))
+                frames.append(frame_adu(tid, items[index][0], items[index][1].pdu))
+            if frames:
+                self.send(b"".join(frames))  # one segment, as a pipelining server reads them
             try:
                 reply = self.receive_pdu()
             except ModbusTimeoutError as exc:  # every request in flight had its time
