@@ -234,3 +234,47 @@ def test_state_follows_connect_and_disconnect(loop, make_client, pymodbus_server
     names = [s.name for s in states]
     assert names == ["Connecting", "Connected", "Closing", "Unconnected"], names
     assert client.networkAddress == client.hostname == "127.0.0.1"
+
+
+def test_the_slave_lists_its_registers_and_says_which_changed(loop, make_client, pymodbus_server):
+    client = make_client(
+        pymodbus_server.port,
+        {1: [dict(type="Holding", address=a) for a in (0, 1, 2)]},
+    )
+    slave = client.objects[0]
+    assert slave.registers == list(slave.objects)
+    changed: list[int] = []
+    slave.registersDataChanged.connect(changed.append)
+    _poll(loop, client)
+    assert sorted(changed) == [0, 1, 2]  # None -> the device's values
+    changed.clear()
+    pymodbus_server.set(3, 1, [99])
+    _poll(loop, client)
+    assert changed == [1]
+
+
+def test_a_disabled_slave_is_left_alone(loop, make_client, proxy):
+    client = make_client(proxy.port, {1: [dict(type="Holding", address=0)]})
+    slave = client.objects[0]
+    (register,) = registers_of(client)
+    slave.enabled = False
+    slave.pollRegisters()
+    register.pollData()
+    register.data = 5
+    loop.process_events()
+    assert proxy.requests == []
+    assert register.error == register.WriteError and "disabled" in register.errorString
+
+
+def test_a_slave_outside_a_client_says_so(loop):
+    from incore.objects.modbus.register import ModbusRegister
+    from incore.objects.modbus.slave import ModbusSlave
+
+    slave = ModbusSlave()
+    register = ModbusRegister(slave, type="Holding", address=0)
+    slave.complete()
+    register.pollData()
+    loop.process_events()
+    assert slave.error == slave.Error.InvalidClientError
+    assert "child of a ModbusTcpClient" in slave.errorString
+    assert register.error == register.ReadError
