@@ -4,10 +4,19 @@ unit ids, device identification from properties, and ModbusRegisters bound both 
 from __future__ import annotations
 
 import struct
+import threading
 
 import pytest
 from pymodbus.pdu import ExceptionResponse
-from test_modbus_server_support import WAIT, call, in_thread, loop, make_server, raw_exchange  # noqa: F401
+from test_modbus_server_support import (  # noqa: F401
+    WAIT,
+    call,
+    client,
+    in_thread,
+    loop,
+    make_server,
+    raw_exchange,
+)
 
 from incore.objects.foundation import DataObject
 from incore.objects.modbus import ModbusRegister, ModbusTcpServer
@@ -192,3 +201,37 @@ def test_broadcast_only_when_turned_on(loop, unit) -> None:
     answer, regs = call(loop, server, session)
     assert regs == [5]
     assert (answer is None) == (unit == 0)
+
+
+def test_mask_writes_of_two_clients_are_atomic(loop) -> None:
+    """FC 22 is a read-modify-write inside the store's lock: two clients setting different
+    bits of one register, many times each, never lose each other's bits."""
+    reg = ModbusRegister(address=7)
+    server = make_server(objects=[reg])
+    errors: list = []
+
+    def worker(bit: int) -> None:
+        c = client(server)
+        try:
+            for _ in range(150):  # set our bit, then clear it, keeping every other bit
+                for value in (1 << bit, 0):
+                    answer = c.mask_write_register(
+                        address=7, and_mask=0xFFFF & ~(1 << bit), or_mask=value
+                    )
+                    if answer.isError():
+                        errors.append(answer)
+            c.mask_write_register(address=7, and_mask=0xFFFF & ~(1 << bit), or_mask=1 << bit)
+        finally:
+            c.close()
+
+    def both() -> None:
+        threads = [threading.Thread(target=worker, args=(bit,)) for bit in (0, 9)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    in_thread(loop, both, 3 * WAIT)
+    assert errors == []
+    assert call(loop, server, lambda c: c.read_holding_registers(7, count=1).registers) == [0x0201]
+    assert loop.run_until(lambda: reg.data == 0x0201, WAIT)
