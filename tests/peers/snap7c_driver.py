@@ -304,3 +304,67 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# -- generic calls (the conformance matrix): any method of the 2.x Client ------------------------
+
+
+def _plain(value):
+    """A JSON form of what a 2.x Client method returns: bytes as hex, structures as dicts."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, ctypes.Structure):
+        return {name: _plain(getattr(value, name)) for name, *_ in value._fields_}
+    if isinstance(value, ctypes.Array):
+        if value._type_ in (ctypes.c_ubyte, ctypes.c_byte, ctypes.c_char):
+            return bytes(b & 0xFF for b in bytearray(value)).hex()
+        return [_plain(v) for v in value]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, ctypes._SimpleCData):
+        return value.value
+    return value
+
+
+def _arg(spec, made: dict):
+    """An argument: plain JSON, or {"buf": n} (bytes buffer), {"words": n} (uint16 buffer),
+    {"hex": ...} (bytearray), {"block"/"area"/"wordlen"/"param": name}, {"szl": 1},
+    {"szl_list": 1}, {"int": 0} (a c_int); {"ref": name} names a buffer made earlier."""
+    from snap7.type import S7SZL, Block, S7SZLList
+
+    if not isinstance(spec, dict):
+        return spec
+    if "ref" in spec:
+        return made[spec["ref"]]
+    kind, value = next(iter(spec.items()))
+    if kind == "buf":
+        made[spec.get("name", f"#{len(made)}")] = obj = (ctypes.c_ubyte * value)()
+    elif kind == "words":
+        made[spec.get("name", f"#{len(made)}")] = obj = (ctypes.c_uint16 * value)()
+    elif kind == "szl":
+        made[spec.get("name", f"#{len(made)}")] = obj = S7SZL()
+    elif kind == "szl_list":
+        made[spec.get("name", f"#{len(made)}")] = obj = S7SZLList()
+    elif kind == "int":
+        made[spec.get("name", f"#{len(made)}")] = obj = ctypes.c_int(value)
+    elif kind == "hex":
+        return bytearray.fromhex(value)
+    elif kind == "iso":
+        return datetime.fromisoformat(value)
+    else:
+        enum = {"block": Block, "area": Area, "wordlen": WordLen, "param": Parameter}[kind]
+        return enum[value]
+    return obj
+
+
+def op_steps(c: dict):
+    """Call `steps` ([method, *args], ...) on the client in order; the results, then every
+    buffer made (by name), as JSON. A failing step fails the whole command with its code."""
+    made: dict = {}
+    results = []
+    for method, *args in c["steps"]:
+        values = [_arg(a, made) for a in args]
+        results.append(_plain(getattr(_client(), method)(*values)))
+    return {"results": results, "buffers": {k: _plain(v) for k, v in made.items()}}

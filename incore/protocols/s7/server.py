@@ -31,6 +31,11 @@ python-snap7 sends 0xC1, 0xC2, 0xC0 - but nothing needs that.)
 Block functions (userdata group 3) list and describe the blocks of a `BlockDirectory`
 (`.blocks`): the one given, else a `MemoryAreaStore`'s DBs, else none.
 
+Upload and download are refused as by a read/write protected CPU (0xD241), as Snap7 C
+refuses them: the directory is visible, the blocks can not be read or changed. A PI
+service that would insert or delete a block (`_INSE`, `_DELE`) gets the same refusal
+(Snap7 C acknowledges it without deleting anything: a client would believe a block gone).
+
 Limits: more than 20 items, or a reply that would not fit the negotiated PDU,
 get a whole-request error (ROSCTR 2, 0x8104 / 0x8500) instead of data.
 """
@@ -45,6 +50,7 @@ from .blocks import AreaDirectory, BlockDirectory, EmptyDirectory
 from .constants import (
     MAX_ITEMS,
     Area,
+    ControlCode,
     CpuStatus,
     Event,
     EventResult,
@@ -72,6 +78,9 @@ __all__ = ["AreaStore", "MemoryAreaStore", "PlcState", "S7ServerProtocol", "Even
 EventTuple = tuple[int, int, int, int, int, int]
 _MIN_PDU = 64
 _DEFAULT_PDU = 240
+_UPLOAD = frozenset({Function.START_UPLOAD, Function.UPLOAD, Function.END_UPLOAD})
+_DOWNLOAD = frozenset({Function.REQUEST_DOWNLOAD, Function.DOWNLOAD_BLOCK, Function.DOWNLOAD_ENDED})
+_BLOCK_EDITS = (b"_INSE", b"_DELE")
 _WRITE_DATA_SIZES = frozenset({0x03, 0x04, 0x05, 0x06, 0x07, 0x09})
 _EVENT_RESULT = {
     ReturnCode.OBJECT_DOES_NOT_EXIST: EventResult.ErrAreaNotFound,
@@ -211,6 +220,12 @@ class S7ServerProtocol(Untimed):
             self.cpu_status = CpuStatus.STOP
             self.emit(Event.Control, EventResult.NoError, 3)
             return self._ack(pdu, bytes((Function.PLC_STOP,)))
+        if function in _UPLOAD:
+            self.emit(Event.Upload, EventResult.CannotUpload, 1)
+            return self._error(pdu, HeaderError.NEED_PASSWORD)
+        if function in _DOWNLOAD:
+            self.emit(Event.Download, EventResult.CannotDownload, 1)
+            return self._error(pdu, HeaderError.NEED_PASSWORD)
         self.emit(
             Event.PDUincoming, EventResult.CannotHandlePDU, len(pdu.params) + len(pdu.data) + 10
         )
@@ -368,5 +383,9 @@ class S7ServerProtocol(Untimed):
         if name in (b"_GARB", b"_MODU"):
             self.emit(Event.Control, EventResult.NoError, 4 if name == b"_GARB" else 5)
             return self._ack(pdu, bytes((Function.PI_SERVICE,)))
+        if name in _BLOCK_EDITS or params[-5:] in _BLOCK_EDITS:  # python-snap7: name last
+            # Blocks are not changed: refused as by a protected CPU.
+            self.emit(Event.Control, EventResult.NotImplemented, ControlCode.InsDel)
+            return self._error(pdu, HeaderError.NEED_PASSWORD)
         self.emit(Event.Control, EventResult.CannotHandlePDU, 0)
         return self._error(pdu, HeaderError.FUNCTION_NOT_AVAILABLE)
