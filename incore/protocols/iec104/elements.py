@@ -261,6 +261,8 @@ class DelayAcquisition(NamedTuple):
 class TestCommand(NamedTuple):
     """C_TS_TA_1: test with a test sequence `counter` (TSC) and a time tag."""
 
+    __test__ = False  # not a pytest class, whatever its name
+
     ioa: int
     counter: int
     time: Cp56Time

@@ -105,10 +105,13 @@ class Acknowledged:
 class TestConfirmed:
     """The peer answered our TESTFR act."""
 
+    __test__ = False  # not a pytest class, whatever its name
+
 
 LinkEvent = AsduReceived | Started | Stopped | Acknowledged | TestConfirmed
 
 _M = SEQ_MODULUS
+_ACT_OF = {UFunction.STARTDT_CON: UFunction.STARTDT_ACT, UFunction.STOPDT_CON: UFunction.STOPDT_ACT}
 
 
 class Iec104Link:
@@ -206,9 +209,12 @@ class Iec104Link:
         if self.state is LinkState.CLOSED:
             return None
         t1 = self.parameters.t1
-        due = self._last_rx + self.parameters.t3
-        if self._waiting:
-            due = min(due, min(self._waiting.values()) + t1)
+        waiting = self._waiting
+        due = self._last_rx + self.parameters.t3  # idle: test the link...
+        if waiting:
+            if UFunction.TESTFR_ACT in waiting:
+                due = waiting[UFunction.TESTFR_ACT] + t1  # ...unless a test is under way
+            due = min(due, min(waiting.values()) + t1)
         if self._sent:
             due = min(due, self._sent[0] + t1)
         if self._ack_due is not None:
@@ -385,7 +391,7 @@ class Iec104Link:
                 if not self._sent:
                     self._stop_confirmed(events)
         elif not controlled:  # a con to our act; an unexpected con is ignored
-            if self._waiting.pop(function, None) is None:
+            if self._waiting.pop(_ACT_OF[function], None) is None:
                 return
             if function is UFunction.STARTDT_CON and self.state is LinkState.STARTING:
                 self.state = LinkState.STARTED
