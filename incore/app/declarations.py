@@ -15,7 +15,6 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from incore.core import Object, Property, Signal, registry
-from incore.core.object import ObjectMeta
 
 from .source import Source
 from .yamlfile import NULL, STR
@@ -220,7 +219,8 @@ class DeclarationReader:
             ns[name] = Signal(*args, doc="Custom signal.")
         for name, params, _body in decl.functions:
             ns[name] = _placeholder(name, params)
-        cls = ObjectMeta(base.__name__, (base,), ns, register=False)
+        # its own metaclass (SharedBase for LinkClient types), which must get register=False
+        cls = type(base)(base.__name__, (base,), ns, register=False)
         cls.__incore_declarations__ = decl
         self._classes[key] = cls
         return cls

@@ -93,3 +93,31 @@ def test_objects_declaring_the_same_members_share_a_class(load) -> None:
     assert len(classes) == 1 and type(app.ids["j"]) not in classes
     assert [app.ids[f"i{n}"].extra for n in range(3)] == [0, 1, 2]
     assert issubclass(classes.pop(), XItem)
+
+
+def test_client_and_variable_types_take_custom_properties_too(load) -> None:
+    # their bases (LinkClient, LinkVariable) have a metaclass of their own, which the
+    # declared class must be made with
+    app = load("""\
+    Application:
+      objects:
+        - S7Client:
+            id: plc
+            autoConnect: false
+            properties:
+              setpoint: {type: int, value: 5}
+            objects:
+              - S7Variable:
+                  id: level
+                  name: DB1.DBW0
+                  properties: {scale: {type: float, value: 0.1}}
+        - ModbusTcpClient:
+            id: meter
+            autoConnect: false
+            properties: {line: {type: str, value: A}}
+    """)
+    plc, level, meter = app.ids["plc"], app.ids["level"], app.ids["meter"]
+    assert (plc.setpoint, level.scale, meter.line) == (5, 0.1, "A")
+    assert type(plc).__name__ == "S7Client" and level.parent is plc
+    with pytest.raises(TypeError, match="S7Client.setpoint expects"):
+        plc.setpoint = "high"
