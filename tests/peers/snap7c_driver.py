@@ -302,10 +302,6 @@ def main() -> None:
         STATE["server"].destroy()
 
 
-if __name__ == "__main__":
-    main()
-
-
 # -- generic calls (the conformance matrix): any method of the 2.x Client ------------------------
 
 
@@ -368,3 +364,7 @@ def op_steps(c: dict):
         values = [_arg(a, made) for a in args]
         results.append(_plain(getattr(_client(), method)(*values)))
     return {"results": results, "buffers": {k: _plain(v) for k, v in made.items()}}
+
+
+if __name__ == "__main__":
+    main()
