@@ -219,15 +219,15 @@ def test_answers_that_do_not_fit_their_request_are_protocol_errors(request_, ans
 
 def test_memory_store_bits_at_any_offset_and_registers_big_endian():
     store = MemoryStore(coils=40)
-    store.write_bits(Table.COILS, 3, 11, H("FF07"))
-    assert store.read_bits(Table.COILS, 0, 16) == H("F83F")
-    store.write_bits(Table.COILS, 5, 3, H("02"))
-    assert unpack_bits(store.read_bits(Table.COILS, 0, 16), 16) == [
+    store.write_bits(Table.Coil, 3, 11, H("FF07"))
+    assert store.read_bits(Table.Coil, 0, 16) == H("F83F")
+    store.write_bits(Table.Coil, 5, 3, H("02"))
+    assert unpack_bits(store.read_bits(Table.Coil, 0, 16), 16) == [
         i in (3, 4, 6, 8, 9, 10, 11, 12, 13) for i in range(16)
     ]
-    assert store.read_bits(Table.COILS, 39, 1) == b"\x00"
-    store.write_registers(Table.HOLDING_REGISTERS, 65535, H("1234"))
-    assert store.read_registers(Table.HOLDING_REGISTERS, 65534, 2) == H("0000 1234")
+    assert store.read_bits(Table.Coil, 39, 1) == b"\x00"
+    store.write_registers(Table.Holding, 65535, H("1234"))
+    assert store.read_registers(Table.Holding, 65534, 2) == H("0000 1234")
     assert [store.size(t) for t in Table] == [65536, 40, 65536, 65536]
     with pytest.raises(ValueError):
         MemoryStore(coils=65537)

@@ -162,13 +162,13 @@ def test_store_bits_match_a_list_model_in_both_layouts(overlaid, writes):
     model = [False] * 256
     for start, bits in writes:
         bits = bits[: 256 - start]
-        store.write_bits(Table.COILS, start, len(bits), pack_bits(bits))
+        store.write_bits(Table.Coil, start, len(bits), pack_bits(bits))
         model[start : start + len(bits)] = bits
-    assert unpack_bits(store.read_bits(Table.COILS, 0, 256), 256) == model
+    assert unpack_bits(store.read_bits(Table.Coil, 0, 256), 256) == model
     for start in range(0, 250, 37):
-        assert unpack_bits(store.read_bits(Table.COILS, start, 6), 6) == model[start : start + 6]
+        assert unpack_bits(store.read_bits(Table.Coil, start, 6), 6) == model[start : start + 6]
     if overlaid:  # coil n is bit n % 16 of register n // 16
-        registers = struct.unpack(">16H", store.read_registers(Table.HOLDING_REGISTERS, 0, 16))
+        registers = struct.unpack(">16H", store.read_registers(Table.Holding, 0, 16))
         assert [bool(registers[n // 16] >> (n % 16) & 1) for n in range(256)] == model
 
 

@@ -96,8 +96,8 @@ def server() -> Iterator[IncoreServer]:
         lock=threading.RLock(),
     )
     for n in range(300):
-        store.write_registers(Table.INPUT_REGISTERS, n, (1000 + n).to_bytes(2, "big"))
-    store.write_bits(Table.DISCRETE_INPUTS, 0, 16, H("A55A"))
+        store.write_registers(Table.Input, n, (1000 + n).to_bytes(2, "big"))
+    store.write_bits(Table.DiscreteInput, 0, 16, H("A55A"))
     running = IncoreServer(store, identity=IDENTITY)
     yield running
     running.close()
@@ -220,7 +220,7 @@ def test_pymodbus_gets_the_right_exceptions(client, server):
     for request in provoke:
         assert exception_code(client.execute(False, unchecked(request))) == 0x03, request
     assert client.read_holding_registers(0, count=1).registers == [0]  # still connected
-    assert server.store.read_bits(Table.COILS, 0, 8) == b"\x00"  # nothing was written
+    assert server.store.read_bits(Table.Coil, 0, 8) == b"\x00"  # nothing was written
 
 
 def test_pymodbus_and_unit_ids(server):

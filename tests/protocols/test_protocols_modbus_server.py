@@ -52,8 +52,8 @@ def engine() -> ModbusServerProtocol:
 
 def test_the_digests_worked_frames_byte_for_byte():
     store = MemoryStore()
-    store.write_registers(Table.HOLDING_REGISTERS, 107, H("022B 0000 0064"))
-    store.write_registers(Table.HOLDING_REGISTERS, 4, H("0012"))
+    store.write_registers(Table.Holding, 107, H("022B 0000 0064"))
+    store.write_registers(Table.Holding, 4, H("0012"))
     engine = ModbusServerProtocol(store, identity={0: "Acme", 1: "PX-1", 2: "V1.0"})
     cases = [
         ("0001 0000 0006 01 03 006B 0003", "0001 0000 0009 01 03 06 022B 0000 0064"),
@@ -75,9 +75,9 @@ def test_the_digests_worked_frames_byte_for_byte():
     for request, answer in cases:
         engine.receive_data(H(request))
         assert engine.data_to_send() == H(answer), request
-    assert store.read_registers(Table.HOLDING_REGISTERS, 4, 1) == H("0017")  # FC 22's result
-    assert store.read_bits(Table.COILS, 0x13, 10) == H("CD01")
-    assert store.read_bits(Table.COILS, 0xAC, 1) == b"\x01"
+    assert store.read_registers(Table.Holding, 4, 1) == H("0017")  # FC 22's result
+    assert store.read_bits(Table.Coil, 0x13, 10) == H("CD01")
+    assert store.read_bits(Table.Coil, 0xAC, 1) == b"\x01"
     # FC 23: write 3 x 0x00FF at 14, then read 6 from 3 (the write first)
     engine.receive_data(H("0004 0000 0011 01 17 0003 0006 000E 0003 06 00FF00FF00FF"))
     answer = engine.data_to_send()
@@ -89,8 +89,8 @@ def test_the_digests_worked_frames_byte_for_byte():
 
 def test_reads_and_writes_of_every_table(engine):
     store = engine.store
-    store.write_bits(Table.DISCRETE_INPUTS, 3, 3, b"\x05")
-    store.write_registers(Table.INPUT_REGISTERS, 19, H("BEEF"))
+    store.write_bits(Table.DiscreteInput, 3, 3, b"\x05")
+    store.write_registers(Table.Input, 19, H("BEEF"))
     assert ask(engine, P.read_discrete_inputs(0, 8).pdu) == H("02 01 28")
     assert ask(engine, P.read_input_registers(18, 2).pdu) == H("04 04 0000 BEEF")
     assert (
@@ -167,13 +167,13 @@ BAD_REQUESTS = [
     ("what", "request_pdu", "code"), BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS]
 )
 def test_every_bad_request_gets_its_exception(engine, what, request_pdu, code):
-    before = bytes(engine.store.registers[Table.HOLDING_REGISTERS])
+    before = bytes(engine.store.registers[Table.Holding])
     pdu = H(request_pdu)
     events = engine.receive_data(frame_adu(9, 1, pdu))
     out = engine.data_to_send()
     assert out == frame_adu(9, 1, bytes(((pdu[0] | 0x80), code))), what
     assert events == []
-    assert bytes(engine.store.registers[Table.HOLDING_REGISTERS]) == before  # nothing written
+    assert bytes(engine.store.registers[Table.Holding]) == before  # nothing written
 
 
 def test_a_refusing_store_answers_04_or_its_own_code():
@@ -205,7 +205,7 @@ def test_unit_ids_with_an_address_answer_it_0_and_255_and_0B_to_others():
     for unit in (1, 16, 18, 254):
         assert ask(engine, P.read_holding_registers(0, 1).pdu, unit=unit) == H("83 0B")
         assert ask(engine, P.write_single_register(0, 5).pdu, unit=unit) == H("86 0B")
-    assert engine.store.read_registers(Table.HOLDING_REGISTERS, 0, 1) == H("0000")
+    assert engine.store.read_registers(Table.Holding, 0, 1) == H("0000")
 
 
 def test_broadcast_only_when_turned_on():
@@ -213,7 +213,7 @@ def test_broadcast_only_when_turned_on():
     events = engine.receive_data(frame_adu(1, 0, P.write_single_register(3, 0xABCD).pdu))
     events += engine.receive_data(frame_adu(2, 0, P.read_holding_registers(3, 1).pdu))
     assert engine.data_to_send() == b""  # no answer to either
-    assert events == [ModbusWrite(Table.HOLDING_REGISTERS, 3, 1, 6, 0, 1)]
+    assert events == [ModbusWrite(Table.Holding, 3, 1, 6, 0, 1)]
     assert ask(engine, P.read_holding_registers(3, 1).pdu, unit=17) == H("03 02 ABCD")
     assert engine.counters.no_response == 2
     engine.broadcast = False
@@ -224,17 +224,17 @@ def test_broadcast_only_when_turned_on():
 
 def test_write_events_name_the_table_range_and_request(engine):
     requests = [
-        (P.write_single_coil(4, True), ModbusWrite(Table.COILS, 4, 1, 5, 1, 7)),
-        (P.write_single_register(4, 1), ModbusWrite(Table.HOLDING_REGISTERS, 4, 1, 6, 1, 7)),
-        (P.write_multiple_coils(10, [1] * 9), ModbusWrite(Table.COILS, 10, 9, 15, 1, 7)),
+        (P.write_single_coil(4, True), ModbusWrite(Table.Coil, 4, 1, 5, 1, 7)),
+        (P.write_single_register(4, 1), ModbusWrite(Table.Holding, 4, 1, 6, 1, 7)),
+        (P.write_multiple_coils(10, [1] * 9), ModbusWrite(Table.Coil, 10, 9, 15, 1, 7)),
         (
             P.write_multiple_registers(2, [1, 2]),
-            ModbusWrite(Table.HOLDING_REGISTERS, 2, 2, 16, 1, 7),
+            ModbusWrite(Table.Holding, 2, 2, 16, 1, 7),
         ),
-        (P.mask_write_register(5, 0, 1), ModbusWrite(Table.HOLDING_REGISTERS, 5, 1, 22, 1, 7)),
+        (P.mask_write_register(5, 0, 1), ModbusWrite(Table.Holding, 5, 1, 22, 1, 7)),
         (
             P.read_write_multiple_registers(0, 2, 8, [1, 2, 3]),
-            ModbusWrite(Table.HOLDING_REGISTERS, 8, 3, 23, 1, 7),
+            ModbusWrite(Table.Holding, 8, 3, 23, 1, 7),
         ),
     ]
     for request, event in requests:
@@ -249,10 +249,10 @@ def test_mask_write_follows_the_spec_formula(engine):
         (0xFFFF, 0, 0),
         (0x1234, 0xFFFF, 0xFFFF),
     ]:
-        store.write_registers(Table.HOLDING_REGISTERS, 0, current.to_bytes(2, "big"))
+        store.write_registers(Table.Holding, 0, current.to_bytes(2, "big"))
         ask(engine, P.mask_write_register(0, and_mask, or_mask).pdu)
         expected = (current & and_mask) | (or_mask & ~and_mask & 0xFFFF)
-        assert store.read_registers(Table.HOLDING_REGISTERS, 0, 1) == expected.to_bytes(2, "big")
+        assert store.read_registers(Table.Holding, 0, 1) == expected.to_bytes(2, "big")
 
 
 class RecordingLock:
@@ -371,9 +371,9 @@ def test_overlaid_table_packs_coils_16_per_holding_register_bit_0_first():
     ask(engine, P.write_single_register(4096, 0xFFFF).pdu)  # beyond the overlay: plain
     assert ask(engine, P.read_coils(0, 16).pdu) == H("01 02 0180")
     # discrete inputs and input registers are the other pair
-    store.write_registers(Table.INPUT_REGISTERS, 1, H("0003"))
+    store.write_registers(Table.Input, 1, H("0003"))
     assert ask(engine, P.read_discrete_inputs(15, 4).pdu) == H("02 01 06")
-    store.write_bits(Table.DISCRETE_INPUTS, 0, 1, b"\x01")
+    store.write_bits(Table.DiscreteInput, 0, 1, b"\x01")
     assert ask(engine, P.read_input_registers(0, 1).pdu) == H("04 02 0001")
 
 
@@ -439,7 +439,7 @@ def _server(store: MemoryStore, connections: int):
 
 def test_over_a_socket_bad_headers_drop_only_their_connection():
     store = MemoryStore(lock=threading.RLock())
-    store.write_registers(Table.HOLDING_REGISTERS, 0, H("CAFE"))
+    store.write_registers(Table.Holding, 0, H("CAFE"))
     bad_streams = [
         H("0001 0001 0006 01 03 0000 0001"),  # protocol id 1
         H("0001 0000 0106 01") + bytes(300),  # longer than 260

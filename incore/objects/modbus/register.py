@@ -64,12 +64,12 @@ __all__ = ["ModbusAddress", "ModbusRegister", "TABLE_SIZE"]
 
 #: Addresses of every table are 0..65535.
 TABLE_SIZE = 65536
-_BIT_TABLES = (Table.DISCRETE_INPUTS, Table.COILS)
+_BIT_TABLES = (Table.DiscreteInput, Table.Coil)
 _TABLE_NAMES = {
-    Table.DISCRETE_INPUTS: "DiscreteInput",
-    Table.COILS: "Coil",
-    Table.INPUT_REGISTERS: "Input",
-    Table.HOLDING_REGISTERS: "Holding",
+    Table.DiscreteInput: "DiscreteInput",
+    Table.Coil: "Coil",
+    Table.Input: "Input",
+    Table.Holding: "Holding",
 }
 
 

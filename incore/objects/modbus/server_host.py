@@ -28,7 +28,7 @@ from .server_store import OVERLAY_OF
 
 log = logging.getLogger("incore.modbusserver")
 
-_BIT_TABLES = (Table.COILS, Table.DISCRETE_INPUTS)
+_BIT_TABLES = (Table.Coil, Table.DiscreteInput)
 #: Register properties that move it in the table (it is mapped again when one changes).
 _LAYOUT = ("type", "address", "count", "dataType", "byteOrder", "registerOrder")
 

@@ -22,13 +22,13 @@ __all__ = ["ServedStore", "OVERLAY_OF"]
 
 #: In an overlaid table: bit table -> the register table its bits live in, and back.
 OVERLAY_OF = {
-    Table.COILS: Table.HOLDING_REGISTERS,
-    Table.DISCRETE_INPUTS: Table.INPUT_REGISTERS,
-    Table.HOLDING_REGISTERS: Table.COILS,
-    Table.INPUT_REGISTERS: Table.DISCRETE_INPUTS,
+    Table.Coil: Table.Holding,
+    Table.DiscreteInput: Table.Input,
+    Table.Holding: Table.Coil,
+    Table.Input: Table.DiscreteInput,
 }
 _NONE: tuple[tuple[int, int], ...] = ()
-_BITS = (Table.COILS, Table.DISCRETE_INPUTS)
+_BITS = (Table.Coil, Table.DiscreteInput)
 
 
 class ServedStore(MemoryStore):

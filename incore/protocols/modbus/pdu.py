@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
+from .bits import pack_bits, unpack_bits
 from .errors import ModbusException, ModbusPduError
 
 __all__ = [
@@ -124,20 +125,6 @@ class DeviceIdCode(enum.IntEnum):
 def exception_pdu(function: int, code: int) -> bytes:
     """The exception answer to `function` (the top bit set, then the code)."""
     return bytes((function | 0x80, code))
-
-
-def pack_bits(values: Sequence[bool] | Sequence[int]) -> bytes:
-    """Bits as Modbus sends them: the first value in bit 0 of the first byte, zero padded."""
-    if not values:
-        return b""
-    number = int("".join("1" if v else "0" for v in reversed(values)), 2)
-    return number.to_bytes((len(values) + 7) >> 3, "little")
-
-
-def unpack_bits(data: bytes, count: int) -> list[bool]:
-    """The first `count` bits of Modbus bit data, as booleans."""
-    text = format(int.from_bytes(data, "little"), f"0{len(data) * 8}b")
-    return [c == "1" for c in text[::-1][:count]]
 
 
 @attrs.frozen

@@ -52,8 +52,8 @@ WRITE_FUNCTIONS = frozenset({5, 6, 15, 16, 22, 23})
 
 _ILLEGAL_VALUE = ExceptionCode.ILLEGAL_DATA_VALUE
 _ILLEGAL_ADDRESS = ExceptionCode.ILLEGAL_DATA_ADDRESS
-_COILS, _DISCRETE = Table.COILS, Table.DISCRETE_INPUTS
-_HOLDING, _INPUT = Table.HOLDING_REGISTERS, Table.INPUT_REGISTERS
+_COILS, _DISCRETE = Table.Coil, Table.DiscreteInput
+_HOLDING, _INPUT = Table.Holding, Table.Input
 
 
 class ModbusWrite(NamedTuple):

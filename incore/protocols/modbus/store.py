@@ -13,23 +13,15 @@ The protocols package may not create locks (it never imports `threading`), so
 
 from __future__ import annotations
 
-import enum
 from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
+
+from .tables import Table
 
 __all__ = ["MemoryStore", "ModbusStore", "Table", "OVERLAY_REGISTERS"]
 
 #: MBLogic's overlay: 65536 bits, 16 per register, in registers 0..4095.
 OVERLAY_REGISTERS = 4096
-
-
-class Table(enum.IntEnum):
-    """The four Modbus tables, numbered as InCore's `ModbusRegister.type`."""
-
-    DISCRETE_INPUTS = 1
-    COILS = 2
-    INPUT_REGISTERS = 3
-    HOLDING_REGISTERS = 4
 
 
 class ModbusStore(Protocol):

@@ -31,7 +31,7 @@ def regs(raw: bytes) -> list[int]:
 @pytest.mark.parametrize("order", ["MostSignificantRegisterFirst", "LeastSignificantRegisterFirst"])
 def test_register_layouts_match_pymodbus(data_type, value, pm_type, width, order) -> None:
     reg = ModbusRegister(dataType=data_type, address=10, registerOrder=order)
-    assert reg.peer_address == ModbusAddress(Table.HOLDING_REGISTERS, 10, width)
+    assert reg.peer_address == ModbusAddress(Table.Holding, 10, width)
     raw = reg._encode(value)
     word = "big" if order.startswith("Most") else "little"
     assert regs(raw) == Mixin.convert_to_registers(value, pm_type, word_order=word)
