@@ -190,7 +190,7 @@ def test_server_enforces_pdu_and_item_limits():
 
 def test_unknown_job_and_python_snap7_cpu_state_probe():
     _, server, _, events, _, _ = make_pair()
-    reply = decode_pdu(server.handle(S7Pdu(1, 9, H("1D 00 00 00")).encode()))
+    reply = decode_pdu(server.handle(S7Pdu(1, 9, H("99 00 00 00")).encode()))  # no such job
     assert (reply.rosctr, reply.error, reply.params, reply.data) == (2, 0x8104, b"", b"")
     assert events[-1][:2] == (Event.PDUincoming, EventResult.CannotHandlePDU)
     probe = decode_pdu(server.handle(H("32 01 00 00 00 0A 00 01 00 00 04")))
