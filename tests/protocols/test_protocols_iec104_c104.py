@@ -33,7 +33,6 @@ from incore.protocols.iec104 import (
     FloatValue,
     Iec104Link,
     Interrogation,
-    LinkParameters,
     Quality,
     Role,
     ScaledValue,
@@ -46,6 +45,7 @@ from incore.protocols.iec104 import (
     decode_asdu,
     decode_frame,
     encode_asdu,
+    i_frame,
     mirror,
     pack_objects,
 )
@@ -153,6 +153,16 @@ class EngineLoop(threading.Thread):
         if self.responder is not None and isinstance(event, Asdu):
             self.responder(self.link, event, now)
         self.events.put(event)
+
+
+def until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll a c104-side `condition` (c104 offers no event to wait on) up to `timeout`."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def send(link: Iec104Link, asdu: Asdu, now: float) -> None:
@@ -297,11 +307,16 @@ def test_the_c104_client_against_our_station():
             sent_by_c104.append(bytes(data))
 
         connection.on_send_raw(callable=on_send_raw)
+        received_by_c104: list[bytes] = []
+
+        def on_receive_raw(connection: c104.Connection, data: bytes) -> None:
+            received_by_c104.append(bytes(data))
+
+        connection.on_receive_raw(callable=on_receive_raw)
         client.start()
         listener.settimeout(5)
         sock, _ = listener.accept()
-        params = LinkParameters(t3=0.5, t2=0.2)
-        loop = EngineLoop(sock, Iec104Link(Role.CONTROLLED, params, now=time.monotonic()), station)
+        loop = EngineLoop(sock, Iec104Link(Role.CONTROLLED, now=time.monotonic()), station)
         loop.start()
         try:
             loop.wait_for(lambda e: e == Started())
@@ -311,25 +326,28 @@ def test_the_c104_client_against_our_station():
             assert isinstance(sync.objects[0], ClockSync)
             sync.objects[0].time.to_datetime()  # a real date
 
-            deadline = time.monotonic() + 5
-            while remote.get_point(io_address=1011) is None and time.monotonic() < deadline:
-                time.sleep(0.02)  # c104 files GI answers on its own thread; poll with a bound
+            # c104 files GI answers on its own thread
+            assert until(lambda: remote.get_point(io_address=1011) is not None)
             assert remote.get_point(io_address=1001).value == pytest.approx(23.5)
             assert remote.get_point(io_address=1002).value == pytest.approx(-7.25)
             assert remote.get_point(io_address=1010).value is True
             assert remote.get_point(io_address=1011).value == c104.Double.OFF
 
             command.value = True
-            assert command.transmit(cause=c104.Cot.ACTIVATION)  # our actcon came back
+            command.transmit(cause=c104.Cot.ACTIVATION)  # its verdict races: judge the wire
             got = loop.wait_for(is_asdu(45, Cause.ACTIVATION))
             assert got.objects == (SingleCommand(2001, True),)
+            actcon = i_frame(0, 0, encode_asdu(mirror(got, Cause.ACTIVATION_CON)))[6:]
+            assert until(lambda: any(d[6:] == actcon for d in received_by_c104))
 
             assert connection.test(common_address=1)
             test = loop.wait_for(is_asdu(107, Cause.ACTIVATION))
             assert isinstance(test.objects[0], TestCommand)
 
-            loop.wait_for(lambda e: e == TestConfirmed(), timeout=3)  # our t3 of 0.5 s
-            assert bytes.fromhex("680483000000") in sent_by_c104  # c104 answered our TESTFR
+            loop.call(lambda link, now: link.test(now))
+            loop.wait_for(lambda e: e == TestConfirmed())
+            # c104 answered our TESTFR; its send callback may run just after the bytes went
+            assert until(lambda: bytes.fromhex("680483000000") in sent_by_c104)
             assert not [e for e in loop.seen if isinstance(e, Exception)]
         finally:
             client.stop()
