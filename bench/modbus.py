@@ -21,6 +21,7 @@ This file doubles as the server process: `--serve KIND PORT` (run by main).
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 import threading
@@ -71,6 +72,7 @@ def serve_pymodbus(port: int) -> None:
 
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115  (its shutdown chatter, not ours)
 
     async def run() -> None:
         block = ModbusSequentialDataBlock(1, [0] * 1000)  # its addresses start at 1 (0 on the wire)
