@@ -11,6 +11,8 @@ import threading
 from contextlib import contextmanager
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_protocols_contract import drive
 
 from incore.protocols.modbus import (
@@ -289,8 +291,56 @@ def test_fc22_and_fc23_read_and_write_inside_one_atomic_section():
     ask(engine, P.mask_write_register(1, 0, 5).pdu)
     assert log == ["lock", "read", "write", "unlock"]
     log.clear()
-    ask(engine, P.read_write_multiple_registers(0, 2, 1, [9]).pdu)
-    assert log == ["lock", "write", "read", "unlock"]
+    ask(engine, P.read_write_multiple_registers(0, 3, 1, [9]).pdu)
+    # the reads outside the write (registers 0 and 2), then the write, all in one section
+    assert log == ["lock", "read", "read", "write", "unlock"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 29),
+    st.integers(1, 30),
+    st.integers(0, 29),
+    st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=30),
+)
+def test_fc23_answers_as_write_then_read(read_start, read_count, write_start, values):
+    """However the two ranges lie (apart, touching, overlapping, one inside the other), FC 23
+    answers what a write followed by a read gives, and the table holds the write."""
+    model = [3 * i + 1 for i in range(30)]
+    store = small_store()
+    store.write_registers(Table.Holding, 0, b"".join(v.to_bytes(2, "big") for v in model))
+    answer = ask(
+        ModbusServerProtocol(store),
+        P.read_write_multiple_registers(read_start, read_count, write_start, values).pdu,
+    )
+    if read_start + read_count > 30 or write_start + len(values) > 30:
+        assert answer == bytes([0x97, 2])
+        return
+    model[write_start : write_start + len(values)] = values
+    expected = model[read_start : read_start + read_count]
+    assert answer == bytes([23, 2 * read_count]) + struct.pack(f">{read_count}H", *expected)
+    assert store.read_registers(Table.Holding, 0, 30) == struct.pack(">30H", *model)
+
+
+def test_fc23_refused_by_the_store_outside_its_write_writes_nothing():
+    """A store that refuses the read part (a Bad register, in ModbusTcpServer) gets FC 23
+    answered with its code and nothing written: an exception answer means nothing happened."""
+
+    class Refusing(MemoryStore):
+        def read_registers(self, table, start, count):
+            if start <= 4 < start + count:
+                raise ModbusStoreError(4, "register 4 is Bad")
+            return super().read_registers(table, start, count)
+
+    store = Refusing(holding_registers=10)
+    engine = ModbusServerProtocol(store)
+    events = engine.receive_data(
+        frame_adu(1, 255, P.read_write_multiple_registers(3, 3, 8, [1, 2]).pdu)
+    )
+    assert engine.data_to_send()[7:] == bytes([0x97, 4]) and events == []
+    assert store.read_registers(Table.Holding, 8, 2) == bytes(4)
+    # writing register 4 itself reads back the written value without asking the store
+    assert ask(engine, P.read_write_multiple_registers(4, 1, 4, [0xABCD]).pdu) == H("1702ABCD")
 
 
 def test_diagnostics_echo_and_counters():

@@ -276,9 +276,17 @@ class ModbusServerProtocol(Untimed):
         registers = store.size(_HOLDING)
         if read_start + read_count > registers or write_start + write_count > registers:
             raise RequestRefused(_ILLEGAL_ADDRESS)
-        with store.atomic():  # the write first, as the spec says; nobody in between
+        read_end, write_end = read_start + read_count, write_start + write_count
+        with store.atomic():  # nobody in between
+            # The spec writes first, so the read sees the write: what it reads outside the
+            # write cannot change, so it is read before, and a store's refusal there leaves
+            # the table untouched; what it reads inside the write is the written bytes.
+            before = _read_span(store, read_start, min(read_end, write_start))
+            after = _read_span(store, max(read_start, write_end), read_end)
             store.write_registers(_HOLDING, write_start, pdu[10:])
-            data = store.read_registers(_HOLDING, read_start, read_count)
+        lo, hi = max(read_start, write_start), min(read_end, write_end)
+        inside = pdu[10 + 2 * (lo - write_start) : 10 + 2 * (hi - write_start)] if lo < hi else b""
+        data = before + inside + after
         events.append(ModbusWrite(_HOLDING, write_start, write_count, 23, unit, tid))
         return _READ_ANSWER.pack(tid, 0, 2 * read_count + 3, unit, 23, 2 * read_count) + data
 
@@ -297,6 +305,11 @@ class ModbusServerProtocol(Untimed):
         if len(pdu) != 4:
             raise RequestRefused(_ILLEGAL_VALUE)
         return _framed(tid, unit, self.identity.answer(pdu[2], pdu[3]))
+
+
+def _read_span(store: ModbusStore, start: int, end: int) -> bytes:
+    """Holding registers `start`..`end - 1`, or nothing for an empty span."""
+    return store.read_registers(_HOLDING, start, end - start) if start < end else b""
 
 
 def _framed(tid: int, unit: int, pdu: bytes) -> bytes:

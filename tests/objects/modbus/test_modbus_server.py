@@ -235,3 +235,35 @@ def test_mask_writes_of_two_clients_are_atomic(loop) -> None:
     assert errors == []
     assert call(loop, server, lambda c: c.read_holding_registers(7, count=1).registers) == [0x0201]
     assert loop.run_until(lambda: reg.data == 0x0201, WAIT)
+
+
+def test_fc23_is_all_or_nothing_around_a_bad_register(loop) -> None:
+    """FC 23 whose read touches a Bad register it does not write answers 04 and writes
+    nothing (the table, the bound property and registersDataChanged stay as they were);
+    one that writes the Bad register itself reads back what it wrote, since a client's
+    write makes a register Good."""
+    bad = ModbusRegister(address=0, data=11)
+    target = ModbusRegister(address=5, data=55)
+    marker = ModbusRegister(address=9, data=0)
+    server = make_server(objects=[bad, target, marker])
+    changed: list[int] = []
+    server.registersDataChanged.connect(changed.append)
+    bad.quality = DataObject.Bad
+
+    def refused(c):
+        answer = c.readwrite_registers(read_address=0, read_count=2, write_address=5, values=[99])
+        refusal = exception_code(answer), c.read_holding_registers(5, count=1).registers
+        assert not c.write_register(9, 1).isError()  # its event comes after any of FC 23's
+        return refusal
+
+    assert call(loop, server, refused) == (4, [55])
+    assert loop.run_until(lambda: marker.data == 1, WAIT)
+    assert target.data == 55 and changed == [2]
+
+    def covered(c):
+        answer = c.readwrite_registers(read_address=0, read_count=2, write_address=0, values=[7])
+        return answer.registers
+
+    assert call(loop, server, covered) == [7, 0]
+    assert loop.run_until(lambda: bad.data == 7 and bad.quality == DataObject.Good, WAIT)
+    assert changed == [2, 0]
