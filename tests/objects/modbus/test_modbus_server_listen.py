@@ -3,6 +3,7 @@ shutdown command, connection signals and count, maxConnections and idleTimeout."
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 
@@ -83,20 +84,36 @@ def test_connection_signals_and_count(loop) -> None:
     assert sorted(events) == [("in", "127.0.0.1")] * 3 + [("out", "127.0.0.1")] * 3
 
 
-def test_max_connections_refuses_the_next_client(loop) -> None:
+def test_max_connections_refuses_newcomers_until_a_client_leaves(loop, caplog) -> None:
+    """At maxConnections newcomers are closed unanswered (Modbus has no handshake, so no
+    connection is evicted for them), the refusals are logged once for the whole run of
+    them, and a client that leaves makes room for the next."""
+    caplog.set_level(logging.INFO, logger="incore.transport.tcp_server")
     server = make_server(maxConnections=2)
+    read = bytes.fromhex("000100000006010300000001")
     socks = in_thread(loop, lambda: crowd.burst_connect(("127.0.0.1", server.networkPort), 2, WAIT))
     try:
-        for sock in socks:  # each asks once, so neither is a silent one to evict
+        for sock in socks:
             sock.setblocking(True)
-            sock.sendall(bytes.fromhex("000100000006010300000001"))
+            sock.sendall(read)
             assert len(sock.recv(64)) == 11
         assert loop.run_until(lambda: server.connectionCount == 2, WAIT)
 
-        def third() -> bytes:
-            return raw_exchange(server.networkPort, bytes.fromhex("000100000006010300000001"), 3)
+        def newcomers() -> list[bytes]:
+            return [raw_exchange(server.networkPort, read, 3) for _ in range(3)]
 
-        assert in_thread(loop, third) == b""  # closed without an answer
+        assert in_thread(loop, newcomers) == [b""] * 3  # each closed without an answer
+
+        def refusals() -> list[str]:
+            return [r.getMessage() for r in caplog.records if "refusing new" in r.getMessage()]
+
+        assert loop.run_until(lambda: refusals(), WAIT)
+        assert len(refusals()) == 1, refusals()
+
+        socks.pop().close()  # one client leaves: the next newcomer is served
+        assert loop.run_until(lambda: server.connectionCount == 1, WAIT)
+        answer = in_thread(loop, lambda: raw_exchange(server.networkPort, read, 3))
+        assert answer == bytes.fromhex("0001000000050103020000")
     finally:
         crowd.close_all(socks)
 
