@@ -168,6 +168,12 @@ class ModbusRegister(LinkVariable):
         RegisterOrder.MostSignificantRegisterFirst,
         doc="Which register of a multi-register value holds its most significant word.",
     )
+    stringEncoding = Property(
+        str,
+        "utf-8",
+        doc="incore extension: the text encoding of a String (any Python codec name: "
+        "utf-8, ascii, latin-1, cp1252, ...), as pymodbus's string_encoding.",
+    )
     badValue = Property(
         BadValue,
         BadValue.ExceptionAnswer,
@@ -213,7 +219,9 @@ class ModbusRegister(LinkVariable):
         data_type = self.dataType
         if data_type == DataType.Invalid:
             return None
-        return codec(data_type.name, self.width, self.byteOrder, self.registerOrder)
+        return codec(
+            data_type.name, self.width, self.byteOrder, self.registerOrder, self.stringEncoding
+        )
 
     def _address_problem(self) -> str:
         a = self.peer_address

@@ -72,3 +72,19 @@ def test_unusable_layouts_are_named() -> None:
     )
     assert "passes the end" in ModbusRegister(address=65535, dataType="Float")._address_problem()
     assert "takes 2" in ModbusRegister(dataType="Float", count=3)._address_problem()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1", "cp1252", "ascii"])
+def test_string_encoding_matches_pymodbus(encoding) -> None:
+    """`stringEncoding` lays a text out as pymodbus's `string_encoding` does."""
+    text = "Tank 1" if encoding == "ascii" else "Tank 20°C"
+    reg = ModbusRegister(dataType="String", count=6, stringEncoding=encoding)
+    raw = reg._encode(text)
+    expected = Mixin.convert_to_registers(text, DT.STRING, string_encoding=encoding)
+    assert regs(raw)[: len(expected)] == expected
+    assert reg._decode(raw) == text
+
+
+def test_an_unknown_string_encoding_is_named() -> None:
+    reg = ModbusRegister(dataType="String", count=2, stringEncoding="klingon")
+    assert "unknown text encoding 'klingon'" in reg._address_problem()
