@@ -241,8 +241,8 @@ def test_resourceless_without_a_handler_or_an_answer_fails_the_item(loop):
     with pytest.raises(Exception):
         reading.result()
     # A client waiting for the loop is woken by stop(), which joins its thread.
+    server.readWriteTimeout = 60_000  # before the request: it waits with the bound it finds
     waiting = Background(lambda: client.db_read(1, 0, 2))
-    server.readWriteTimeout = 60_000
     assert not waiting.thread.join(0.2) and not waiting.done
     server.stop()
     assert server_threads() == [] and waiting.thread.join(WAIT) is None and waiting.done
