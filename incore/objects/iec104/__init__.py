@@ -1,0 +1,5 @@
+"""IEC 60870-5-104 objects: IEC104Point (under an IEC104Station of an IEC104Server, or under
+an IEC104Connection of an IEC104Client); the sans-IO codec they stand on is
+incore.protocols.iec104."""
+
+from .point import Iec104Address, Iec104Message, IEC104Point  # noqa: F401

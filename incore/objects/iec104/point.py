@@ -1,0 +1,573 @@
+"""IEC104Point: one information object of an IEC 104 station, on either side of the link.
+
+One type serves both ends, like ModbusRegister: under an IEC104Station (inside an
+IEC104Server) it is a value the station serves; under an IEC104Connection (inside an
+IEC104Client) it mirrors a remote station's object. Host resolution, errors and quality are
+link.variable.LinkVariable's. The point's value is `data` (so bindings carry quality and
+timestamps as for every DataObject); `value` is the same value under c104's name.
+
+What is IEC 104 here: the address (`Iec104Address(common_address, ioa)`, the common address
+being the host's `commonAddress`), the type id (`type`, monitoring or command), how a value
+becomes an information object of `incore.protocols.iec104.elements` and back, and the
+quality flags on the wire. Those flags are `qualityFlags` (BL, SB, NT, IV, OV as the app
+sets them) joined to the core's `quality`: a Bad value goes out with IV, an Uncertain one
+(the last value of a source that cannot be reached now) with NT. A frame's flags make the
+core quality in return: IV is Bad, NT Uncertain, anything else Good.
+
+What a host implements (link.host.VariableHost, all on the loop thread; "raw" is never
+bytes here but the point's information object, e.g. `FloatValue(ioa, value, quality, time)`):
+
+- `commonAddress` (int): the station's common address, read for `peer_address`.
+- `attach_variable(point)` / `detach_variable(point)`: the point completed under the host,
+  chose it (`client` written) or leaves; find it by `point.peer_address` alone.
+- `read_variable(point)`: `pollData()`. A server has nothing to read (its points are its
+  own values); a client sends C_RD_NA_1 and answers with `point._deliver(info)`.
+- `write_variable(point, info)`: the application wrote `data`; `info` is
+  `point.information()` with the new value. A server sends a monitoring point's change
+  spontaneously (only a change of value or flags); a client sends a command point's command
+  (`commandMode` says direct or select-before-operate) and ends with
+  `point._confirm_write()` or `point._fail("CommandError", why)`. A client never gets this
+  for a monitoring point: the point reports WriteError itself (`point.writable` is false)
+  unless the host has `serves_points = True` (a server, where every point is its own).
+- `transmit_point(point, cause) -> bool`: `transmit(cause)`; a server queues the current
+  value with that cause for every client, a client sends the command.
+- A server hands a client's command to `point._command(message, done)`: `received(message)`
+  fires and the Python callback runs; after that wave `done(message)` is called on the loop
+  and `message.accepted` says whether to confirm or refuse; an accepted command has been
+  stored into `data` (its handlers ran) by then.
+- A client hands a received value to `point._deliver(info, cause)`: `data`, `qualityFlags`,
+  the core quality, `recordedAt` (the time tag) and `processedAt` change in one wave.
+  `point._lost(reason)` while the link is down (Bad, last value kept).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from ...core import Object, Property, Signal, engine, method, registry
+from ...protocols.iec104 import elements as el
+from ...protocols.iec104.cp56 import Cp56Time
+from ...protocols.iec104.types import Quality as Flag
+from ..errors import error_property
+from ..foundation.data import Quality, now_ms
+from ..link.address import PeerAddress
+from ..link.variable import LinkVariable
+
+__all__ = ["Iec104Address", "IEC104Point", "Iec104Message", "MONITORING", "COMMANDS"]
+
+#: Information object addresses are 3 bytes.
+MAX_IOA = 0xFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class Iec104Address(PeerAddress):
+    """An information object of a station: common address and information object address."""
+
+    protocol: ClassVar[str] = "IEC 104"
+    common_address: int
+    ioa: int
+
+    def __str__(self) -> str:
+        return f"CA {self.common_address} IOA {self.ioa}"
+
+
+class PointType(enum.IntEnum):
+    """The type ids a point may have (iec104.md's table: CP56 forms, no CP24 forms)."""
+
+    M_SP_NA_1 = 1
+    M_DP_NA_1 = 3
+    M_ST_NA_1 = 5
+    M_BO_NA_1 = 7
+    M_ME_NA_1 = 9
+    M_ME_NB_1 = 11
+    M_ME_NC_1 = 13
+    M_IT_NA_1 = 15
+    M_SP_TB_1 = 30
+    M_DP_TB_1 = 31
+    M_ST_TB_1 = 32
+    M_BO_TB_1 = 33
+    M_ME_TD_1 = 34
+    M_ME_TE_1 = 35
+    M_ME_TF_1 = 36
+    M_IT_TB_1 = 37
+    C_SC_NA_1 = 45
+    C_DC_NA_1 = 46
+    C_RC_NA_1 = 47
+    C_SE_NA_1 = 48
+    C_SE_NB_1 = 49
+    C_SE_NC_1 = 50
+    C_BO_NA_1 = 51
+    C_SC_TA_1 = 58
+    C_DC_TA_1 = 59
+    C_RC_TA_1 = 60
+    C_SE_TA_1 = 61
+    C_SE_TB_1 = 62
+    C_SE_TC_1 = 63
+    C_BO_TA_1 = 64
+
+
+#: Per type id: the information object class and the kind of value (see `_VALUE`).
+_KIND: dict[int, tuple[type, str]] = {
+    1: (el.SinglePoint, "bool"),
+    30: (el.SinglePoint, "bool"),
+    3: (el.DoublePoint, "double"),
+    31: (el.DoublePoint, "double"),
+    5: (el.StepPosition, "step"),
+    32: (el.StepPosition, "step"),
+    7: (el.Bitstring, "bits"),
+    33: (el.Bitstring, "bits"),
+    9: (el.NormalizedValue, "normalized"),
+    34: (el.NormalizedValue, "normalized"),
+    11: (el.ScaledValue, "scaled"),
+    35: (el.ScaledValue, "scaled"),
+    13: (el.FloatValue, "float"),
+    36: (el.FloatValue, "float"),
+    15: (el.IntegratedTotal, "counter"),
+    37: (el.IntegratedTotal, "counter"),
+    45: (el.SingleCommand, "bool"),
+    58: (el.SingleCommand, "bool"),
+    46: (el.DoubleCommand, "dcs"),
+    59: (el.DoubleCommand, "dcs"),
+    47: (el.StepCommand, "rcs"),
+    60: (el.StepCommand, "rcs"),
+    48: (el.SetpointNormalized, "normalized"),
+    61: (el.SetpointNormalized, "normalized"),
+    49: (el.SetpointScaled, "scaled"),
+    62: (el.SetpointScaled, "scaled"),
+    50: (el.SetpointFloat, "float"),
+    63: (el.SetpointFloat, "float"),
+    51: (el.BitstringCommand, "bits"),
+    64: (el.BitstringCommand, "bits"),
+}
+#: Monitoring type ids of points, and command type ids.
+MONITORING = frozenset(t for t in _KIND if t < 45)
+COMMANDS = frozenset(t for t in _KIND if t >= 45)
+#: Types whose events a station never lets measured values push out (status points).
+STATUS = frozenset((1, 3, 5, 7, 30, 31, 32, 33))
+#: Types that carry a CP56 time tag.
+TIMED = frozenset((30, 31, 32, 33, 34, 35, 36, 37, 58, 59, 60, 61, 62, 63, 64))
+#: A timed type's form without the tag (interrogation answers), and the command forms.
+UNTIMED = {30: 1, 31: 3, 32: 5, 33: 7, 34: 9, 35: 11, 36: 13, 37: 15}
+UNTIMED.update({58: 45, 59: 46, 60: 47, 61: 48, 62: 49, 63: 50, 64: 51})
+
+
+def _value_of(kind: str, value: Any) -> Any:
+    """`value` as the element of `kind` holds it; ValueError/TypeError say why not."""
+    if value is None:
+        raise ValueError("no value")
+    if kind == "bool":
+        if isinstance(value, bool) or (type(value) is int and value in (0, 1)):
+            return bool(value)
+        raise TypeError(f"expects true or false, got {value!r}")
+    if isinstance(value, bool):
+        value = int(value)
+    if kind in ("normalized", "float"):
+        if not isinstance(value, (int, float)):
+            raise TypeError(f"expects a number, got {value!r}")
+        value = float(value)
+        if kind == "normalized" and not (math.isfinite(value) and -1.0 <= value <= 1.0):
+            raise ValueError(f"a normalised value is -1.0 .. +1.0, not {value}")
+        return value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int):
+        raise TypeError(f"expects an integer, got {value!r}")
+    low, high = _RANGE[kind]
+    if not low <= value <= high:
+        raise ValueError(f"expects {low}..{high}, got {value}")
+    return value
+
+
+_RANGE = {
+    "double": (0, 3),
+    "dcs": (0, 3),
+    "rcs": (0, 3),
+    "step": (-64, 63),
+    "bits": (0, 0xFFFFFFFF),
+    "scaled": (-32768, 32767),
+    "counter": (-(2**31), 2**31 - 1),
+}
+
+
+def cp56_of(ms: int) -> Cp56Time:
+    """The CP56Time2a tag (UTC, as lib60870 writes it) of a time in ms since the epoch."""
+    return Cp56Time.from_datetime(datetime.fromtimestamp(ms / 1000.0, timezone.utc))
+
+
+def ms_of(tag: Any) -> int:
+    """A time tag as ms since the epoch (0 if it is no real date)."""
+    try:
+        return int(tag.to_datetime(timezone.utc).timestamp() * 1000)
+    except Exception:  # an impossible date on the wire is not a reason to drop the value
+        return 0
+
+
+class Iec104Message:
+    """A command (or an unexpected ASDU) as handlers see it: `received(message)` on a point,
+    `unexpectedMessage(message, cause)` on a server. A `received` handler refuses the command
+    with `message.refuse("why")`; a command nobody refuses is confirmed."""
+
+    __slots__ = (
+        "typeId",
+        "cause",
+        "commonAddress",
+        "originatorAddress",
+        "ioa",
+        "value",
+        "isSelect",
+        "qualifier",
+        "time",
+        "isTest",
+        "isNegative",
+        "peer",
+        "raw",
+        "accepted",
+        "reason",
+        "info",
+    )
+
+    def __init__(self, **fields: Any) -> None:
+        for name in self.__slots__:
+            setattr(self, name, fields.get(name))
+        self.accepted = fields.get("accepted", True)
+        self.reason = fields.get("reason", "")
+
+    def refuse(self, reason: str = "") -> None:
+        """Answer the command with a negative confirmation (P/N set)."""
+        self.accepted = False
+        self.reason = reason or "refused by a handler"
+
+    def __repr__(self) -> str:
+        kind = "select" if self.isSelect else "execute"
+        return (
+            f"<Iec104Message type {self.typeId} cause {self.cause} CA {self.commonAddress} "
+            f"IOA {self.ioa} {kind} value {self.value!r} from {self.peer}>"
+        )
+
+
+def _check_groups(groups: Any) -> None:
+    """A list of interrogation groups 1..16"""
+    for g in groups:
+        if isinstance(g, bool) or not isinstance(g, int) or not 1 <= g <= 16:
+            raise ValueError(f"interrogation groups are 1..16, got {g!r}")
+
+
+class IEC104Point(LinkVariable):
+    """An IEC 104 information object: a station's value, or a remote station's mirrored.
+
+    Under an IEC104Station a monitoring point's change of `data` (or of its quality) is sent
+    spontaneously, `reportMs` sends it cyclically, and interrogation and read answer it;
+    a command point takes clients' commands (`received(message)`, refusable) into `data`.
+    Under an IEC104Connection a monitoring point follows the remote value and a command
+    point's `data` write sends the command. See the module docstring for the host contract.
+    """
+
+    Type = PointType
+    Flag = Flag
+
+    class CommandMode(enum.IntEnum):
+        """How a client must send a command to this point."""
+
+        Direct = 0
+        SelectAndExecute = 1
+
+    class Error(enum.IntEnum):
+        """What went wrong with the point."""
+
+        NoError = 0
+        InvalidClientError = 1
+        ReadError = 2
+        WriteError = 3
+        CommandError = 4
+
+    __slots__ = ("_callback", "_mirror")
+
+    client = Property(
+        Object,
+        None,
+        on_write="_client_written",
+        doc="The IEC104Station (server) or IEC104Connection (client) that hosts the point "
+        "(default: the parent).",
+    )
+    ioa = Property(
+        int, 0, minimum=0, maximum=MAX_IOA, doc="The information object address (0..16777215)."
+    )
+    type = Property(
+        PointType,
+        PointType.M_ME_NC_1,
+        doc="The type id: a monitoring type (M_...) or a command type (C_...); the _TB_/_TD_.. "
+        "forms carry a CP56Time2a time tag.",
+    )
+    value = Property(
+        object,
+        None,
+        serializable=False,
+        on_write="_value_written",
+        doc="The same value as data (c104's name); bind data to carry its quality along.",
+    )
+    qualityFlags = Property(
+        int,
+        0,
+        minimum=0,
+        maximum=0xFF,
+        doc="IEC 104 quality bits besides those quality gives: BL 0x10, SB 0x20, NT 0x40, "
+        "IV 0x80, OV 0x01 (counters: CY 0x20, CA 0x40, IV 0x80). On a client, the frame's.",
+    )
+    recordedAt = Property(
+        int,
+        0,
+        unit="ms",
+        minimum=0,
+        doc="When the value was recorded (the time tag, ms since the epoch; 0: the value's "
+        "timestamp). On a client, the received tag.",
+    )
+    processedAt = Property(
+        int,
+        0,
+        unit="ms",
+        readonly=True,
+        doc="When the station last processed the value (server: took it; client: received it).",
+    )
+    reportMs = Property(
+        int,
+        0,
+        unit="ms",
+        minimum=0,
+        doc="Send the value this often with cause periodic (0: never; monitoring points of a "
+        "server).",
+    )
+    groups = Property(
+        list,
+        [],
+        check=_check_groups,
+        doc="The interrogation groups (1..16) the point answers besides the general "
+        "interrogation; for counters, groups 1..4 are the counter interrogation groups.",
+    )
+    keepLatest = Property(
+        bool,
+        False,
+        doc="A measured value waiting for a slow client keeps only its latest value (an "
+        "older one still waiting is replaced, not queued).",
+    )
+    relatedIoa = Property(
+        int,
+        0,
+        minimum=0,
+        maximum=MAX_IOA,
+        doc="A command point's feedback point: sent with cause return-remote (11) after "
+        "an executed command (0: none).",
+    )
+    commandMode = Property(
+        CommandMode,
+        CommandMode.Direct,
+        doc="Direct, or SelectAndExecute: a command must be selected (S/E 1) and executed "
+        "within the server's selectTimeout.",
+    )
+    error = error_property(Error)
+
+    received = Signal(
+        "message",
+        doc="A client's command for this point; a handler refuses it with message.refuse().",
+    )
+
+    def __init__(self, parent: Object | None = None, **properties: Any) -> None:
+        self._callback: Callable[..., Any] | None = None
+        self._mirror: Any = None
+        super().__init__(parent, **properties)
+        if self.binding("value") is None:
+            self._follow_data()
+
+    def _follow_data(self) -> None:
+        """`value` shows data (a binding, so it is right in the same wave as data)."""
+        self._mirror = self.bind("value", lambda: self.data)
+
+    # -- what the point is ---------------------------------------------------------------------
+    @property
+    def common_address(self) -> int:
+        host = self._host if self._host is not None else self._resolve_host()
+        return int(getattr(host, "commonAddress", 0) or 0)
+
+    @property
+    def peer_address(self) -> Iec104Address:
+        return Iec104Address(self.common_address, self.ioa)
+
+    @property
+    def is_command(self) -> bool:
+        return int(self.type) in COMMANDS
+
+    @property
+    def is_status(self) -> bool:
+        """A status point (single, double, step, bitstring): never pushed out by measured
+        values in a station's event buffer."""
+        return int(self.type) in STATUS
+
+    @property
+    def writable(self) -> bool:
+        """Whether a client may write this point's value (a command point)."""
+        return self.is_command
+
+    def wire_flags(self) -> int:
+        """The quality byte's flags: qualityFlags plus IV for Bad and NT for Uncertain."""
+        flags = self.qualityFlags
+        quality = self.quality
+        if quality == Quality.Bad:
+            flags |= Flag.IV
+        elif quality == Quality.Uncertain and int(self.type) not in (15, 37):
+            flags |= Flag.NT
+        return flags
+
+    def time_tag(self) -> Cp56Time:
+        return cp56_of(self.recordedAt or self.timestamp or now_ms())
+
+    def information(self, value: Any = None, type_id: int | None = None) -> Any:
+        """The information object of the point's value (or `value`) in form `type_id` (the
+        point's type by default); ValueError/TypeError if the value does not fit."""
+        tid = int(self.type) if type_id is None else type_id
+        cls, kind = _KIND[int(self.type)]
+        v = _value_of(kind, self.data if value is None else value)
+        ioa = self.ioa
+        time = self.time_tag() if tid in TIMED else None
+        if self.is_command:
+            if cls is el.BitstringCommand:
+                return cls(ioa, v, time)
+            return cls(ioa, v, False, 0, time)
+        flags = self.wire_flags()
+        if cls is el.StepPosition:
+            return cls(ioa, v, False, flags, time)
+        if cls is el.IntegratedTotal:
+            return cls(ioa, v, 0, flags & 0xE0, time)
+        return cls(ioa, v, flags, time)
+
+    # -- LinkVariable's hooks --------------------------------------------------------------------
+    def _decode(self, raw: Any) -> Any:
+        """The value an information object holds (a raw int for double points)."""
+        value = getattr(raw, "value", None)
+        if value is None:
+            raise ValueError(f"{type(raw).__name__} carries no value for {self.type.name}")
+        return _value_of(_KIND[int(self.type)][1], value)
+
+    def _encode(self, value: Any) -> Any:
+        return self.information(value)
+
+    def _address_problem(self) -> str:
+        return ""
+
+    def _missing_host_text(self) -> str:
+        return (
+            f"IEC104Point {self.name or self.ioa} has no host: put it under an IEC104Station "
+            f"or an IEC104Connection, or set client"
+        )
+
+    # -- from the host (loop thread unless it says otherwise) ------------------------------------
+    def _deliver(self, raw: Any, cause: int = 0) -> None:
+        """An information object arrived (any thread): data, flags, quality and times in one
+        wave."""
+        try:
+            value = self._decode(raw)
+        except (TypeError, ValueError) as exc:
+            self._fail(self.ReadError, f"{self.peer_address}: {exc}")
+            return
+        engine.run_on_owner(self._store_object, raw, value)
+
+    def _store_object(self, info: Any, value: Any) -> None:
+        flags = getattr(info, "quality", 0) or 0
+        tag = getattr(info, "time", None)
+        self._update("qualityFlags", flags)
+        now = now_ms()
+        self._update("recordedAt", ms_of(tag) if isinstance(tag, Cp56Time) else 0)
+        self._update("processedAt", now)
+        try:
+            self._update("data", value)
+        except (TypeError, ValueError) as exc:
+            self._apply_failure(self.ReadError, f"{self.peer_address}: {exc}")
+            return
+        self._update("timestamp", now)
+        if flags & Flag.IV:
+            self._source_quality(Quality.Bad, "invalid (IV)")
+        elif flags & Flag.NT and not isinstance(info, el.IntegratedTotal):
+            self._source_quality(Quality.Uncertain, "not topical (NT)")
+        else:
+            self._source_quality(Quality.Good, "")
+        if self.error == self.ReadError:
+            self._clear_error()
+
+    def _processed(self) -> None:
+        """The station took the value (loop thread)."""
+        self._update("processedAt", now_ms())
+
+    def _command(self, message: Iec104Message, done: Callable[[Iec104Message], None]) -> None:
+        """A client's command (loop thread): `received` handlers and the Python callback may
+        refuse it; an accepted execute is stored into data; then `done(message)`."""
+        fn = self._callback
+        if fn is not None:
+            try:
+                verdict = fn(self, message)
+            except Exception as exc:  # a failing callback refuses, it does not confirm
+                message.refuse(f"the received callback failed: {exc}")
+            else:
+                if verdict is False:
+                    message.refuse("refused by the received callback")
+        if self.has_receivers("received"):
+            self.received.emit(message)
+        engine.schedule_call(self._command_decided, (message, done))
+
+    def _command_decided(self, message: Iec104Message, done: Callable[..., None]) -> None:
+        if message.accepted and not message.isSelect:
+            try:
+                self._update("data", message.value)
+            except (TypeError, ValueError) as exc:
+                message.refuse(str(exc))
+            else:
+                self._update("timestamp", now_ms())
+                self._update("processedAt", now_ms())
+                if message.time is not None:
+                    self._update("recordedAt", ms_of(message.time))
+        done(message)
+
+    # -- InCore API --------------------------------------------------------------------------------
+    @method
+    def transmit(self, cause: int = 3) -> bool:
+        """Send the point now with `cause` (server: its value to every client, default
+        spontaneous; client: the command, cause activation)."""
+        host = self._usable_host(self.WriteError)
+        if host is None:
+            return False
+        return bool(host.transmit_point(self, int(cause)))
+
+    def setReceivedCallback(self, fn: Callable[[Any, Iec104Message], Any] | None) -> None:
+        """Python API (c104's on_receive): `fn(point, message)` decides a command; False
+        refuses it (as `message.refuse()` does)."""
+        self._callback = fn
+
+    # -- value and data ---------------------------------------------------------------------------
+    def _value_written(self, value: Any) -> None:
+        """`value` written (or bound by the app): it is data's value; after an assignment
+        value follows data again."""
+        binding = self.binding("value")
+        if binding is not None and binding is self._mirror:
+            return  # value following data
+        self.data = value
+        if binding is None:
+            self._follow_data()
+
+    def _data_written(self, value: Any) -> None:
+        if not self.writable and not getattr(self._host, "serves_points", False):
+            super(LinkVariable, self)._data_written(value)
+            if self.enabled and self.isLive and self._host is not None:
+                self._report_error(
+                    self.WriteError,
+                    f"{self.peer_address} is a monitoring point: a client cannot write it",
+                )
+            return
+        super()._data_written(value)
+
+    def _check(self) -> Iterator[registry.Problem]:
+        """It has a host; reportMs and groups are for monitoring points."""
+        yield from super()._check()
+        if self.is_command and self.reportMs:
+            yield registry.Problem(self, "reportMs", "a command point is not sent cyclically")
