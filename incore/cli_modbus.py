@@ -3,9 +3,10 @@
 A ModbusTcpServer with every table at full size, run until Ctrl-C (or SIGTERM, or the
 remote shutdown command): `-p PORT`, `-d s|o` (separate or overlaid data table), `-q WORD`
 (a client sending WORD on the Modbus port stops the server), `-h HOST` (the address to
-listen on). `-h` is the host, as in MBAsyncServer, so help is `--help` only. It prints a
-start line with the port and the time, and when it ends, who ended it and when; it exits 0
-then, and 1 if it cannot listen.
+listen on). `-h` is the host, as in MBAsyncServer, so help is `--help` only. It prints
+MBAsyncServer's lines (a version line, `Starting server on port N. <time>`, `Server
+running...`, and at Ctrl-C `Operator terminated server at <time>`, the time written as
+MBLogic's help shows it), and exits 0 when stopped, 1 if it cannot listen.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["add_modbus_server"]
+__all__ = ["add_modbus_server", "now_text"]
 
 HELP = "run a Modbus TCP server (MBAsyncServer's options) until Ctrl-C"
 
@@ -37,7 +38,11 @@ def add_modbus_server(sub: Any) -> argparse.ArgumentParser:
         "-q", dest="shutdown", default="", metavar="WORD", help="remote shutdown command (off)"
     )
     p.add_argument(
-        "-h", dest="host", default="0.0.0.0", metavar="HOST", help="address to listen on"
+        "-h",
+        dest="host",
+        default="0.0.0.0",
+        metavar="HOST",
+        help="address to listen on (default 0.0.0.0: every interface)",
     )
     p.set_defaults(handler=run_modbus_server)
     return p
@@ -45,6 +50,12 @@ def add_modbus_server(sub: Any) -> argparse.ArgumentParser:
 
 def _say(text: str) -> None:
     print(text, flush=True)
+
+
+def now_text(when: time.struct_time | None = None) -> str:
+    """The time (default: now) as MBAsyncServer prints it: `Fri Jan 02 18:53:36 2009`, the
+    day of the month zero-padded where `time.ctime()` pads it with a space."""
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime() if when is None else when)
 
 
 def run_modbus_server(args: argparse.Namespace) -> int:
@@ -69,8 +80,8 @@ def run_modbus_server(args: argparse.Namespace) -> int:
 
     def running(status: Any) -> None:
         if status == ModbusTcpServer.Running:
-            _say(f"incore modbus-server {__version__}")
-            _say(f"Starting server on port {server.networkPort}. {time.ctime()}")
+            _say(f"incore modbus-server version {__version__}")
+            _say(f"Starting server on port {server.networkPort}. {now_text()}")
             _say("Server running...")
 
     def shut_down(address: str) -> None:
@@ -81,7 +92,7 @@ def run_modbus_server(args: argparse.Namespace) -> int:
     server.shutdownReceived.connect(shut_down)
     run(server)
     if remote:
-        _say(f"Remote shutdown command from {remote[0]}: server terminated at {time.ctime()}")
+        _say(f"Remote shutdown command from {remote[0]}: server terminated at {now_text()}")
     else:
-        _say(f"Operator terminated server at {time.ctime()}")
+        _say(f"Operator terminated server at {now_text()}")
     return 0

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,10 @@ from pymodbus.client import ModbusTcpClient
 
 REPO = Path(__file__).resolve().parents[3]
 WAIT = 20.0
-START = re.compile(r"Starting server on port (\d+)\. \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$")
+#: MBAsyncServer's time, as its help shows it: `Fri Jan 02 18:53:36 2009` (day zero-padded).
+TIME = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d \d{4}"
+VERSION = re.compile(r"incore modbus-server version \S+")
+START = re.compile(rf"Starting server on port (\d+)\. {TIME}")
 
 
 def start(*args: str) -> tuple[subprocess.Popen, int]:
@@ -27,14 +31,12 @@ def start(*args: str) -> tuple[subprocess.Popen, int]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    for _ in range(3):
-        line = proc.stdout.readline().rstrip("\n")
-        match = START.search(line)
-        if match:
-            assert proc.stdout.readline().strip() == "Server running..."
-            return proc, int(match.group(1))
-    proc.kill()
-    raise AssertionError(f"no start line; stderr: {proc.communicate(timeout=WAIT)[1]}")
+    lines = [proc.stdout.readline().rstrip("\n") for _ in range(3)]
+    match = START.fullmatch(lines[1])
+    if not (VERSION.fullmatch(lines[0]) and match and lines[2] == "Server running..."):
+        proc.kill()
+        raise AssertionError(f"not MBAsyncServer's start lines: {lines}; {proc.communicate()[1]}")
+    return proc, int(match.group(1))
 
 
 def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
@@ -54,7 +56,7 @@ def test_serves_until_ctrl_c() -> None:
         proc.send_signal(signal.SIGINT)
     code, out, err = finish(proc)
     assert code == 0, err
-    assert re.fullmatch(r"Operator terminated server at \w{3} \w{3} [ \d]\d [\d:]{8} \d{4}\n", out)
+    assert re.fullmatch(rf"Operator terminated server at {TIME}\n", out), out
 
 
 def test_remote_shutdown_command_and_overlaid_table() -> None:
@@ -89,6 +91,14 @@ def test_a_port_in_use_exits_1() -> None:
         )
     assert proc.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+
+
+def test_the_time_is_written_as_mbasyncservers_help_shows_it() -> None:
+    from incore.cli_modbus import now_text
+
+    when = time.struct_time((2009, 1, 2, 18, 53, 36, 4, 2, 0))
+    assert now_text(when) == "Fri Jan 02 18:53:36 2009"  # the seed's own example
+    assert re.fullmatch(TIME, now_text())
 
 
 @pytest.mark.parametrize("argv", [["--help"]])
