@@ -21,11 +21,12 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ...core import Property, Signal, engine, get_loop, method, registry
+from ...core import Property, Signal, engine, method, registry
 from ...protocols.s7.constants import Event, ReturnCode
 from ...transport.reconnect import Backoff
 from ...transport.tcp_server import TcpServer
-from ..errors import ErrorReporting, StartError, about, error_property
+from ..errors import ErrorReporting, error_property
+from ..link.listener import ServerLifeCycle, auto_start_property, retry_listen_property
 from .server_area import duplicate_areas
 from .server_areas import AreaMethods
 from .server_connection import S7Connection, ServerCore
@@ -37,14 +38,11 @@ from .server_params import ParamMethods
 
 log = logging.getLogger("incore.s7server")
 
-#: Seconds stop() waits for the server's threads (a blocked client is woken at once).
-STOP_TIMEOUT = 5.0
-
 #: PDU sizes a server may grant: Snap7's least, and the largest an S7 CPU uses (S7-1500).
 MIN_PDU, MAX_PDU = 240, 960
 
 
-class S7Server(ErrorReporting, MemoryHost, AreaMethods, ParamMethods):
+class S7Server(ErrorReporting, ServerLifeCycle, MemoryHost, AreaMethods, ParamMethods):
     """A soft S7 PLC that python-snap7, Snap7 C and other S7 clients connect to.
 
     Its memory is declared with S7ServerArea children (or registerArea); S7Variable children
@@ -189,20 +187,8 @@ class S7Server(ErrorReporting, MemoryHost, AreaMethods, ParamMethods):
         minimum=0,
         doc="A client that sends nothing this long is dropped (0: never); from the next start.",
     )
-    autoStart = Property(
-        bool,
-        True,
-        doc="Start listening when the app is complete; if that "
-        "fails (port in use, not allowed), the app stops with "
-        "an error unless retryListen is set.",
-    )
-    retryListen = Property(
-        bool,
-        False,
-        doc="When listening fails, keep trying (after 0.1 s, "
-        "then twice as long each time, up to 5 s) with status Error, "
-        "instead of failing the start.",
-    )
+    autoStart = auto_start_property()
+    retryListen = retry_listen_property()
     status = Property(
         Status, Status.Stopped, readonly=True, doc="Stopped, Running, or Error (could not listen)."
     )
@@ -291,8 +277,7 @@ class S7Server(ErrorReporting, MemoryHost, AreaMethods, ParamMethods):
             if var not in self._mapped:
                 self._map(var, initial=True)
         initial_values_done(self._core.memory.blocks.values())
-        if self.autoStart:
-            self._start(fatal=not self.retryListen)
+        self._start_at_completion()
 
     def _on_shutdown(self) -> None:
         self.stop()
@@ -302,90 +287,47 @@ class S7Server(ErrorReporting, MemoryHost, AreaMethods, ParamMethods):
         return duplicate_areas(self)
 
     @method
-    def start(self) -> bool:
-        """Listen on networkAddress:localPort; true on success (also when already running)."""
-        return self._start()
-
-    @method
     def startTo(self, ip: str) -> bool:
         """Set networkAddress to `ip` and start."""
         self.networkAddress = ip
         return self._start()
 
-    @method
-    def stop(self) -> bool:
-        """Close every client connection and the listener; joins their threads."""
-        retry, self._retry = self._retry, None
-        if retry is not None:  # listening failed and a retry was due: no more of them
-            retry.cancel()
-            self._update("status", self.Stopped)
-        tcp = self._tcp
-        if tcp is None:
-            return True
-        self._tcp = None
-        self._core.stopping.set()
-        if not tcp.stop(STOP_TIMEOUT):
-            log.warning(
-                "%s: some client threads did not end within %.0f s", about(self), STOP_TIMEOUT
-            )
-        self._core.inbox.end_drops()
-        self._update("droppedEvents", self._core.inbox.dropped)  # what end_drops just logged
-        self._update("status", self.Stopped)
-        self._update("clientsCount", 0)
-        self._core.emit(self.networkAddress, Event.ServerStopped)
-        return True
+    # -- listening (link/listener.py's hooks) ----------------------------------------------------
+    def _listen_address(self) -> tuple[str, int]:
+        return self.networkAddress, self.localPort
 
-    def _start(self, fatal: bool = False) -> bool:
-        """Listen; on failure report it, and retry if retryListen says so. `fatal` (the
-        start at completion without retryListen) raises StartError instead."""
-        self._retry = None
-        if self._tcp is not None or self.isShutDown:
-            return self._tcp is not None
+    def _make_tcp(self, host: str, port: int) -> TcpServer:
         core = self._core
         core.stopping = threading.Event()
-        host, port = self.networkAddress, self.localPort
-        try:
-            tcp = TcpServer(
-                functools.partial(S7Connection, core),
-                host,
-                port,
-                max_connections=self.maxClients,
-                name="s7server",
-                on_rejected=core.rejected,
-                handshake_timeout=self.handshakeTimeout / 1000.0 or None,
-                idle_timeout=self.idleTimeout / 1000.0 or None,
-            )
-            _, bound = tcp.start()
-        except (OSError, ValueError, OverflowError) as exc:
-            self._listen_failed(host, port, exc, fatal)
-            return False
-        self._backoff.reset()
-        self._tcp = tcp
-        if port == 0:
-            self._update("localPort", bound)
-        self._update("status", self.Running)
-        self._job()
-        if self.error:
-            self._clear_error()
-        core.emit(host, Event.ServerStarted, 0, bound)
-        return True
+        return TcpServer(
+            functools.partial(S7Connection, core),
+            host,
+            port,
+            max_connections=self.maxClients,
+            name="s7server",
+            on_rejected=core.rejected,
+            handshake_timeout=self.handshakeTimeout / 1000.0 or None,
+            idle_timeout=self.idleTimeout / 1000.0 or None,
+        )
 
-    def _listen_failed(self, host: str, port: int, exc: Exception, fatal: bool) -> None:
-        errno = getattr(exc, "errno", None) or 0
-        errno = errno if 0 < errno <= 0xFFFF else 0  # a socket error number, or none
-        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
-        text = f"cannot listen on {host}:{port}: {reason}"
-        self._update("status", self.Error)
+    def _started(self, host: str, bound: int) -> None:
+        if self.localPort == 0:
+            self._update("localPort", bound)
+        self._job()
+        self._core.emit(host, Event.ServerStarted, 0, bound)
+
+    def _stopped(self) -> None:
+        self._update("droppedEvents", self._core.inbox.dropped)  # what end_drops just logged
+        self._update("clientsCount", 0)
+        self._core.emit(self.networkAddress, Event.ServerStopped)
+
+    def _listen_failed_report(self, host: str, errno: int, text: str, fatal: bool) -> None:
         self._core.emit(host, Event.ListenerCannotStart, errno)
-        if fatal:  # the one line `incore run` prints; no warning besides it
+        if fatal:
             self._update("lastError", int(ServerError.CannotStart) | errno)
             self._apply_error(ServerError.CannotStart, text, False)
-            raise StartError(f"{about(self)}: {text} (set retryListen to keep trying)")
-        if self.retryListen:
-            delay = self._backoff.next()
-            self._retry = get_loop().call_later(delay, self._start)
-            text += f"; trying again in {delay:.1f} s"
-        self._job(ServerError.CannotStart, text, errno)
+        else:
+            self._job(ServerError.CannotStart, text, errno)
 
     # -- parameters (getParam, setParam, setResourceless: server_params.py) ---------------------
     def _settings_written(self, _value: Any) -> None:
