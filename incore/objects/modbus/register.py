@@ -56,6 +56,7 @@ from ...protocols.modbus.registers import (
 )
 from ...protocols.modbus.store import Table
 from ..errors import error_property
+from ..foundation.data import Quality
 from ..foundation.datatypes import DataType
 from ..link.address import PeerAddress
 from ..link.variable import LinkVariable
@@ -140,7 +141,7 @@ class ModbusRegister(LinkVariable):
         ReadError = 2
         WriteError = 3
 
-    __slots__ = ()
+    __slots__ = ("_on_device", "_forced")
 
     client = Property(
         Object,
@@ -181,6 +182,13 @@ class ModbusRegister(LinkVariable):
         "ExceptionAnswer (exception 04, server device failure) or LastValue.",
     )
     error = error_property(Error)
+
+    def __init__(self, parent: Object | None = None, **properties: Any) -> None:
+        #: The wire bytes the device is known to hold here (its last read, or our last
+        #: write), None when unknown; a client host skips writing a value equal to them.
+        self._on_device: bytes | None = None
+        self._forced = False
+        super().__init__(parent, **properties)
 
     # -- the address -------------------------------------------------------------------------
     @property
@@ -283,20 +291,48 @@ class ModbusRegister(LinkVariable):
             f"ModbusSlave or a ModbusTcpServer, or set client"
         )
 
+    def _deliver(self, raw: bytes) -> None:
+        self._on_device = bytes(raw)
+        super()._deliver(raw)
+
     # -- InCore API --------------------------------------------------------------------------
     @method
     def write(self, value: Any) -> None:
         """Write `value` to the device now (also when it equals data)."""
-        self.data = value
+        self._forced = True
+        try:
+            self.data = value
+        finally:
+            self._forced = False
 
     def _data_written(self, value: Any) -> None:
-        if not self.writable and not _serves(self._host):
+        """A changed value writes the device once: a value the device is known to hold (read
+        from it, or written without an error since) is not written again, unless by
+        `write()`. A failed write, an error or a Bad quality makes the next one go out."""
+        if _serves(self._host):
+            super()._data_written(value)
+            return
+        if not self.writable:
             super(LinkVariable, self)._data_written(value)
             if self.enabled and self.isLive and self._host is not None:
                 self._report_error(
                     self.WriteError, f"{self.peer_address} is read-only: a client cannot write it"
                 )
             return
+        try:
+            raw: bytes | None = self._encode(value)
+        except (TypeError, ValueError):
+            raw = None  # reported by the write below
+        if (
+            not self._forced
+            and raw is not None
+            and raw == self._on_device
+            and not self.error
+            and self.quality == Quality.Good
+        ):
+            super(LinkVariable, self)._data_written(value)
+            return
+        self._on_device = raw if self.enabled and self.isLive else None
         super()._data_written(value)
 
     def _check(self) -> Iterator[registry.Problem]:

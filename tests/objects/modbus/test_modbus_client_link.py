@@ -116,6 +116,11 @@ def test_a_write_without_a_link_fails_at_once(loop, make_client, pymodbus_server
     register.data = 9
     loop.process_events()
     assert register.error == register.WriteError and "not connected" in register.errorString
+    pymodbus_server.start()
+    assert loop.run_until(lambda: client.connected, WAIT), client.errorString
+    register.data = 9  # the same value again: it never reached the device, so it is sent
+    assert loop.run_until(lambda: pymodbus_server.get(3, 1) == [9], WAIT)
+    assert loop.run_until(lambda: register.error == 0, WAIT)
 
 
 def _with_tid(frame: bytes, tid: int) -> bytes:
