@@ -194,6 +194,11 @@ class BlockingStream:
         except OSError:
             return True
 
+    def pending(self) -> int:
+        """Bytes readable without waiting for the socket (kept from an earlier recv): a
+        wait on `fileno` is only right when this is 0 (TlsStream adds TLS's own)."""
+        return len(self._buf)
+
     def fileno(self) -> int:
         """The socket's descriptor, to wait on it together with others (-1 once closed)."""
         return self._sock.fileno()

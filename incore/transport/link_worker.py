@@ -15,6 +15,7 @@ import logging
 import math
 import queue
 import select
+import ssl
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -84,8 +85,12 @@ class ListeningWorker(ClientWorker):
         timeout: float = 3.0,
         setup: Callable[[BlockingStream], Any] | None = None,
         then: Callable[[Future], None] | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
     ) -> Future:
-        """(Re)connect; `setup(stream)` opens the Link to listen on, which is the result."""
+        """(Re)connect; `setup(stream)` opens the Link to listen on, which is the result.
+        `ssl_context` and `server_hostname`: TLS, as for `ClientWorker.connect`."""
         if setup is None:
             raise TypeError(f"{self.name}: a ListeningWorker needs a setup that returns its Link")
 
@@ -96,7 +101,15 @@ class ListeningWorker(ClientWorker):
             self._adopt(link)
             return link
 
-        return super().connect(host, port, timeout, opened, then)
+        return super().connect(
+            host,
+            port,
+            timeout,
+            opened,
+            then,
+            ssl_context=ssl_context,
+            server_hostname=server_hostname,
+        )
 
     def request(
         self, fn: Callable[[Link[Any]], T], then: Callable[[Future[T]], None] | None = None
@@ -151,6 +164,8 @@ class ListeningWorker(ClientWorker):
                 wait = link.seconds_to_timer()
                 if wait is not None and wait <= 0:
                     return  # a timer is due already: poll again
+                if link.stream.pending():
+                    return  # bytes the descriptor cannot announce (kept, or held by TLS)
                 wake_fd = self._wake_up.fileno()
                 ready = wait_readable([link.stream.fileno(), wake_fd], wait)
             except OSError as exc:

@@ -67,7 +67,9 @@ def shutdown_quietly(sock: socket.socket | None) -> None:
     if sock is None:
         return
     try:
-        sock.shutdown(socket.SHUT_RDWR)
+        # The plain socket's shutdown, also for an SSLSocket: its own drops the TLS state
+        # under the thread still using it, whose next read would bypass TLS.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
     except OSError:
         pass  # not connected (yet / any more): nothing to wake
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import queue
 import socket
+import ssl
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
@@ -22,12 +24,14 @@ from incore.transport.futures import CompletedFuture
 from incore.transport.handover import Courier, Post
 from incore.transport.link_stream import BlockingStream, open_connection
 from incore.transport.sockets import (
+    Address,
     ConnectionClosedError,
     NotConnectedError,
     ReceiveTimeoutError,
     SendTimeoutError,
     shutdown_quietly,
 )
+from incore.transport.tls_stream import TlsStream
 
 #: BlockingStream and open_connection live in link_stream; the names stay importable here.
 __all__ = [
@@ -150,18 +154,29 @@ class ClientWorker:
         timeout: float = 3.0,
         setup: Callable[[BlockingStream], T] | None = None,
         then: Callable[[Future], None] | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
     ) -> Future:
         """(Re)connect; the future's result is `setup(stream)` or the peer address.
 
         `setup` runs the protocol handshake (e.g. COTP + S7 negotiation) before the
         connection counts as established, so a refused handshake fails the connect.
+        With `ssl_context` (see incore.transport.tls) the TLS handshake comes first, within
+        the same `timeout` as the connect, and the stream is a `TlsStream`; a refused
+        certificate fails the connect with `ssl.SSLCertVerificationError`.
+        `server_hostname` (default `host`) is the name the server's certificate must bear.
         """
 
         def job() -> object:
             self._drop_stream(None)
             try:
+                deadline = time.monotonic() + timeout
                 sock = open_connection(host, port, timeout, self._set_connecting)
-                stream = BlockingStream(sock, self._io_timeout)
+                if ssl_context is None:
+                    stream = BlockingStream(sock, self._io_timeout)
+                else:
+                    stream = self._start_tls(sock, ssl_context, server_hostname or host, deadline)
                 try:
                     result = setup(stream) if setup is not None else stream.peer
                     if self._closing:
@@ -264,6 +279,25 @@ class ClientWorker:
             if isinstance(exc, OSError):
                 self._drop_stream(exc)
             return None, exc
+
+    def _start_tls(
+        self, sock: socket.socket, context: ssl.SSLContext, hostname: str, deadline: float
+    ) -> TlsStream:
+        """The TLS handshake on a fresh connection, abortable like the connect."""
+        peer: Address = sock.getpeername()[:2]
+        left = deadline - time.monotonic()
+        if left <= 0:
+            sock.close()
+            raise TimeoutError(f"{self.name}: connect to {peer[0]}:{peer[1]} timed out")
+        tls = context.wrap_socket(sock, server_hostname=hostname, do_handshake_on_connect=False)
+        self._set_connecting(tls)  # abort() and shutdown() now wake the handshake
+        try:
+            tls.settimeout(left)
+            tls.do_handshake()
+        except BaseException:
+            tls.close()
+            raise
+        return TlsStream(tls, self._io_timeout)
 
     def _require_stream(self) -> BlockingStream:
         stream = self._stream

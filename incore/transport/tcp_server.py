@@ -15,7 +15,9 @@ The server knows nothing of any protocol's bytes: it hands raw chunks to a
   `Connection.mark_established()` when its protocol's handshake is done), an optional
   idle timeout, a total deadline per send (a peer that stops reading is dropped, and
   logged), and at max_connections a newcomer first takes the place of a connection that
-  never completed its handshake. Refusals and timeouts are logged once per episode.
+  never completed its handshake. Refusals and timeouts are logged once per episode;
+- TLS (`ssl_context`): each connection's handshake runs on the workers a step at a time
+  (server/tls_serving.py), and the handler sees plaintext exactly as without TLS.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import logging
 import math
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +34,8 @@ from collections.abc import Callable
 from incore.transport.server.connection import Connection, ConnectionHandler, TimedHandler
 from incore.transport.server.hub import Hub, ServerConfig
 from incore.transport.server.serving import SERVER_RECV_SIZE
+from incore.transport.server.tls_connection import TlsConnection
+from incore.transport.server.tls_serving import TLS_HANDSHAKE_TIMEOUT
 from incore.transport.sockets import Address, ConnectionClosedError, listen_backlog
 
 __all__ = [
@@ -38,6 +43,8 @@ __all__ = [
     "ConnectionHandler",
     "TimedHandler",
     "TcpServer",
+    "TlsConnection",
+    "TLS_HANDSHAKE_TIMEOUT",
     "ConnectionClosedError",
     "ListenError",
     "SERVER_RECV_SIZE",
@@ -65,6 +72,14 @@ class TcpServer:
     by then; `idle_timeout` (None: none) closes one that sent nothing for that long.
     `workers` threads serve connections, up to `max_workers` while handlers block;
     `linger` is how long a worker waits on a quiet connection before parking it.
+
+    `ssl_context` (a server-side `ssl.SSLContext`, see incore.transport.tls) serves TLS:
+    the handler factory runs once the TLS handshake is done, and the connections are
+    `TlsConnection`s (`peer_certificate()`). The handshake timeout then covers the TLS
+    handshake too; without one, TLS handshakes get `TLS_HANDSHAKE_TIMEOUT` and a
+    connection counts as established when its TLS handshake is done. A failed handshake
+    (a refused certificate, a client not speaking TLS) is logged once per episode, reported
+    to `on_tls_error(peer, error)` (on a worker; it must not block), and closed.
     """
 
     def __init__(
@@ -84,6 +99,8 @@ class TcpServer:
         max_workers: int = 64,
         linger: float = 0.01,
         portable_poller: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+        on_tls_error: Callable[[Address, ssl.SSLError], None] | None = None,
     ) -> None:
         if max_connections < 0:
             raise ValueError("max_connections must be >= 0 (0 means unlimited)")
@@ -97,6 +114,12 @@ class TcpServer:
                 raise ValueError(f"{what} must be > 0 seconds")
         if not 1 <= workers <= max_workers:
             raise ValueError("need 1 <= workers <= max_workers")
+        tls_establishes = False
+        if ssl_context is not None:
+            if ssl_context.protocol == ssl.PROTOCOL_TLS_CLIENT:
+                raise ValueError("ssl_context is a client context; a server needs a server one")
+            if not handshake_timeout:
+                handshake_timeout, tls_establishes = TLS_HANDSHAKE_TIMEOUT, True
         self.name = name
         self._host = host
         self._port = port
@@ -113,6 +136,9 @@ class TcpServer:
             max_workers=max_workers,
             backlog=backlog if backlog is not None else listen_backlog(),
             portable=portable_poller,
+            ssl_context=ssl_context,
+            on_tls_error=on_tls_error,
+            tls_establishes=tls_establishes,
         )
         self._hub: Hub | None = None
         self._address: Address | None = None

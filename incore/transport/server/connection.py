@@ -153,21 +153,22 @@ class Connection:
         try:
             with self._send_lock:
                 send_within(self._sock, data, self._send_timeout, self.peer)
-        except SendTimeoutError:
-            if not self._shut:
-                log.warning(
-                    "%s: dropped %s:%d: it did not take a %d-byte send within %g s "
-                    "(it stopped reading)",
-                    self._name(),
-                    *self.peer,
-                    len(data),
-                    self._send_timeout,
-                )
-            self.close()
+        except OSError as exc:
+            self._send_failed(exc, len(data))
             raise
-        except OSError:
-            self.close()
-            raise
+
+    def _send_failed(self, exc: OSError, size: int) -> None:
+        """A send failed: the stream may hold part of a frame, so the connection ends."""
+        if isinstance(exc, SendTimeoutError) and not self._shut:
+            log.warning(
+                "%s: dropped %s:%d: it did not take a %d-byte send within %g s "
+                "(it stopped reading)",
+                self._name(),
+                *self.peer,
+                size,
+                self._send_timeout,
+            )
+        self.close()
 
     def close(self) -> None:
         """Close the connection; idempotent. Its worker ends it and calls connection_lost."""
@@ -212,6 +213,11 @@ class Connection:
             self._established = True
             if self._hub is not None:
                 self._hub.established(self)
+
+    def peer_certificate(self, binary: bool = False) -> dict | bytes | None:
+        """The certificate the peer presented over TLS (`ssl.SSLSocket.getpeercert`'s
+        forms), None without TLS or when it sent none."""
+        return None
 
     def reschedule(self) -> None:
         """The handler's `deadline()` changed outside its callbacks (e.g. after a send

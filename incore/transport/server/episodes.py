@@ -10,8 +10,10 @@ the server stops), one summary with the count.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 
-__all__ = ["Episode", "EPISODE_QUIET"]
+__all__ = ["Episode", "EPISODE_QUIET", "SharedEpisode"]
 
 log = logging.getLogger("incore.transport.tcp_server")
 
@@ -75,3 +77,33 @@ class Episode:
                 self.summary.format(count=self.count, seconds=f"{self._last - self._first:.1f}"),
             )
             self.count = 0
+
+
+class SharedEpisode(Episode):
+    """An Episode that workers add to while the hub ticks it (TLS refusals happen on the
+    worker running the handshake). `wake` is called at an episode's first event, so a hub
+    asleep without deadlines learns when to log the summary."""
+
+    def __init__(self, *args: object, wake: Callable[[], None], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._lock = threading.Lock()
+        self._wake = wake
+
+    def add(self, now: float, detail: str = "") -> None:
+        with self._lock:
+            first = not self.count
+            super().add(now, detail)
+        if first:
+            self._wake()
+
+    def due(self) -> float | None:
+        with self._lock:
+            return super().due()
+
+    def tick(self, now: float) -> None:
+        with self._lock:
+            super().tick(now)
+
+    def end(self) -> None:
+        with self._lock:
+            super().end()

@@ -28,6 +28,7 @@ import itertools
 import logging
 import math
 import socket
+import ssl
 import threading
 import time
 from collections import OrderedDict, deque
@@ -41,6 +42,8 @@ from incore.transport.server.episodes import Episode
 from incore.transport.server.poller import make_poller
 from incore.transport.server.pool import WorkerPool
 from incore.transport.server.serving import READ, START, TIMER, serve
+from incore.transport.server.tls_connection import TlsConnection
+from incore.transport.server.tls_serving import TlsRefusals, serve_tls
 from incore.transport.sockets import Address, WakeUp
 
 __all__ = ["Hub", "ServerConfig"]
@@ -71,6 +74,9 @@ class ServerConfig:
     max_workers: int
     backlog: int
     portable: bool
+    ssl_context: ssl.SSLContext | None = None
+    on_tls_error: Callable[[Address, ssl.SSLError], None] | None = None
+    tls_establishes: bool = False  # the TLS handshake is the handshake timeout's end
 
 
 class Hub:
@@ -88,8 +94,15 @@ class Hub:
         self._poller = make_poller(self._wake, cfg.portable)
         self._poller.watch(self._listen_fd)
         self._poller.watch(self._wake_up.fileno())
+        # With TLS, other connections and another serving loop (tls_serving.py); the
+        # choice is made here once, so the loop without TLS has no test per request.
+        self.ssl_context = cfg.ssl_context
+        self.tls_establishes = cfg.tls_establishes
+        self.tls = TlsRefusals(cfg.name, self._wake, cfg.on_tls_error) if self.ssl_context else None
+        self._conn_type = TlsConnection if self.ssl_context else Connection
+        run = serve_tls if self.ssl_context else serve
         self.pool = WorkerPool(
-            cfg.name, lambda conn, why: serve(self, conn, why), cfg.workers, cfg.max_workers
+            cfg.name, lambda conn, why: run(self, conn, why), cfg.workers, cfg.max_workers
         )
         self._lock = threading.Lock()
         self.conns: dict[int, Connection] = {}  # admitted and counted against max
@@ -137,7 +150,14 @@ class Hub:
             "accept() failed {count} time(s) in {seconds} s",
             level=logging.ERROR,
         )
-        self._episodes = (self.refused, self.evicted, self.expired, self.idled, self.accept_failed)
+        self._episodes = (
+            self.refused,
+            self.evicted,
+            self.expired,
+            self.idled,
+            self.accept_failed,
+            *(self.tls.episodes if self.tls else ()),
+        )
         self.thread = threading.Thread(target=self._run, name=f"{cfg.name}-hub", daemon=True)
 
     # -- any thread ---------------------------------------------------------------------
@@ -324,7 +344,7 @@ class Hub:
             if self.cfg.on_rejected is not None:
                 call_quietly(f"{self.name}: on_rejected", self.cfg.on_rejected, peer)
             return
-        conn = Connection(sock, peer, next(self._ids), self, now)
+        conn = self._conn_type(sock, peer, next(self._ids), self, now)
         with self._lock:
             self.conns[conn.id] = conn
             self._by_fd[conn._fd] = conn

@@ -85,9 +85,15 @@ def serve(hub: Hub, conn: Connection, why: int) -> None:
 
 def _open(hub: Hub, conn: Connection) -> Any:
     """Set the new socket up and make its handler (None if that failed: released)."""
+    return _make_handler(hub, conn) if _prepare(hub, conn) else None
+
+
+def _prepare(hub: Hub, conn: Connection) -> bool:
+    """Set the new socket up: blocking, its waits bounded by the kernel (False if that
+    failed, or it was closed before any worker got to it: released)."""
     if conn._shut:  # closed before any worker got to it (stop, handshake timeout)
         hub.release(conn, None, None)
-        return None
+        return False
     sock = conn._sock
     try:
         sock.settimeout(None)  # blocking, with the kernel bounding the waits:
@@ -95,6 +101,15 @@ def _open(hub: Hub, conn: Connection) -> Any:
         set_kernel_timeout(sock, socket.SO_SNDTIMEO, hub.io_timeout)  # send: io_timeout
         conn._recv_timeout = hub.linger
         tune(sock)
+    except OSError as exc:
+        hub.release(conn, None, exc)
+        return False
+    return True
+
+
+def _make_handler(hub: Hub, conn: Connection) -> Any:
+    """Run the handler factory (None if it raised: released)."""
+    try:
         handler = hub.factory(conn)
     except Exception as exc:
         if not isinstance(exc, OSError):
