@@ -5,9 +5,9 @@ word when a client reads slower than values change, so a burst of measured value
 out the status change an operator needed (lib60870 issue 82). This buffer keeps four kinds
 of ASDUs apart:
 
-- urgent replies (confirmations of commands, clock sync, test, interrogation): sent before
+- urgent replies (confirmations of commands, clock sync and test): sent before
   anything else, never dropped;
-- ordered replies (interrogation and read data, an interrogation's actterm): never dropped,
+- ordered replies (interrogation actcon, data and actterm, read answers): never dropped,
   and sent in the order they arose among the events, so an interrogation answer is never
   overtaken by an older spontaneous value;
 - status events (single, double, step position, bitstring): never pushed out by measured

@@ -151,7 +151,7 @@ def _interrogation(session: Any, payload: bytes, asdu: Asdu, targets: list, now:
     stations = session.core.stations
     for ca in targets:
         head = asdu._replace(common_address=ca)
-        session.reply(encode_asdu(mirror(head, Cause.ACTIVATION_CON)))
+        session.reply(encode_asdu(mirror(head, Cause.ACTIVATION_CON)), urgent=False)
         by_type: dict[int, list] = defaultdict(list)
         for entry in stations[ca].values():
             tid = entry.type_id
@@ -179,7 +179,7 @@ def _counter_interrogation(
     stations = session.core.stations
     for ca in targets:
         head = asdu._replace(common_address=ca)
-        session.reply(encode_asdu(mirror(head, Cause.ACTIVATION_CON)))
+        session.reply(encode_asdu(mirror(head, Cause.ACTIVATION_CON)), urgent=False)
         if freeze == 0:  # read; freezing and resetting leave nothing to send now
             by_type: dict[int, list] = defaultdict(list)
             for entry in stations[ca].values():
