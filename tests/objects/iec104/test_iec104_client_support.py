@@ -13,6 +13,7 @@ callbacks run on its own thread).
 
 import datetime
 import os
+import socket
 import sys
 import threading
 import time
@@ -31,7 +32,18 @@ from foundation_helpers import WAIT, loop  # noqa: E402,F401  (fixture)
 
 from incore.objects.iec104.connection import IEC104Connection  # noqa: E402
 from incore.objects.iec104.point import IEC104Point  # noqa: E402
-from incore.protocols.iec104 import Asdu, decode_asdu, decode_frame  # noqa: E402
+from incore.protocols.errors import ProtocolError  # noqa: E402
+from incore.protocols.iec104 import (  # noqa: E402
+    Asdu,
+    AsduReceived,
+    Cause,
+    Iec104Link,
+    Role,
+    decode_asdu,
+    decode_frame,
+    encode_asdu,
+    mirror,
+)
 
 needs_proc = pytest.mark.skipif(
     not os.path.exists("/proc/self/net/tcp"), reason="c104's port is read from /proc"
@@ -226,3 +238,69 @@ def record_errors(obj: Any) -> list[tuple[Any, str]]:
     seen: list[tuple[Any, str]] = []
     obj.errorOccurred.connect(lambda: seen.append((obj.error, obj.errorString)))
     return seen
+
+
+class QuietStation(threading.Thread):
+    """A station of our own link engine that confirms STARTDT, interrogations and clock
+    syncs but never answers a command (what c104's Server cannot be made to do): for the
+    command timeout. `commands` lists the command ASDUs it got."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.commands: list[Asdu] = []
+        self._halt = False
+        self.start()
+
+    def run(self) -> None:
+        self.listener.settimeout(0.1)
+        while not self._halt:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                continue
+            with sock:
+                self._serve(sock)
+
+    def _serve(self, sock: socket.socket) -> None:
+        link = Iec104Link(Role.CONTROLLED, now=time.monotonic())
+        sock.settimeout(0.05)
+        while not self._halt:
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                data = None
+            except OSError:
+                return
+            if data == b"":
+                return
+            now = time.monotonic()
+            try:
+                events = link.receive_data(data, now) if data else link.handle_timer(now)
+            except ProtocolError:
+                return
+            for event in events:
+                if isinstance(event, AsduReceived):
+                    asdu = decode_asdu(event.payload)
+                    if asdu.type_id >= 100:
+                        link.send_pdu(encode_asdu(mirror(asdu, Cause.ACTIVATION_CON)), now)
+                    else:
+                        self.commands.append(asdu)
+            out = link.data_to_send()
+            if out:
+                sock.sendall(out)
+
+    def stop(self) -> None:
+        self._halt = True
+        self.join(5)
+        self.listener.close()
+
+
+@pytest.fixture
+def quiet_station() -> Iterator[QuietStation]:
+    peer = QuietStation()
+    try:
+        yield peer
+    finally:
+        peer.stop()
