@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 
-from ...core import Property, get_loop, method
+from ...core import Object, Property, get_loop, method
 from ...transport.tcp_server import TcpServer
 from ..errors import StartError, about
 
@@ -54,8 +54,9 @@ def retry_listen_property() -> Property:
     )
 
 
-class ServerLifeCycle:
-    """A mixin of server objects (an `ErrorReporting` Object): see the module."""
+class ServerLifeCycle(Object, register=False):
+    """A base of server objects (with `ErrorReporting`): see the module. An Object, so
+    that its `start` and `stop` are InCore methods of every server."""
 
     __slots__ = ()
 
@@ -84,7 +85,8 @@ class ServerLifeCycle:
     # -- InCore methods ------------------------------------------------------------------------
     @method
     def start(self) -> bool:
-        """Listen; true on success (also when already running)."""
+        """Listen on the server's address and port; true on success (also when already
+        running)."""
         return self._start()
 
     @method
