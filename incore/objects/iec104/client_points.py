@@ -77,6 +77,8 @@ class ConnectionPoints:
         if var not in self._points:
             self._points.append(var)
             self.addresses_changed()
+            if not var.is_command and not self._connection.online:
+                var._lost(f"{self._connection.link_label}: not connected")
 
     def detach_variable(self, var: IEC104Point) -> None:
         if var in self._points:
