@@ -85,8 +85,7 @@ class ServerLifeCycle(Object, register=False):
     # -- InCore methods ------------------------------------------------------------------------
     @method
     def start(self) -> bool:
-        """Listen on the server's address and port; true on success (also when already
-        running)."""
+        """Listen on the address and port set; true on success (also when running)."""
         return self._start()
 
     @method

@@ -21,19 +21,18 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ...core import Property, Signal, engine, get_loop, method, registry
+from ...core import Property, Signal, engine, registry
 from ...protocols.modbus import DeviceIdentity
 from ...transport.reconnect import Backoff
 from ...transport.tcp_server import TcpServer
-from ..errors import ErrorReporting, StartError, about, error_property
+from ..errors import ErrorReporting, error_property
+from ..link.listener import ServerLifeCycle, auto_start_property, retry_listen_property
 from .server_connection import ModbusConnection, ServerCore
 from .server_host import TableHost
 from .server_store import ServedStore
 
 log = logging.getLogger("incore.modbusserver")
 
-#: Seconds stop() waits for the server's threads.
-STOP_TIMEOUT = 5.0
 _TABLE = 0x10000
 #: FC 43/14 object ids of the identity properties.
 _IDENTITY = {
@@ -57,7 +56,7 @@ def _identity(object_id: int, doc: str, default: str = "") -> Property:
     )
 
 
-class ModbusTcpServer(TableHost, ErrorReporting):
+class ModbusTcpServer(TableHost, ErrorReporting, ServerLifeCycle):
     """A Modbus TCP server (slave) that Modbus clients read and write.
 
     Serves function codes 1-6, 8 (diagnostics), 15, 16, 22, 23 and 43/14 (device
@@ -149,13 +148,8 @@ class ModbusTcpServer(TableHost, ErrorReporting):
         doc="MBAsyncServer's remote shutdown: a client sending this text on the Modbus port "
         "stops the server (empty: off, the default).",
     )
-    autoStart = Property(bool, True, doc="Start listening when the app is complete.")
-    retryListen = Property(
-        bool,
-        False,
-        doc="When listening fails, keep trying (0.1 s doubling to 5 s) with status Error, "
-        "instead of failing the app's start.",
-    )
+    autoStart = auto_start_property()
+    retryListen = retry_listen_property()
     status = Property(Status, Status.Stopped, readonly=True, doc="Stopped, Running or Error.")
     connectionCount = Property(int, 0, readonly=True, doc="Clients connected now.")
     vendorName = _identity(0, "VendorName", "incore")
@@ -200,8 +194,7 @@ class ModbusTcpServer(TableHost, ErrorReporting):
     # -- life cycle ------------------------------------------------------------------------------
     def _on_completed(self) -> None:
         self._build_tables()
-        if self.autoStart:
-            self._start(fatal=not self.retryListen)
+        self._start_at_completion()
 
     def _on_shutdown(self) -> None:
         self.stop()
@@ -237,74 +230,29 @@ class ModbusTcpServer(TableHost, ErrorReporting):
         for reg in list(self._registers):
             self._map(reg)
 
-    @method
-    def start(self) -> bool:
-        """Listen on networkAddress:networkPort; true on success (also when running)."""
-        return self._start()
+    # -- listening (link/listener.py's hooks) ----------------------------------------------------
+    def _listen_address(self) -> tuple[str, int]:
+        return self.networkAddress, self.networkPort
 
-    @method
-    def stop(self) -> bool:
-        """Close every client connection and the listener; joins their threads."""
-        retry, self._retry = self._retry, None
-        if retry is not None:
-            retry.cancel()
-            self._update("status", self.Stopped)
-        tcp = self._tcp
-        if tcp is None:
-            return True
-        self._tcp = None
-        self._core.stopping.set()
-        if not tcp.stop(STOP_TIMEOUT):
-            log.warning(
-                "%s: some client threads did not end within %.0f s", about(self), STOP_TIMEOUT
-            )
-        self._core.inbox.end_drops()
-        self._update("status", self.Stopped)
-        self._update("connectionCount", 0)
-        return True
-
-    def _start(self, fatal: bool = False) -> bool:
-        self._retry = None
-        if self._tcp is not None or self.isShutDown:
-            return self._tcp is not None
+    def _make_tcp(self, host: str, port: int) -> TcpServer:
         core = self._core
         core.stopping = threading.Event()
         core.shutdown = self.shutdownCommand.strip().encode() or None
-        host, port = self.networkAddress, self.networkPort
-        try:
-            tcp = TcpServer(
-                functools.partial(ModbusConnection, core),
-                host,
-                port,
-                max_connections=self.maxConnections,
-                name="modbusserver",
-                idle_timeout=self.idleTimeout / 1000.0 or None,
-            )
-            _, bound = tcp.start()
-        except (OSError, ValueError, OverflowError) as exc:
-            self._listen_failed(host, port, exc, fatal)
-            return False
-        self._backoff.reset()
-        self._tcp = tcp
-        if port == 0:
-            self._update("networkPort", bound)
-        self._update("status", self.Running)
-        if self.error:
-            self._clear_error()
-        return True
+        return TcpServer(
+            functools.partial(ModbusConnection, core),
+            host,
+            port,
+            max_connections=self.maxConnections,
+            name="modbusserver",
+            idle_timeout=self.idleTimeout / 1000.0 or None,
+        )
 
-    def _listen_failed(self, host: str, port: int, exc: Exception, fatal: bool) -> None:
-        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
-        text = f"cannot listen on {host}:{port}: {reason}"
-        self._update("status", self.Error)
-        if fatal:
-            self._apply_error(self.ListenError, text, False)
-            raise StartError(f"{about(self)}: {text} (set retryListen to keep trying)")
-        if self.retryListen:
-            delay = self._backoff.next()
-            self._retry = get_loop().call_later(delay, self._start)
-            text += f"; trying again in {delay:.1f} s"
-        self._report_error(self.ListenError, text)
+    def _started(self, host: str, bound: int) -> None:
+        if self.networkPort == 0:
+            self._update("networkPort", bound)
+
+    def _stopped(self) -> None:
+        self._update("connectionCount", 0)
 
     # -- settings the workers copy -----------------------------------------------------------
     def _unit_written(self, _value: Any) -> None:
