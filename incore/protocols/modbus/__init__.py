@@ -1,78 +1,30 @@
 """Modbus TCP, sans-IO: MBAP framing, PDU codecs, and the server and client engines."""
 
-from .client import ModbusClientProtocol, ModbusReply
-from .device import DeviceIdentity, DiagnosticCounters
-from .errors import (
-    ModbusException,
-    ModbusFramingError,
-    ModbusPduError,
-    ModbusStoreError,
-    RequestRefused,
-)
-from .mbap import MAX_ADU, MbapDecoder, MbapFrame, MbapFraming, frame_adu
-from .pdu import (
-    DeviceIdCode,
-    DeviceIdentification,
-    DiagnosticCode,
-    ExceptionCode,
-    FunctionCode,
-    Request,
-    diagnostics,
-    mask_write_register,
-    pack_bits,
-    read_coils,
-    read_device_identification,
-    read_discrete_inputs,
-    read_holding_registers,
-    read_input_registers,
-    read_write_multiple_registers,
-    unpack_bits,
-    write_multiple_coils,
-    write_multiple_registers,
-    write_single_coil,
-    write_single_register,
-)
-from .server import ModbusServerProtocol, ModbusWrite
-from .store import MemoryStore, ModbusStore, Table
+from . import bits, blocks, client, device, errors, mbap, pdu, registers, server, store, tables
+from .bits import *  # noqa: F403
+from .blocks import *  # noqa: F403
+from .client import *  # noqa: F403
+from .device import *  # noqa: F403
+from .errors import *  # noqa: F403
+from .mbap import *  # noqa: F403
+from .pdu import *  # noqa: F403
+from .registers import *  # noqa: F403
+from .server import *  # noqa: F403
+from .store import *  # noqa: F403
+from .tables import *  # noqa: F403
 
-__all__ = [
-    "ModbusClientProtocol",
-    "ModbusReply",
-    "DeviceIdentity",
-    "DiagnosticCounters",
-    "ModbusException",
-    "ModbusFramingError",
-    "ModbusPduError",
-    "ModbusStoreError",
-    "RequestRefused",
-    "MAX_ADU",
-    "MbapDecoder",
-    "MbapFrame",
-    "MbapFraming",
-    "frame_adu",
-    "DeviceIdCode",
-    "DeviceIdentification",
-    "DiagnosticCode",
-    "ExceptionCode",
-    "FunctionCode",
-    "Request",
-    "diagnostics",
-    "mask_write_register",
-    "pack_bits",
-    "read_coils",
-    "read_device_identification",
-    "read_discrete_inputs",
-    "read_holding_registers",
-    "read_input_registers",
-    "read_write_multiple_registers",
-    "unpack_bits",
-    "write_multiple_coils",
-    "write_multiple_registers",
-    "write_single_coil",
-    "write_single_register",
-    "ModbusServerProtocol",
-    "ModbusWrite",
-    "MemoryStore",
-    "ModbusStore",
-    "Table",
-]
+__all__ = sorted(
+    {
+        *bits.__all__,
+        *blocks.__all__,
+        *client.__all__,
+        *device.__all__,
+        *errors.__all__,
+        *mbap.__all__,
+        *pdu.__all__,
+        *registers.__all__,
+        *server.__all__,
+        *store.__all__,
+        *tables.__all__,
+    }
+)
