@@ -162,3 +162,19 @@ def test_errors_name_the_file(certs: Certs, tmp_path: Path):
         server_context(certs.server, certs.server_key, mutual=True)
     with pytest.raises(TlsConfigError, match="without a certificate"):
         client_context(certs.ca, key=certs.client_key)
+
+
+def test_an_encrypted_key_needs_its_password(certs: Certs, tmp_path: Path):
+    locked = str(tmp_path / "locked.key")
+    subprocess.run(
+        [OPENSSL, "pkey", "-in", certs.server_key, "-out", locked, "-aes256"]
+        + ["-passout", "pass:s3cret"],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    context = server_context(certs.server, locked, password="s3cret")
+    assert context.protocol == ssl.PROTOCOL_TLS_SERVER
+    with pytest.raises(TlsConfigError, match="locked.key: cannot load .*wrong password") as info:
+        server_context(certs.server, locked, password="guess")
+    assert info.value.path == locked
