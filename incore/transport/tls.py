@@ -120,7 +120,8 @@ def describe_tls_error(exc: BaseException) -> str:
         if "alert" in text:
             return f"the peer sent an alert: {text.split('alert', 1)[1].strip()}"
         return text
-    return str(exc) or type(exc).__name__
+    text = exc.args[1] if isinstance(exc, OSError) and len(exc.args) > 1 else str(exc)
+    return str(text).removeprefix("[SSL] ").split(" (_ssl.c", 1)[0] or type(exc).__name__
 
 
 # -- internals --------------------------------------------------------------------------
@@ -159,7 +160,8 @@ def _load_chain(
                 f"{where}: the key does not belong to the certificate", key or certificate
             ) from None
         raise TlsConfigError(
-            f"{where}: cannot load ({describe_tls_error(exc)}; a wrong password?)",
+            f"{where}: cannot load it (an encrypted key without its password, or a wrong "
+            f"one?): {describe_tls_error(exc)}",
             key or certificate,
         ) from exc
     except OSError as exc:
