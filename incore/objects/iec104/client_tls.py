@@ -1,16 +1,15 @@
-"""TLS for an IEC104Connection (IEC 62351-3 style): the client's `ssl.SSLContext` from the
-connection's properties, and a listening worker that connects with it.
+"""TLS for an IEC104Connection (IEC 62351-3 style): the connection's TLS properties as the
+transport's client context, and a listening worker that connects with it.
 
-The context verifies the station by default (its certificate must chain to `caCertificate`,
-or the system's CAs, and carry the expected name); a client certificate and key make it
-mutual. The TLS handshake itself belongs to the transport: `ClientWorker.connect` takes
-an `ssl_context` where the transport offers one. Where it does not, a TLS connection
-fails with TlsError saying so, rather than talking in the clear.
+The context (`incore.transport.tls.client_context`) verifies the station by default: its
+certificate must chain to `caCertificate` (or the system's CAs) and, with `checkHostname`,
+name the address connected to (or `serverName`). A client certificate and key make the
+link mutual. A setting that cannot work fails when connecting starts, naming the file,
+as a ConfigurationError; a refused certificate fails the connect as a TlsError.
 """
 
 from __future__ import annotations
 
-import inspect
 import ssl
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -18,9 +17,9 @@ from typing import Any, NamedTuple
 
 from ...transport.link_stream import BlockingStream
 from ...transport.link_worker import ListeningWorker
-from .client_link import ClientError, Iec104ConnectionError
+from ...transport.tls import client_context, describe_tls_error
 
-__all__ = ["TlsSettings", "TlsWorker", "client_context", "transport_has_tls"]
+__all__ = ["TlsSettings", "TlsWorker", "context_of", "describe_tls_error"]
 
 
 class TlsSettings(NamedTuple):
@@ -30,39 +29,24 @@ class TlsSettings(NamedTuple):
     private_key: str = ""
     ca_certificate: str = ""
     verify_peer: bool = True
+    check_hostname: bool = True
 
 
-def client_context(settings: TlsSettings) -> ssl.SSLContext:
-    """A client context: TLS 1.2 or newer, the station verified unless told otherwise, our
-    certificate offered if given. ValueError for files that can not be used."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        if settings.verify_peer:
-            if settings.ca_certificate:
-                context.load_verify_locations(cafile=settings.ca_certificate)
-            else:
-                context.load_default_certs(ssl.Purpose.SERVER_AUTH)
-        else:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        if settings.certificate:
-            context.load_cert_chain(settings.certificate, settings.private_key or None)
-        elif settings.private_key:
-            raise ValueError("privateKey is set without certificate")
-    except (OSError, ssl.SSLError) as exc:
-        raise ValueError(f"TLS settings: {exc}") from None
-    return context
-
-
-def transport_has_tls() -> bool:
-    """Whether the transport's workers connect with an `ssl_context`."""
-    return "ssl_context" in inspect.signature(ListeningWorker.connect).parameters
+def context_of(settings: TlsSettings) -> ssl.SSLContext:
+    """The client context of `settings`; `TlsConfigError` (a ValueError) for files that
+    cannot be used."""
+    return client_context(
+        settings.ca_certificate or None,
+        settings.certificate or None,
+        settings.private_key or None,
+        verify_peer=settings.verify_peer,
+        check_hostname=settings.verify_peer and settings.check_hostname,
+    )
 
 
 class TlsWorker(ListeningWorker):
-    """A `ListeningWorker` that connects with `tls` (an SSLContext and the server name the
-    certificate must carry) when it is set."""
+    """A `ListeningWorker` that connects with `tls` (an SSLContext and the name the
+    station's certificate must carry) when it is set."""
 
     tls: tuple[ssl.SSLContext, str] | None = None
 
@@ -76,18 +60,7 @@ class TlsWorker(ListeningWorker):
         **options: Any,
     ) -> Future:
         tls = self.tls
-        if tls is None:
-            return super().connect(host, port, timeout, setup, then, **options)
-        if not transport_has_tls():
-
-            def refuse() -> Any:
-                raise Iec104ConnectionError(
-                    ClientError.TlsError, "this incore's transport cannot connect with TLS yet"
-                )
-
-            return self.call(refuse, then)
-        context, server_name = tls
-        options.setdefault("ssl_context", context)
-        if "server_hostname" in inspect.signature(ListeningWorker.connect).parameters:
-            options.setdefault("server_hostname", server_name)
+        if tls is not None:
+            options.setdefault("ssl_context", tls[0])
+            options.setdefault("server_hostname", tls[1])
         return super().connect(host, port, timeout, setup, then, **options)

@@ -19,13 +19,7 @@ from typing import Any
 
 from ...core import Property, Signal, method
 from ...protocols.iec104 import (
-    Asdu,
-    AsduError,
-    AsduReceived,
-    Cause,
     LinkParameters,
-    TypeId,
-    decode_asdu,
 )
 from ...transport.link_stream import BlockingStream
 from ..errors import error_property
@@ -43,8 +37,9 @@ from .client_link import (
 )
 from .client_ops import ConnectionOperations
 from .client_points import ConnectionPoints
-from .client_tls import TlsSettings, TlsWorker, client_context
-from .point import Iec104Message, IEC104Point, PointType
+from .client_receive import StationListener
+from .client_tls import TlsSettings, TlsWorker, context_of, describe_tls_error
+from .point import IEC104Point
 
 __all__ = ["IEC104Connection", "error_of"]
 
@@ -52,6 +47,8 @@ __all__ = ["IEC104Connection", "error_of"]
 def error_of(exc: BaseException) -> tuple[int, str, str]:
     """(error number, its text, detail) for any failure of a connection."""
     code = failure_code(exc)
+    if code == ClientError.TlsError:
+        return int(code), error_text(code), describe_tls_error(exc)
     detail = getattr(exc, "detail", None)
     if detail is None:
         detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
@@ -75,7 +72,7 @@ def _seconds(doc: str, default: int) -> Property:
     )
 
 
-class IEC104Connection(ConnectionOperations, LinkClient):
+class IEC104Connection(ConnectionOperations, StationListener, LinkClient):
     """A controlling station's connection to one remote IEC 104 station (c104's Connection),
     with IEC104Point children that mirror the station's information objects.
 
@@ -214,6 +211,13 @@ class IEC104Connection(ConnectionOperations, LinkClient):
         doc="TLS: refuse a station whose certificate does not verify (and whose name does "
         "not match serverName or ip).",
     )
+    checkHostname = Property(
+        bool,
+        True,
+        on_write="_settings_written",
+        doc="TLS: the station's certificate must name the address connected to (or "
+        "serverName); field devices often have certificates without one.",
+    )
     serverName = Property(
         str,
         "",
@@ -252,8 +256,14 @@ class IEC104Connection(ConnectionOperations, LinkClient):
         parameters = LinkParameters(self.k, self.w, self.t0, self.t1, self.t2, self.t3)
         self._tls = None
         if self.tls:
-            context = client_context(
-                TlsSettings(self.certificate, self.privateKey, self.caCertificate, self.verifyPeer)
+            context = context_of(
+                TlsSettings(
+                    self.certificate,
+                    self.privateKey,
+                    self.caCertificate,
+                    self.verifyPeer,
+                    self.checkHostname,
+                )
             )
             self._tls = (context, self.serverName or self.hostname)
         settings = LinkSettings(
@@ -358,101 +368,6 @@ class IEC104Connection(ConnectionOperations, LinkClient):
     @property
     def is_muted(self) -> bool:
         return self._muted
-
-    # -- what the worker hears (worker thread: never touch an Object here) ----------------------
-    def _heard(self, event: Any) -> None:
-        inbox = self._inbox
-        if inbox is None:
-            return
-        if type(event) is not AsduReceived:
-            return  # Started/Stopped answer our own acts; acknowledgements are the link's
-        try:
-            asdu = decode_asdu(event.payload)
-        except AsduError as exc:
-            inbox.event("undecodable", (bytes(event.payload), str(exc)))
-            return
-        type_id = asdu.type_id
-        if type_id < TypeId.C_SC_NA_1:
-            inbox.values(asdu.common_address, type_id, asdu.cause, asdu.objects, now_ms())
-        elif type_id == TypeId.M_EI_NA_1:
-            inbox.event("initialized", asdu)
-        elif asdu.cause == Cause.ACTIVATION_TERMINATION and not asdu.negative:
-            return  # the end of an interrogation or of a command's execution: nothing to do
-        else:
-            inbox.event("unexpected", asdu)
-
-    # -- what the loop gets ----------------------------------------------------------------------
-    def _receive(self, items: list) -> None:
-        if self.isShutDown:
-            return
-        points = self._variables
-        ca = self.commonAddress
-        for item in items:
-            if item[0] == "value":
-                _, key, type_id, cause, info, _at = item
-                if key[0] != ca:
-                    self._unexpected_values(key[0], type_id, cause, info)
-                elif not points.receive(key[0], type_id, cause, info):  # type: ignore[attr-defined]
-                    self._unexpected_values(key[0], type_id, cause, info)
-            elif item[1] == "initialized":
-                asdu = item[2]
-                cause = asdu.objects[0].cause
-                self.stationInitialized.emit(asdu.common_address, cause)
-                tell = getattr(self.parent, "_station_initialized", None)
-                if tell is not None:
-                    tell(self, asdu.common_address, cause)
-            elif item[1] == "unexpected":
-                self._unexpected(item[2], "unexpected message")
-            else:
-                raw, why = item[2]
-                self._unexpected(None, f"undecodable: {why}", raw)
-        inbox = self._inbox
-        if inbox is not None:
-            if inbox.merged != self.mergedValues:
-                self._update("mergedValues", inbox.merged)
-            if inbox.dropped != self.droppedValues:
-                lost = inbox.dropped - self.droppedValues
-                self._update("droppedValues", inbox.dropped)
-                self.valuesDropped.emit(lost)
-
-    def _unexpected_values(self, ca: int, type_id: int, cause: int, info: Any) -> None:
-        why = "unknown common address" if ca != self.commonAddress else "unknown type id"
-        self._unexpected(Asdu(type_id, cause, ca, (info,)), why)
-
-    def _unexpected(self, asdu: Asdu | None, why: str, raw: bytes = b"") -> None:
-        if not self.has_receivers("unexpectedMessage"):
-            return
-        if asdu is None:
-            message = Iec104Message(raw=raw, isNegative=False)
-        else:
-            first = asdu.objects[0] if asdu.objects else None
-            message = Iec104Message(
-                typeId=asdu.type_id,
-                cause=asdu.cause,
-                commonAddress=asdu.common_address,
-                originatorAddress=asdu.originator,
-                ioa=getattr(first, "ioa", None),
-                value=getattr(first, "value", None),
-                isSelect=getattr(first, "select", None),
-                isTest=asdu.test,
-                isNegative=asdu.negative,
-                peer=self.hostname,
-                info=first,
-                raw=raw,
-            )
-        self.unexpectedMessage.emit(message, why)
-
-    # -- points ----------------------------------------------------------------------------------
-    def _new_point(self, ioa: int, kind: PointType) -> IEC104Point | None:
-        """A point for values that arrived at an address no point was declared at."""
-        point = IEC104Point(self, ioa=ioa, type=kind)
-        point.complete()
-        if self.has_receivers("newPoint"):
-            self.newPoint.emit(point)
-        tell = getattr(self.parent, "_new_point", None)
-        if tell is not None:
-            tell(self, point)
-        return point
 
     @method
     def getPoint(self, ioa: int) -> IEC104Point | None:

@@ -123,7 +123,7 @@ def test_a_refused_command_sets_the_point_error(loop, station, make_connection):
     sent = _commands(station, TypeId.C_DC_NA_1, 2)
     assert [a.objects[0].select for a in sent] == [True, False]
     answers = _answers(station, TypeId.C_DC_NA_1, 2)
-    assert [a.negative for a in answers] == [False, True]
+    assert [(a.cause, a.negative) for a in answers] == [(7, False), (7, True)]
     # accepted again: the error is over
     station.refuse.clear()
     switch.value = True
@@ -179,4 +179,5 @@ def test_python_api_command_future(loop, station, make_connection):
     assert not future.result().ok and "negative" in future.result().reason
     sent = _commands(station, TypeId.C_SC_NA_1)
     assert [a.objects[0].select for a in sent] == [True]
-    assert connection.getPoint(2001).error == IEC104Point.CommandError
+    switch = connection.getPoint(2001)  # (the future is done before its `then` ran)
+    assert loop.run_until(lambda: switch.error == IEC104Point.CommandError, WAIT)
