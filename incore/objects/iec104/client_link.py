@@ -17,6 +17,7 @@ worker drops the connection.
 from __future__ import annotations
 
 import enum
+import ssl
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -409,12 +410,12 @@ def failure_code(exc: BaseException) -> ClientError:
         if isinstance(cause, TimeoutExpired):
             return ClientError.TimeoutError
         return exc.code
+    if isinstance(exc, ssl.SSLError):  # before ValueError: a refused certificate is both
+        return ClientError.TlsError
     if isinstance(exc, ValueError):
         return ClientError.ConfigurationError
     if isinstance(exc, TimeoutError):
         return ClientError.TimeoutError
-    if type(exc).__name__.startswith("SSL") or "ssl" in type(exc).__module__:
-        return ClientError.TlsError
     if isinstance(exc, OSError):
         return ClientError.ConnectionError
     return ClientError.ProtocolError
