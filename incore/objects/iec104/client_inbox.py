@@ -11,7 +11,7 @@ counters and the link's own events are kept in order, every one. A measured valu
 keeping the newest, when the point asks for that (`latest_only`) or when more than
 `backlog` items wait: a measurand's newest value is what matters, and the number of
 measurands a station has bounds what waits. What is merged that way is counted in
-`merged`. Only past `HARD_LIMIT` items (a loop that has stopped taking them) is anything
+`merged`. Only past `limit` (`HARD_LIMIT`) items (a loop that has stopped taking them) is anything
 dropped: counted in `dropped` and logged once per run of drops.
 """
 
@@ -75,6 +75,7 @@ class PointInbox:
         "_posted",
         "latest_only",
         "backlog",
+        "limit",
         "merged",
         "dropped",
         "_dropping",
@@ -86,6 +87,7 @@ class PointInbox:
         deliver: Callable[[list[Item]], None],
         name: str = "IEC104Connection",
         backlog: int = BACKLOG,
+        limit: int = HARD_LIMIT,
     ) -> None:
         self._post = post
         self._deliver = deliver
@@ -96,6 +98,7 @@ class PointInbox:
         self._posted = False
         self.latest_only: frozenset[tuple[int, int]] = frozenset()
         self.backlog = backlog
+        self.limit = limit
         self.merged = 0
         self.dropped = 0
         self._dropping = False
@@ -137,7 +140,7 @@ class PointInbox:
 
     def _room(self) -> bool:
         """Under `_lock`: whether one more item may wait (else it is counted as dropped)."""
-        if len(self._items) < HARD_LIMIT:
+        if len(self._items) < self.limit:
             return True
         self.dropped += 1
         if not self._dropping:
@@ -146,7 +149,7 @@ class PointInbox:
                 "%s: the loop has stopped taking received values (%d waiting); "
                 "new ones are dropped until it catches up",
                 self._name,
-                HARD_LIMIT,
+                self.limit,
             )
         return False
 

@@ -19,12 +19,8 @@ from typing import Any
 
 from ...core import method
 from ...protocols.iec104 import Asdu, Cause, Cp56Time
-from .client_link import (
-    CommandOutcome,
-    Iec104ClientLink,
-    Iec104Refused,
-    Iec104TimeoutError,
-)
+from .client_errors import Iec104Refused, Iec104TimeoutError
+from .client_link import CommandOutcome, Iec104ClientLink
 from .point import TIMED, IEC104Point
 
 __all__ = ["ConnectionOperations"]

@@ -25,16 +25,9 @@ from ...transport.link_stream import BlockingStream
 from ..errors import error_property
 from ..foundation.data import now_ms
 from ..link.client import LinkClient, port_property
+from .client_errors import ClientError, Iec104NotConnectedError, error_text, failure_code
 from .client_inbox import PointInbox
-from .client_link import (
-    ClientError,
-    Iec104ClientLink,
-    Iec104NotConnectedError,
-    LinkSettings,
-    error_text,
-    failure_code,
-    open_link,
-)
+from .client_link import Iec104ClientLink, LinkSettings, open_link
 from .client_ops import ConnectionOperations
 from .client_points import ConnectionPoints
 from .client_receive import StationListener

@@ -234,3 +234,14 @@ def test_test_frame_and_mute(loop, station, make_connection):
     done = connection.unmute()
     assert loop.run_until(lambda: connection.state == IEC104Connection.State.Open, WAIT)
     assert done.exception() is None
+
+
+def test_an_idle_link_is_tested_after_t3(loop, station, make_connection):
+    connection = make_connection(station.port, MONITORED, t3=1)
+    started = time.monotonic()
+    # nothing asked, nothing sent: the worker's timer sends TESTFR act after t3 (1 s)
+    assert until(lambda: bytes.fromhex("680443000000") in station.received, 3)
+    assert time.monotonic() - started >= 0.9
+    assert until(lambda: bytes.fromhex("680483000000") in station.sent)
+    loop.process_events()
+    assert connection.connected and connection.error == IEC104Connection.NoError
