@@ -103,7 +103,9 @@ def test_transmit_and_transmit_batch(loop):
 
 def test_a_slow_client_loses_measured_values_counted_and_never_status(loop, caplog):
     points = [(1, "M_SP_NA_1", False, {}), (2, "M_ME_NC_1", 0.0, {})]
-    server = make_server(points, eventBufferSize=20)
+    # room for the 30 status changes: they are never pushed out by the 300 measured values
+    # (were the bound full of status events, a new event of any kind would be the one lost)
+    server = make_server(points, eventBufferSize=40)
     lost = []
     server.eventsLost.connect(lambda ip, count: lost.append((ip, count)))
     m = connect(loop, server, auto_ack=False)
