@@ -56,9 +56,17 @@ def _setup_run(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="log every binding that an assignment removes, with its file:line",
     )
+    p.add_argument(
+        "--trace",
+        metavar="FILE",
+        help="write every frame the app sends and receives to FILE, for Wireshark or tshark "
+        "(pcap; pcapng when FILE ends with .pcapng)",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.trace:
+        return _run_traced(args)
     from .app import load_app, run
     from .core import set_binding_removal_diagnostic
 
@@ -70,6 +78,19 @@ def _run(args: argparse.Namespace) -> int:
     code = run(app)
     _exit_if_threads_hang(code)
     return code
+
+
+def _run_traced(args: argparse.Namespace) -> int:
+    """`--trace FILE`: the whole run inside a trace (incore/transport/trace.py); a file that
+    cannot be made is an OSError, one line and exit 2 like an unreadable app file."""
+    from .transport import trace
+
+    _configure_logging(args.log_level)
+    trace.start(args.trace)
+    try:
+        return _run(argparse.Namespace(**{**vars(args), "trace": None}))
+    finally:
+        trace.stop()
 
 
 def _exit_if_threads_hang(code: int) -> None:

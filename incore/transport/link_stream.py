@@ -27,6 +27,7 @@ from incore.transport.sockets import (
     use_kernel_timeouts,
 )
 from incore.transport.spin import DEFAULT_BUDGET, DONTWAIT, SPIN, TIMED, Spinner
+from incore.transport.trace import open_flow
 
 __all__ = ["BlockingStream", "open_connection"]
 
@@ -90,6 +91,7 @@ class BlockingStream:
         self._spinner = Spinner(spin)
         self.io_timeout = io_timeout
         self.peer: Address = peer_of(sock)
+        self._flow = open_flow(sock, client=True)  # None unless a trace runs (trace.py)
 
     def __repr__(self) -> str:
         return f"<BlockingStream {self.peer[0]}:{self.peer[1]}{' closed' if self._closed else ''}>"
@@ -107,6 +109,8 @@ class BlockingStream:
         """
         if self._closed:
             self._check_open()
+        if self._flow is not None:
+            self._flow.sent(data)
         bound = timeout or self.io_timeout
         if self._kernel_timeouts:
             send_within(self._sock, data, bound, self.peer)
@@ -166,7 +170,10 @@ class BlockingStream:
             return b""
         if not got:
             raise ConnectionClosedError(f"{self.peer[0]}:{self.peer[1]}: closed by peer")
-        return bytes(self._rx[:got])
+        data = bytes(self._rx[:got])
+        if self._flow is not None:
+            self._flow.received(data)
+        return data
 
     def readable(self, timeout: float = 0.0) -> bool:
         """Whether bytes (or the peer's EOF) can be read now, waiting up to `timeout`."""
@@ -206,6 +213,8 @@ class BlockingStream:
     def close(self) -> None:
         self._closed = True
         self._sock.close()
+        if self._flow is not None:
+            self._flow.close()
 
     def abort(self) -> None:
         """Wake a blocked send/recv from another thread; the owner still calls close()."""
@@ -248,6 +257,8 @@ class BlockingStream:
             got = self._recv_blocking(wait, timeout)
         if not got:
             raise ConnectionClosedError(f"{self.peer[0]}:{self.peer[1]}: closed by peer")
+        if self._flow is not None:
+            self._flow.received(bytes(self._rx[:got]))
         return got
 
     def _recv_blocking(self, wait: float, timeout: float) -> int:

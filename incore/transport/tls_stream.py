@@ -49,6 +49,8 @@ class TlsStream(BlockingStream):
         """Send all of `data` within `timeout` (default `io_timeout`) in total."""
         if self._closed:
             self._check_open()
+        if self._flow is not None:
+            self._flow.sent(data)  # the plaintext
         bound = timeout or self.io_timeout
         deadline = 0.0
         view = memoryview(data)
@@ -81,7 +83,10 @@ class TlsStream(BlockingStream):
             return b""
         if not got:
             raise ConnectionClosedError(f"{self.peer[0]}:{self.peer[1]}: closed by peer")
-        return bytes(self._rx[:got])
+        data = bytes(self._rx[:got])
+        if self._flow is not None:
+            self._flow.received(data)
+        return data
 
     def readable(self, timeout: float = 0.0) -> bool:
         if self._buf or (not self._closed and self._tls.pending()):
@@ -106,6 +111,8 @@ class TlsStream(BlockingStream):
         if not got:
             return True
         self._buf += self._rx[:got]
+        if self._flow is not None:
+            self._flow.received(bytes(self._rx[:got]))
         return False
 
     def pending(self) -> int:

@@ -19,6 +19,7 @@ from ...core import Property, method
 from ...protocols.modbus.errors import ModbusException
 from ...protocols.modbus.pdu import Request
 from ...transport.link_stream import BlockingStream
+from ...transport.trace import speaks
 from ..errors import error_property
 from ..link.client import LinkClient, port_property
 from .client_host import ModbusRegisters, exception_text
@@ -190,6 +191,7 @@ class ModbusTcpClient(LinkClient):
         return ModbusRegisters(self)
 
     def _link_settings(self) -> LinkSettings:
+        speaks(self.networkPort, 502, "Modbus/TCP")  # a trace shows the server on Modbus's port
         settings = LinkSettings(
             self.hostname,
             self.networkPort,

@@ -25,6 +25,7 @@ from ...core import Property, Signal, engine, registry
 from ...protocols.modbus import DeviceIdentity
 from ...transport.reconnect import Backoff
 from ...transport.tcp_server import TcpServer
+from ...transport.trace import speaks
 from ..errors import ErrorReporting, error_property
 from ..link.listener import ServerLifeCycle, auto_start_property, retry_listen_property
 from .server_connection import ModbusConnection, ServerCore
@@ -248,6 +249,7 @@ class ModbusTcpServer(TableHost, ErrorReporting, ServerLifeCycle):
         )
 
     def _started(self, host: str, bound: int) -> None:
+        speaks(bound, 502, "Modbus/TCP")  # a trace shows this server on Modbus's port
         if self.networkPort == 0:
             self._update("networkPort", bound)
 

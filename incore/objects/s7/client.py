@@ -20,6 +20,7 @@ from ...protocols.errors import S7Error
 from ...protocols.s7 import Operation, S7ClientProtocol
 from ...protocols.s7.constants import ClientError, client_error_text
 from ...transport.link_stream import BlockingStream
+from ...transport.trace import speaks
 from ..errors import error_property
 from ..link.client import PROBE_INTERVAL, LinkClient, port_property
 from .client_host import S7Variables
@@ -143,6 +144,7 @@ class S7Client(S7Operations, LinkClient):
 
     def _link_settings(self) -> LinkSettings:
         remote = self.remoteTsap or remote_tsap_for(self.connectionType, self.rack, self.slot)
+        speaks(self.port, 102, "S7comm")  # a trace shows the PLC on S7's port
         return LinkSettings(
             self.hostname, self.port, self.localTsap, remote, max(self.timeout, 1) / 1000.0
         )

@@ -15,6 +15,7 @@ from types import TracebackType
 from ...protocols.isotcp import IsoClientSession
 from ...protocols.s7.constants import ClientError
 from ...transport.link_stream import BlockingStream, open_connection
+from ...transport.trace import speaks
 from .client_link import (
     IsoLink,
     S7ConnectionError,
@@ -120,6 +121,7 @@ class ISOTCPConnection:
             subnet_id=self._subnet_id,
             routing_tsap=self._routing_tsap,
         )
+        speaks(self.port, 102, "S7comm")  # a trace shows the peer on ISO-on-TCP's port
         try:
             sock = open_connection(self.host, self.port, timeout)
         except TimeoutError as exc:

@@ -25,6 +25,7 @@ from ...core import Property, Signal, engine, method, registry
 from ...protocols.s7.constants import Event, ReturnCode
 from ...transport.reconnect import Backoff
 from ...transport.tcp_server import TcpServer
+from ...transport.trace import speaks
 from ..errors import ErrorReporting, error_property
 from ..link.listener import ServerLifeCycle, auto_start_property, retry_listen_property
 from .server_area import duplicate_areas
@@ -311,6 +312,7 @@ class S7Server(ErrorReporting, ServerLifeCycle, MemoryHost, AreaMethods, ParamMe
         )
 
     def _started(self, host: str, bound: int) -> None:
+        speaks(bound, 102, "S7comm")  # a trace shows this server on S7's port
         if self.localPort == 0:
             self._update("localPort", bound)
         self._job()

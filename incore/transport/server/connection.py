@@ -23,6 +23,7 @@ from incore.transport.sockets import (
     send_within,
     shutdown_quietly,
 )
+from incore.transport.trace import open_flow
 
 __all__ = ["Connection", "ConnectionHandler", "TimedHandler"]
 
@@ -96,6 +97,7 @@ class Connection:
         "_accepted_at",
         "_recv_timeout",
         "_send_timeout",
+        "_flow",
     )
 
     def __init__(
@@ -126,6 +128,7 @@ class Connection:
         self._accepted_at = accepted_at
         self._recv_timeout = 0.0  # the SO_RCVTIMEO the socket has now
         self._send_timeout = hub.io_timeout if hub is not None else 10.0
+        self._flow = open_flow(sock, client=False)  # None unless a trace runs (trace.py)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -152,6 +155,8 @@ class Connection:
             raise ConnectionClosedError(f"connection #{self.id} is closed")
         try:
             with self._send_lock:
+                if self._flow is not None:
+                    self._flow.sent(data)
                 send_within(self._sock, data, self._send_timeout, self.peer)
         except OSError as exc:
             self._send_failed(exc, len(data))
@@ -178,6 +183,8 @@ class Connection:
             self._shut = True
             self._closed.set()
             callbacks, self._close_callbacks = self._close_callbacks, []
+        if self._flow is not None:
+            self._flow.close()
         shutdown_quietly(self._sock)  # wakes a worker blocked in recv, or the hub
         for fn in callbacks:
             call_quietly(f"close callback of {self!r}", fn)

@@ -131,6 +131,7 @@ def _read(hub: Hub, conn: Connection, handler: Any) -> Any:
     received = handler.data_received
     waiting = hub.pool.queue
     timed = conn._timed
+    flow = conn._flow  # None unless a trace runs
     while not conn._shut:
         if timed:
             _bound_recv(hub, conn)
@@ -148,6 +149,8 @@ def _read(hub: Hub, conn: Connection, handler: Any) -> Any:
             return None if conn._shut else exc  # our own close() is not news
         if not data:
             return None
+        if flow is not None:
+            flow.received(data)
         received(data)
         if timed:
             conn._due = handler.deadline()

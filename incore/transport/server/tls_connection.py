@@ -130,6 +130,8 @@ class TlsConnection(Connection):
                         raise ConnectionClosedError(f"connection #{self.id}: no TLS session")
                     tls.write(data)
                     out = self._outgoing.read()
+                if self._flow is not None:
+                    self._flow.sent(data)  # the plaintext
                 send_within(self._sock, out, self._send_timeout, self.peer)
         except OSError as exc:  # ssl.SSLError is one
             self._send_failed(exc, len(data))

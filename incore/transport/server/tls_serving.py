@@ -102,6 +102,8 @@ def serve_tls(hub: TlsHub, conn: TlsConnection, why: int) -> None:
                 return  # parked mid-handshake, or released
             handler, early = opened
             if early:
+                if conn._flow is not None:
+                    conn._flow.received(early)
                 handler.data_received(early)
             why = READ
         if conn._timed:
@@ -193,6 +195,7 @@ def _read_tls(hub: TlsHub, conn: TlsConnection, handler: Any) -> Any:
     received = handler.data_received
     waiting = hub.pool.queue
     timed = conn._timed
+    flow = conn._flow  # None unless a trace runs
     while not conn._shut:
         if timed:
             _bound_recv(hub, conn)
@@ -218,6 +221,8 @@ def _read_tls(hub: TlsHub, conn: TlsConnection, handler: Any) -> Any:
             return None  # the peer's close_notify
         if not data:
             continue  # part of a record: read the rest
+        if flow is not None:
+            flow.received(data)  # the plaintext
         received(data)
         if timed:
             conn._due = handler.deadline()
