@@ -62,6 +62,14 @@ def _setup_run(p: argparse.ArgumentParser) -> None:
         help="write every frame the app sends and receives to FILE, for Wireshark or tshark "
         "(pcap; pcapng when FILE ends with .pcapng)",
     )
+    p.add_argument(
+        "--watch",
+        metavar="ID.PROP",
+        nargs="*",
+        help="show a live table of these values (an ID alone: that object's values and "
+        "connection state; none: every identified value and every connection); put it "
+        "after APP",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -75,9 +83,28 @@ def _run(args: argparse.Namespace) -> int:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)  # print() in handlers shows up at once
     app = load_app(args.app, overrides=tuple(args.overrides))
-    code = run(app)
+    watcher = _start_watch(app, args.watch)
+    try:
+        code = run(app)
+    finally:
+        if watcher is not None:
+            watcher.close()
     _exit_if_threads_hang(code)
     return code
+
+
+def _start_watch(app: Any, names: list[str] | None) -> Any:
+    """`--watch`: a name that names nothing is a usage error, one line, before the app starts."""
+    if names is None:
+        return None
+    from .cli_watch import WatchError, start_watch
+    from .core import get_loop
+
+    try:
+        return start_watch(app, names, get_loop(), sys.stdout)
+    except WatchError as err:
+        print(f"incore run: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_APP_ERROR) from None
 
 
 def _run_traced(args: argparse.Namespace) -> int:
