@@ -274,10 +274,12 @@ def render(
     width = max(20, width - 1)  # never the last column: a full line may wrap
     lines: list[tuple[str, str, int]] = []  # (text, quality to colour, its column)
     if values:
-        nw = min(40, max(4, *(len(v[0]) for v in values)))
-        vw = min(VALUE_WIDTH, max(5, *(len(v[1]) for v in values)))
+        # Narrow terminals shorten names and values first: quality and age stay in view.
+        nw = min(40, max(4, *(len(v[0]) for v in values)), max(10, width - 29 - 8))
+        vw = min(VALUE_WIDTH, max(5, *(len(v[1]) for v in values)), max(8, width - 29 - nw))
         lines.append((f"{'NAME':<{nw}}  {'VALUE':<{vw}}  {'QUALITY':<9}  AGE", "", 0))
         for name, value, quality, age in values:
+            value = value if len(value) <= vw else value[: vw - 3] + "..."
             text = f"{name[:nw]:<{nw}}  {value:<{vw}}  {quality:<9}  {age}"
             lines.append((text, quality, nw + vw + 4))
     if links:
