@@ -158,7 +158,7 @@ def _interrogation(session: Any, payload: bytes, asdu: Asdu, targets: list, now:
             if tid in COMMANDS or tid in _COUNTERS or entry.info is None:
                 continue
             if group == 0 or group in entry.groups:
-                by_type[UNTIMED.get(tid, tid)].append(entry.info)
+                by_type[tid].append(entry.info)  # its own type, as c104's server does
         for tid in sorted(by_type):
             infos = sorted(by_type[tid], key=lambda o: o.ioa)
             for part in pack_objects(tid, Cause.INTERROGATED_BY_STATION + group, ca, infos):

@@ -48,8 +48,9 @@ def test_general_interrogation_answers_every_monitoring_point(loop):
     assert kinds[0] == (100, CON) and kinds[-1] == (100, TERM)
     data = m.asdus[1:-1]
     assert {a.cause for a in data} == {20}
-    # the untimed forms; counters are not part of a general interrogation
-    assert {a.type_id for a in data} == {1, 3, 5, 7, 9, 11, 13}
+    # each point in its own type (a client that keys points by type sees one type per
+    # point, as from c104's server); counters are not part of a general interrogation
+    assert {a.type_id for a in data} == {1, 31, 5, 7, 9, 11, 13, 36}
     assert values(data) == {
         100: True,
         101: 2,
@@ -60,8 +61,7 @@ def test_general_interrogation_answers_every_monitoring_point(loop):
         202: 23.5,
         203: 1.25,
     }
-    floats = [a for a in data if a.type_id == 13][0]
-    assert floats.sequence and [o.ioa for o in floats.objects] == [202, 203]
+    assert [o.time is not None for a in data if a.type_id == 36 for o in a.objects] == [True]
 
 
 def test_group_interrogation_answers_only_the_group(loop):
