@@ -532,8 +532,11 @@ class IEC104Point(LinkVariable):
     # -- InCore API --------------------------------------------------------------------------------
     @method
     def transmit(self, cause: int = 3) -> bool:
-        """Send the point now with `cause` (server: its value to every client, default
-        spontaneous; client: the command, cause activation)."""
+        """Send the point now with `cause` (server: its value; client: the command).
+
+        A server sends the value to every client with data transfer on (default cause 3,
+        spontaneous); a client sends the command with cause activation.
+        """
         host = self._usable_host(self.WriteError)
         if host is None:
             return False
@@ -567,7 +570,7 @@ class IEC104Point(LinkVariable):
         super()._data_written(value)
 
     def _check(self) -> Iterator[registry.Problem]:
-        """It has a host; reportMs and groups are for monitoring points."""
+        """It has a host, and a command point has no reportMs."""
         yield from super()._check()
         if self.is_command and self.reportMs:
             yield registry.Problem(self, "reportMs", "a command point is not sent cyclically")
