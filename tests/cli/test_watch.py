@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from test_cli import QUICKSTART, Running, incore_cmd, running  # noqa: F401  (a fixture)
 
-from incore.cli_watch import Selection, Watcher, WatchError, age_text, render, short
+from incore.app.watch import Selection, WatchError, age_text, render, short
+from incore.cli_watch import Watcher, _Guarded
 from incore.core import EventLoop, set_loop
 from incore.objects.foundation import Application, DataObject
 
@@ -193,8 +194,6 @@ def test_a_line_the_app_prints_takes_the_tables_place(app_objects):
     watcher = Watcher(Selection(objs, root, ["level"]), out, tty=True, colour=False)
     watcher.draw(time.monotonic())
     table = out.getvalue()
-    from incore.cli_watch import _Guarded
-
     _Guarded(watcher, out).write("hello from a handler\n")
     assert out.getvalue() == table + "\r\x1b[2A\x1b[Jhello from a handler\n"
     watcher.draw(time.monotonic())  # drawn again below the printed line
