@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import inspect
 import logging
 import ssl
 import threading
@@ -34,6 +33,7 @@ from .server_explain import explain
 from .server_handlers import ServerHandlers
 from .server_points import PointTable
 from .server_session import StationSession
+from .server_settings import PARAMETERS, check_clients, check_parameters, tls_context
 from .station import IEC104Station
 
 log = logging.getLogger("incore.iec104server")
@@ -42,22 +42,6 @@ __all__ = ["IEC104Server"]
 
 #: Seconds stop() waits for the server's threads.
 STOP_TIMEOUT = 5.0
-_PARAMETERS = {"k": 12, "w": 8, "t0": 30, "t1": 15, "t2": 10, "t3": 20}
-
-
-def _check_parameters(value: Any) -> None:
-    """k, w (1..32767) and t0..t3 in seconds, t2 < t1"""
-    unknown = set(value) - set(_PARAMETERS)
-    if unknown:
-        raise ValueError(f"unknown protocol parameters {sorted(unknown)} (k, w, t0..t3)")
-    LinkParameters(**{**_PARAMETERS, **value})
-
-
-def _check_clients(value: Any) -> None:
-    """A list of IP addresses (empty: every client)"""
-    for ip in value:
-        if not isinstance(ip, str):
-            raise ValueError(f"allowedClients holds IP addresses, got {ip!r}")
 
 
 class IEC104Server(PointTable, ServerHandlers, ErrorReporting):
@@ -118,14 +102,14 @@ class IEC104Server(PointTable, ServerHandlers, ErrorReporting):
     )
     protocolParameters = Property(
         dict,
-        dict(_PARAMETERS),
-        check=_check_parameters,
+        dict(PARAMETERS),
+        check=check_parameters,
         doc="k, w and the timers t0..t3 in seconds (standard defaults); for new connections.",
     )
     allowedClients = Property(
         list,
         [],
-        check=_check_clients,
+        check=check_clients,
         doc="The IP addresses that may connect (empty: every one; c104's on_connect, declared).",
     )
     eventBufferSize = Property(
@@ -273,8 +257,8 @@ class IEC104Server(PointTable, ServerHandlers, ErrorReporting):
             return self._tcp is not None
         core = self._core
         try:
-            core.parameters = LinkParameters(**{**_PARAMETERS, **self.protocolParameters})
-            context = self._tls_context()
+            core.parameters = LinkParameters(**{**PARAMETERS, **self.protocolParameters})
+            context = tls_context(self)
         except (OSError, ValueError, TypeError, ssl.SSLError) as exc:
             self._apply_error(self.ConfigurationError, str(exc), True)
             if fatal:
@@ -310,23 +294,6 @@ class IEC104Server(PointTable, ServerHandlers, ErrorReporting):
         if self.error:
             self._clear_error()
         return True
-
-    def _tls_context(self) -> ssl.SSLContext | None:
-        """The TLS context of the tls* properties (None without a certificate)."""
-        if not self.tlsCertificate:
-            return None
-        if "ssl_context" not in inspect.signature(TcpServer.__init__).parameters:
-            raise ValueError("TLS is configured but this transport has no TLS support yet")
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(self.tlsCertificate, self.tlsPrivateKey or None)
-        if self.tlsVerifyPeer:
-            if not self.tlsCaCertificate:
-                raise ValueError("tlsVerifyPeer needs tlsCaCertificate (the clients' CA)")
-            context.verify_mode = ssl.CERT_REQUIRED
-        if self.tlsCaCertificate:
-            context.load_verify_locations(self.tlsCaCertificate)
-        return context
 
     def _listen_failed(self, host: str, port: int, exc: Exception, fatal: bool) -> None:
         reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
