@@ -171,11 +171,14 @@ class RawMaster:
         """The highest N(R) the server sent in an S-frame."""
         return max((f.nr for f in self.frames if isinstance(f, SFrame)), default=0)
 
-    def find(self, type_id: int, cause: int | None = None, negative: bool | None = None) -> list:
+    def find(
+        self, type_id: int | None, cause: int | None = None, negative: bool | None = None
+    ) -> list:
+        """The ASDUs received of `type_id` (None: any), `cause` and P/N, in order."""
         return [
             a
             for a in list(self.asdus)
-            if a.type_id == type_id
+            if (type_id is None or a.type_id == type_id)
             and (cause is None or a.cause == cause)
             and (negative is None or a.negative == negative)
         ]
