@@ -2,6 +2,7 @@
 
 from . import (
     foundation,  # noqa: F401
+    iec104,  # noqa: F401
     modbus,  # noqa: F401
     s7,  # noqa: F401
 )
