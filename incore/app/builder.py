@@ -19,7 +19,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from incore.core import Object, registry
+from incore.core import Object, engine, registry
 from incore.core.signal import BoundSignal
 
 from . import source as source_info
@@ -391,6 +391,7 @@ class Builder:
                 if problem:
                     self.checks.flag(obj)
                     return problem
+            engine.new_write()
             prop.write(obj, value, True)
             return None
         except Exception as exc:  # a type's own check (on_write) may raise anything

@@ -128,6 +128,12 @@ def queue_handlers(subscribers: list, args: tuple) -> None:
         run_wave()
 
 
+def new_write() -> None:
+    """A write from outside a wave, not through `Property.__set__` (an app file's value, a
+    restore): what was evaluated before it may be evaluated again, which is no loop."""
+    state.phase += 1
+
+
 def settle_all() -> None:
     """Evaluate every dirty binding, in level order, before a new write is stored.
 

@@ -107,6 +107,18 @@ def test_binding_loop_is_reported_once_with_file_line_and_the_app_goes_on(
     assert isinstance(b.count, int) and isinstance(c.count, int)
 
 
+def test_a_value_from_the_file_is_a_new_write_not_a_loop(load, binding_log) -> None:
+    # Measurement binds displayString to data in its constructor; the file's data (and the
+    # timestamp it brings) re-evaluate that binding, which is no loop.
+    app = load("""\
+    Application:
+      objects:
+        - Measurement: {id: m, unit: "%", decimals: 1, data: 12.5}
+    """)
+    assert app.ids["m"].displayString == "12.5 %"
+    assert not [r for r in binding_log.records if "Binding loop" in r.getMessage()]
+
+
 def test_exception_in_binding_is_reported_and_the_value_kept(load, binding_log) -> None:
     app = load(
         """\
