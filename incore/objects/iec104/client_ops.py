@@ -21,7 +21,8 @@ from ...core import method
 from ...protocols.iec104 import Asdu, Cause, Cp56Time
 from .client_errors import Iec104Refused, Iec104TimeoutError
 from .client_link import CommandOutcome, Iec104ClientLink
-from .point import TIMED, IEC104Point
+from .point import IEC104Point
+from .point_types import TIMED
 
 __all__ = ["ConnectionOperations"]
 
@@ -141,20 +142,10 @@ class ConnectionOperations:
         return True
 
     def _command_point(self, point: IEC104Point, info: Any) -> None:
-        """The host's write_variable: the app wrote a command point's value. Sent after
-        the current wave, once per point: writes of the same point in one wave (`value`
-        and the `data` it sets, a handler's second write) are one command, the last."""
-        pending = self._commands
-        first = not pending
-        pending[point] = info
-        if first:
-            self._loop_post(self._send_written)
-
-    def _send_written(self) -> None:
-        pending, self._commands = self._commands, {}
-        for point, info in pending.items():
-            if not point.isShutDown:
-                self._send_command(point, info, None, None)
+        """The host's write_variable: the app wrote a command point's value. Every write is
+        a command, sent in the order written (the same value twice is two commands: a
+        pulse, a repeated set-point)."""
+        self._send_command(point, info, None, None)
 
     def _send_command(
         self, point: IEC104Point, info: Any, select: bool | None, then: Then
@@ -188,9 +179,7 @@ class ConnectionOperations:
         if point.isShutDown:
             return
         if outcome.ok:
-            point._confirm_write()
-            if point.error == point.CommandError:
-                point._clear_error()
+            point._confirm_write()  # a refused command before this one is over
         else:
             point._fail("CommandError", f"{point.peer_address}: {outcome.reason}")
         if self.has_receivers("commandFinished"):

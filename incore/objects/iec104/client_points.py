@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ...protocols.iec104 import TypeId
-from .point import IEC104Point, PointType
+from .point import IEC104Point
+from .point_types import PointType
 
 __all__ = ["ConnectionPoints", "point_type_of"]
 

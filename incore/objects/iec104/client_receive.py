@@ -14,7 +14,8 @@ from typing import Any
 
 from ...protocols.iec104 import Asdu, AsduError, AsduReceived, Cause, TypeId, decode_asdu
 from ..foundation.data import now_ms
-from .point import Iec104Message, IEC104Point, PointType
+from .point import IEC104Point
+from .point_types import Iec104Message, PointType
 
 __all__ = ["StationListener"]
 

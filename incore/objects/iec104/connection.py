@@ -90,7 +90,7 @@ class IEC104Connection(ConnectionOperations, StationListener, LinkClient):
         OpenMuted = 4
         OpenAwaitClosed = 5
 
-    __slots__ = ("_syncing", "_inbox", "_closing", "_muted", "_tls", "_commands")
+    __slots__ = ("_syncing", "_inbox", "_closing", "_muted", "_tls")
 
     accepts = ("IEC104Point",)
     invalid_settings = (ValueError,)
@@ -238,7 +238,6 @@ class IEC104Connection(ConnectionOperations, StationListener, LinkClient):
         self._muted = False
         self._inbox: PointInbox | None = None
         self._tls: tuple[Any, str] | None = None
-        self._commands: dict[IEC104Point, Any] = {}
         super().__init__(parent, **properties)
 
     # -- LinkClient's hooks ---------------------------------------------------------------

@@ -6,13 +6,11 @@ IEC104Client) it mirrors a remote station's object. Host resolution, errors and 
 link.variable.LinkVariable's. The point's value is `data` (so bindings carry quality and
 timestamps as for every DataObject); `value` is the same value under c104's name.
 
-What is IEC 104 here: the address (`Iec104Address(common_address, ioa)`, the common address
-being the host's `commonAddress`), the type id (`type`, monitoring or command), how a value
-becomes an information object of `incore.protocols.iec104.elements` and back, and the
-quality flags on the wire. Those flags are `qualityFlags` (BL, SB, NT, IV, OV as the app
-sets them) joined to the core's `quality`: a Bad value goes out with IV, an Uncertain one
-(the last value of a source that cannot be reached now) with NT. A frame's flags make the
-core quality in return: IV is Bad, NT Uncertain, anything else Good.
+What is IEC 104 here (the address, the type ids and each one's value: point_types.py) is
+how a value becomes an information object and back, with the quality flags: `qualityFlags`
+(as the app sets them) joined to the core's `quality`, a Bad value sent with IV, an
+Uncertain one (a source that cannot be reached now) with NT; a frame's IV is Bad, NT
+Uncertain.
 
 What a host implements (link.host.VariableHost, all on the loop thread; "raw" is never
 bytes here but the point's information object, e.g. `FloatValue(ioa, value, quality, time)`):
@@ -43,11 +41,8 @@ bytes here but the point's information object, e.g. `FloatValue(ioa, value, qual
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import Any
 
 from ...core import Object, Property, Signal, engine, method, registry
 from ...protocols.iec104 import elements as el
@@ -55,206 +50,23 @@ from ...protocols.iec104.cp56 import Cp56Time
 from ...protocols.iec104.types import Quality as Flag
 from ..errors import error_property
 from ..foundation.data import Quality, now_ms
-from ..link.address import PeerAddress
 from ..link.variable import LinkVariable
+from .point_types import (
+    COMMANDS,
+    KIND,
+    MAX_IOA,
+    STATUS,
+    TIMED,
+    Iec104Address,
+    Iec104Message,
+    PointType,
+    check_groups,
+    cp56_of,
+    ms_of,
+    value_of,
+)
 
-__all__ = ["Iec104Address", "IEC104Point", "Iec104Message", "MONITORING", "COMMANDS"]
-
-#: Information object addresses are 3 bytes.
-MAX_IOA = 0xFFFFFF
-
-
-@dataclass(frozen=True, slots=True)
-class Iec104Address(PeerAddress):
-    """An information object of a station: common address and information object address."""
-
-    protocol: ClassVar[str] = "IEC 104"
-    common_address: int
-    ioa: int
-
-    def __str__(self) -> str:
-        return f"CA {self.common_address} IOA {self.ioa}"
-
-
-class PointType(enum.IntEnum):
-    """The type ids a point may have (iec104.md's table: CP56 forms, no CP24 forms)."""
-
-    M_SP_NA_1 = 1
-    M_DP_NA_1 = 3
-    M_ST_NA_1 = 5
-    M_BO_NA_1 = 7
-    M_ME_NA_1 = 9
-    M_ME_NB_1 = 11
-    M_ME_NC_1 = 13
-    M_IT_NA_1 = 15
-    M_SP_TB_1 = 30
-    M_DP_TB_1 = 31
-    M_ST_TB_1 = 32
-    M_BO_TB_1 = 33
-    M_ME_TD_1 = 34
-    M_ME_TE_1 = 35
-    M_ME_TF_1 = 36
-    M_IT_TB_1 = 37
-    C_SC_NA_1 = 45
-    C_DC_NA_1 = 46
-    C_RC_NA_1 = 47
-    C_SE_NA_1 = 48
-    C_SE_NB_1 = 49
-    C_SE_NC_1 = 50
-    C_BO_NA_1 = 51
-    C_SC_TA_1 = 58
-    C_DC_TA_1 = 59
-    C_RC_TA_1 = 60
-    C_SE_TA_1 = 61
-    C_SE_TB_1 = 62
-    C_SE_TC_1 = 63
-    C_BO_TA_1 = 64
-
-
-#: Per type id: the information object class and the kind of value (see `_VALUE`).
-_KIND: dict[int, tuple[type, str]] = {
-    1: (el.SinglePoint, "bool"),
-    30: (el.SinglePoint, "bool"),
-    3: (el.DoublePoint, "double"),
-    31: (el.DoublePoint, "double"),
-    5: (el.StepPosition, "step"),
-    32: (el.StepPosition, "step"),
-    7: (el.Bitstring, "bits"),
-    33: (el.Bitstring, "bits"),
-    9: (el.NormalizedValue, "normalized"),
-    34: (el.NormalizedValue, "normalized"),
-    11: (el.ScaledValue, "scaled"),
-    35: (el.ScaledValue, "scaled"),
-    13: (el.FloatValue, "float"),
-    36: (el.FloatValue, "float"),
-    15: (el.IntegratedTotal, "counter"),
-    37: (el.IntegratedTotal, "counter"),
-    45: (el.SingleCommand, "bool"),
-    58: (el.SingleCommand, "bool"),
-    46: (el.DoubleCommand, "dcs"),
-    59: (el.DoubleCommand, "dcs"),
-    47: (el.StepCommand, "rcs"),
-    60: (el.StepCommand, "rcs"),
-    48: (el.SetpointNormalized, "normalized"),
-    61: (el.SetpointNormalized, "normalized"),
-    49: (el.SetpointScaled, "scaled"),
-    62: (el.SetpointScaled, "scaled"),
-    50: (el.SetpointFloat, "float"),
-    63: (el.SetpointFloat, "float"),
-    51: (el.BitstringCommand, "bits"),
-    64: (el.BitstringCommand, "bits"),
-}
-#: Monitoring type ids of points, and command type ids.
-MONITORING = frozenset(t for t in _KIND if t < 45)
-COMMANDS = frozenset(t for t in _KIND if t >= 45)
-#: Types whose events a station never lets measured values push out (status points).
-STATUS = frozenset((1, 3, 5, 7, 30, 31, 32, 33))
-#: Types that carry a CP56 time tag.
-TIMED = frozenset((30, 31, 32, 33, 34, 35, 36, 37, 58, 59, 60, 61, 62, 63, 64))
-#: A timed type's form without the tag (interrogation answers), and the command forms.
-UNTIMED = {30: 1, 31: 3, 32: 5, 33: 7, 34: 9, 35: 11, 36: 13, 37: 15}
-UNTIMED.update({58: 45, 59: 46, 60: 47, 61: 48, 62: 49, 63: 50, 64: 51})
-
-
-def _value_of(kind: str, value: Any) -> Any:
-    """`value` as the element of `kind` holds it; ValueError/TypeError say why not."""
-    if value is None:
-        raise ValueError("no value")
-    if kind == "bool":
-        if isinstance(value, bool) or (type(value) is int and value in (0, 1)):
-            return bool(value)
-        raise TypeError(f"expects true or false, got {value!r}")
-    if isinstance(value, bool):
-        value = int(value)
-    if kind in ("normalized", "float"):
-        if not isinstance(value, (int, float)):
-            raise TypeError(f"expects a number, got {value!r}")
-        value = float(value)
-        if kind == "normalized" and not (math.isfinite(value) and -1.0 <= value <= 1.0):
-            raise ValueError(f"a normalised value is -1.0 .. +1.0, not {value}")
-        return value
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int):
-        raise TypeError(f"expects an integer, got {value!r}")
-    low, high = _RANGE[kind]
-    if not low <= value <= high:
-        raise ValueError(f"expects {low}..{high}, got {value}")
-    return value
-
-
-_RANGE = {
-    "double": (0, 3),
-    "dcs": (0, 3),
-    "rcs": (0, 3),
-    "step": (-64, 63),
-    "bits": (0, 0xFFFFFFFF),
-    "scaled": (-32768, 32767),
-    "counter": (-(2**31), 2**31 - 1),
-}
-
-
-def cp56_of(ms: int) -> Cp56Time:
-    """The CP56Time2a tag (UTC, as lib60870 writes it) of a time in ms since the epoch."""
-    return Cp56Time.from_datetime(datetime.fromtimestamp(ms / 1000.0, timezone.utc))
-
-
-def ms_of(tag: Any) -> int:
-    """A time tag as ms since the epoch (0 if it is no real date)."""
-    try:
-        return int(tag.to_datetime(timezone.utc).timestamp() * 1000)
-    except Exception:  # an impossible date on the wire is not a reason to drop the value
-        return 0
-
-
-class Iec104Message:
-    """A command (or an unexpected ASDU) as handlers see it: `received(message)` on a point,
-    `unexpectedMessage(message, cause)` on a server. A `received` handler refuses the command
-    with `message.refuse("why")`; a command nobody refuses is confirmed."""
-
-    __slots__ = (
-        "typeId",
-        "cause",
-        "commonAddress",
-        "originatorAddress",
-        "ioa",
-        "value",
-        "isSelect",
-        "qualifier",
-        "time",
-        "isTest",
-        "isNegative",
-        "peer",
-        "raw",
-        "accepted",
-        "reason",
-        "info",
-    )
-
-    def __init__(self, **fields: Any) -> None:
-        for name in self.__slots__:
-            setattr(self, name, fields.get(name))
-        self.accepted = fields.get("accepted", True)
-        self.reason = fields.get("reason", "")
-
-    def refuse(self, reason: str = "") -> None:
-        """Answer the command with a negative confirmation (P/N set)."""
-        self.accepted = False
-        self.reason = reason or "refused by a handler"
-
-    def __repr__(self) -> str:
-        kind = "select" if self.isSelect else "execute"
-        return (
-            f"<Iec104Message type {self.typeId} cause {self.cause} CA {self.commonAddress} "
-            f"IOA {self.ioa} {kind} value {self.value!r} from {self.peer}>"
-        )
-
-
-def _check_groups(groups: Any) -> None:
-    """A list of interrogation groups 1..16"""
-    for g in groups:
-        if isinstance(g, bool) or not isinstance(g, int) or not 1 <= g <= 16:
-            raise ValueError(f"interrogation groups are 1..16, got {g!r}")
+__all__ = ["IEC104Point"]
 
 
 class IEC104Point(LinkVariable):
@@ -344,7 +156,7 @@ class IEC104Point(LinkVariable):
     groups = Property(
         list,
         [],
-        check=_check_groups,
+        check=check_groups,
         doc="The interrogation groups (1..16) the point answers besides the general "
         "interrogation; for counters, groups 1..4 are the counter interrogation groups.",
     )
@@ -377,14 +189,17 @@ class IEC104Point(LinkVariable):
 
     def __init__(self, parent: Object | None = None, **properties: Any) -> None:
         self._callback: Callable[..., Any] | None = None
-        self._mirror: Any = None
+        self._mirror: Callable[[], Any] | None = None
         super().__init__(parent, **properties)
         if self.binding("value") is None:
             self._follow_data()
 
     def _follow_data(self) -> None:
-        """`value` shows data (a binding, so it is right in the same wave as data)."""
-        self._mirror = self.bind("value", lambda: self.data)
+        """`value` shows data (a binding, so it is right in the same wave as data). The
+        binding's function is known before `bind` evaluates it (at once, outside a wave),
+        so that first write of value is seen as following data, not as a second command."""
+        self._mirror = mirror = lambda: self.data
+        self.bind("value", mirror)
 
     # -- what the point is ---------------------------------------------------------------------
     @property
@@ -428,8 +243,8 @@ class IEC104Point(LinkVariable):
         """The information object of the point's value (or `value`) in form `type_id` (the
         point's type by default); ValueError/TypeError if the value does not fit."""
         tid = int(self.type) if type_id is None else type_id
-        cls, kind = _KIND[int(self.type)]
-        v = _value_of(kind, self.data if value is None else value)
+        cls, kind = KIND[int(self.type)]
+        v = value_of(kind, self.data if value is None else value)
         ioa = self.ioa
         time = self.time_tag() if tid in TIMED else None
         if self.is_command:
@@ -449,7 +264,7 @@ class IEC104Point(LinkVariable):
         value = getattr(raw, "value", None)
         if value is None:
             raise ValueError(f"{type(raw).__name__} carries no value for {self.type.name}")
-        return _value_of(_KIND[int(self.type)][1], value)
+        return value_of(KIND[int(self.type)][1], value)
 
     def _encode(self, value: Any) -> Any:
         return self.information(value)
@@ -552,11 +367,16 @@ class IEC104Point(LinkVariable):
         """`value` written (or bound by the app): it is data's value; after an assignment
         value follows data again."""
         binding = self.binding("value")
-        if binding is not None and binding is self._mirror:
+        if binding is not None and binding.fn is self._mirror:
             return  # value following data
         self.data = value
         if binding is None:
             self._follow_data()
+
+    def _confirm_write(self) -> None:
+        """The station confirmed the command: a failed one before it is over."""
+        if self.error in (self.WriteError, self.CommandError):
+            self._clear_error()
 
     def _data_written(self, value: Any) -> None:
         if not self.writable and not getattr(self._host, "serves_points", False):

@@ -18,7 +18,7 @@ from typing import Any
 from ...core import engine, get_loop
 from ...protocols.iec104 import Asdu, Cause, encode_asdu, mirror
 from ..errors import about
-from .point import Iec104Message
+from .point_types import Iec104Message
 
 log = logging.getLogger("incore.iec104server")
 

@@ -30,7 +30,7 @@ from ...protocols.iec104 import (
     pack_objects,
     qoi_group,
 )
-from .point import COMMANDS, UNTIMED, Iec104Message
+from .point_types import COMMANDS, UNTIMED, Iec104Message
 from .server_core import Selection
 
 __all__ = ["handle_asdu", "message_of", "Unexpected"]

@@ -18,6 +18,7 @@ from test_iec104_client_support import (  # noqa: F401  (fixtures)
     until,
 )
 
+from incore.core import engine
 from incore.objects.iec104.point import IEC104Point
 from incore.protocols.iec104 import Cause, TypeId
 
@@ -182,3 +183,23 @@ def test_python_api_command_future(loop, station, make_connection):
     assert [a.objects[0].select for a in sent] == [True]
     switch = connection.getPoint(2001)  # (the future is done before its `then` ran)
     assert loop.run_until(lambda: switch.error == IEC104Point.CommandError, WAIT)
+
+
+def test_every_write_is_a_command_in_the_order_written(loop, station, make_connection):
+    connection = make_connection(station.port, COMMANDS)
+    finished = _finished(connection)
+    switch = connection.getPoint(2001)
+
+    def pulse():  # a handler that pulses the switch: two writes in one wave
+        switch.value = True
+        switch.value = False
+
+    engine.schedule_call(pulse, ())
+    assert loop.run_until(lambda: len(finished) == 2, WAIT), finished
+    assert station.commands == [(2001, True, False), (2001, False, False)]
+    assert [a.objects[0].value for a in _commands(station, TypeId.C_SC_NA_1, 2)] == [True, False]
+    # ...and one write is one command: a third write, a third command, not a fourth
+    switch.value = True
+    assert loop.run_until(lambda: len(finished) == 3, WAIT), finished
+    assert len(_commands(station, TypeId.C_SC_NA_1, 3)) == 3
+    assert len(station.commands) == 3 and switch.error == IEC104Point.NoError

@@ -1,12 +1,14 @@
 """IEC104Point on its own: value mirrors data both ways, each type's information object and
-its range checks, quality flags joined to the core's quality in both directions, and the
-refusable command message."""
+its range checks, quality flags joined to the core's quality in both directions, the
+refusable command message, and what a host is asked: one write per command written, under
+either name, and a confirmed command ending the point's CommandError."""
 
 from __future__ import annotations
 
 import pytest
 from test_iec104_server_support import loop  # noqa: F401  (fixture)
 
+from incore.core import Object
 from incore.objects.foundation.data import Quality
 from incore.objects.iec104 import Iec104Address, Iec104Message, IEC104Point
 from incore.protocols.iec104 import (
@@ -37,9 +39,9 @@ def test_value_is_data_under_both_names(loop):
 def test_every_type_makes_an_information_object_that_encodes(loop, kind):
     values = {"bool": True, "float": 1.25, "normalized": 0.5}
     p = IEC104Point(ioa=77, type=kind)
-    from incore.objects.iec104.point import _KIND
+    from incore.objects.iec104.point_types import KIND
 
-    cls, value_kind = _KIND[int(kind)]
+    cls, value_kind = KIND[int(kind)]
     value = values.get(value_kind, 2)
     info = p.information(value)
     assert isinstance(info, cls) and info.ioa == 77
@@ -94,3 +96,56 @@ def test_address_and_message(loop):
     assert m.accepted and not m.isSelect
     m.refuse("no")
     assert not m.accepted and m.reason == "no"
+
+
+class _Host(Object):
+    """The smallest controlling-side host (link/host.py's VariableHost): it records what
+    the point asks it to write; a client host sends each as one command."""
+
+    commonAddress = 1
+    serves_points = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list = []
+
+    def attach_variable(self, point: IEC104Point) -> None:
+        pass
+
+    def detach_variable(self, point: IEC104Point) -> None:
+        pass
+
+    def read_variable(self, point: IEC104Point) -> None:
+        pass
+
+    def write_variable(self, point: IEC104Point, info: object) -> None:
+        self.writes.append(info.value)
+
+    def transmit_point(self, point: IEC104Point, cause: int) -> bool:
+        return True
+
+
+def test_a_command_written_under_either_name_is_written_once(loop):
+    host = _Host()
+    p = IEC104Point(host, ioa=1, type="C_SC_NA_1")
+    p.complete()
+    assert p.host is host and p.isLive
+    p.value = True  # value takes the write, sets data, then follows data again
+    assert host.writes == [True]
+    p.data = True  # the same value again is a command again
+    assert host.writes == [True, True]
+    p.value = False
+    assert host.writes == [True, True, False] and p.value is False and p.data is False
+    p.data = True
+    assert p.value is True and host.writes[-1] is True and len(host.writes) == 4
+
+
+def test_a_confirmed_command_ends_a_command_error(loop):
+    host = _Host()
+    p = IEC104Point(host, ioa=1, type="C_SC_NA_1")
+    p.complete()
+    assert p.host is host and p.isLive
+    p._fail("CommandError", "refused")
+    assert p.error == IEC104Point.CommandError
+    p._confirm_write()
+    assert p.error == IEC104Point.NoError and p.errorString == ""
