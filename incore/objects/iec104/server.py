@@ -8,26 +8,29 @@ workers answer interrogation, read and test themselves from the points' table
 them (server_handlers.py). Value changes go from the loop to each client's bounded event
 buffer (server_buffer.py; the bounds are in docs/dev/iec104.md, "The station objects").
 
-A server that cannot listen when the app starts fails the start (StartError: `incore run`
-exits non-zero) unless `retryListen` asks it to keep trying.
+Starting, stopping and retrying are every server's (link/listener.py `ServerLifeCycle`): a
+server that cannot listen when the app starts fails the start (StartError: `incore run`
+exits non-zero) unless `retryListen` asks it to keep trying. Before each attempt the
+settings the workers copy are checked: one that cannot work (a TLS file, the protocol
+parameters) is a ConfigurationError, not retried.
 """
 
 from __future__ import annotations
 
 import enum
 import functools
-import logging
 import ssl
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ...core import Property, Signal, engine, get_loop, method, registry
+from ...core import Property, Signal, engine, method, registry
 from ...protocols.iec104 import LinkParameters
 from ...transport.reconnect import Backoff
 from ...transport.tcp_server import TcpServer
 from ..errors import ErrorReporting, StartError, about, error_property
+from ..link.listener import ServerLifeCycle, auto_start_property, retry_listen_property
 from .server_core import ServerCore
 from .server_explain import explain
 from .server_handlers import ServerHandlers
@@ -36,15 +39,10 @@ from .server_session import StationSession
 from .server_settings import PARAMETERS, check_clients, check_parameters, tls_context
 from .station import IEC104Station
 
-log = logging.getLogger("incore.iec104server")
-
 __all__ = ["IEC104Server"]
 
-#: Seconds stop() waits for the server's threads.
-STOP_TIMEOUT = 5.0
 
-
-class IEC104Server(PointTable, ServerHandlers, ErrorReporting):
+class IEC104Server(PointTable, ServerHandlers, ErrorReporting, ServerLifeCycle):
     """An IEC 104 controlled station (outstation) that IEC 104 clients connect to.
 
     IEC104Station children (one per common address) hold IEC104Point children. A changed
@@ -54,6 +52,13 @@ class IEC104Server(PointTable, ServerHandlers, ErrorReporting):
     an unknown type, cause, common address or address. Every client has a bounded event
     buffer whose losses are counted (`lostEventCount`, `eventsLost`), never silent.
     """
+
+    class Status(enum.IntEnum):
+        """Whether the server listens."""
+
+        Stopped = 0
+        Running = 1
+        Error = 2
 
     class ServerError(enum.IntEnum):
         """What went wrong with the server."""
@@ -75,6 +80,7 @@ class IEC104Server(PointTable, ServerHandlers, ErrorReporting):
         "_lost_pending",
         "_episodes",
         "_offline_episode",
+        "_context",
     )
 
     accepts = ("IEC104Station",)
@@ -135,14 +141,14 @@ class IEC104Server(PointTable, ServerHandlers, ErrorReporting):
     tlsVerifyPeer = Property(
         bool, True, doc="TLS: require a client certificate signed by tlsCaCertificate (mutual)."
     )
-    autoStart = Property(bool, True, doc="Start listening when the app is complete.")
-    retryListen = Property(
-        bool,
-        False,
-        doc="When listening fails, keep trying (0.1 s doubling to 5 s) instead of failing the "
-        "app's start.",
+    autoStart = auto_start_property()
+    retryListen = retry_listen_property()
+    status = Property(
+        Status, Status.Stopped, readonly=True, doc="Stopped, Running or Error (see error)."
     )
-    isRunning = Property(bool, False, readonly=True, doc="Whether the server listens.")
+    isRunning = Property(
+        bool, False, readonly=True, doc="Whether the server listens (status is Running)."
+    )
     openConnectionCount = Property(int, 0, readonly=True, doc="Clients connected now.")
     activeConnectionCount = Property(
         int, 0, readonly=True, doc="Clients with data transfer on (STARTDT) now."
@@ -193,6 +199,7 @@ class IEC104Server(PointTable, ServerHandlers, ErrorReporting):
         self._lost_pending: Counter = Counter()
         self._episodes: set = set()
         self._offline_episode = False
+        self._context: ssl.SSLContext | None = None
         super().__init__(parent, **properties)
         core = self._core
         core.on_command, core.on_clock_sync, core.on_lost = (
@@ -205,8 +212,7 @@ class IEC104Server(PointTable, ServerHandlers, ErrorReporting):
     # -- life cycle ----------------------------------------------------------------------------
     def _on_completed(self) -> None:
         self._stations_changed()
-        if self.autoStart:
-            self._start(fatal=not self.retryListen)
+        self._start_at_completion()
 
     def _on_shutdown(self) -> None:
         self.stop()
@@ -228,85 +234,64 @@ class IEC104Server(PointTable, ServerHandlers, ErrorReporting):
         self._update("hasStations", bool(stations))
         self._rebuild()
 
-    @method
-    def start(self) -> bool:
-        """Listen on ip:port; true on success (also when running)."""
-        return self._start()
-
-    @method
-    def stop(self) -> bool:
-        """Close every client connection and the listener; joins their threads."""
-        retry, self._retry = self._retry, None
-        if retry is not None:
-            retry.cancel()
-        tcp, self._tcp = self._tcp, None
-        if tcp is not None:
-            self._core.stopping.set()
-            if not tcp.stop(STOP_TIMEOUT):
-                log.warning("%s: some client threads did not end in %.0f s", about(self), 5)
-            self._core.inbox.end_drops()
-        for session in list(self._episodes):
-            self._end_episode(session)
-        self._update("isRunning", False)
-        self._counts()
-        return True
-
+    # -- listening (link/listener.py's hooks) ----------------------------------------------------
     def _start(self, fatal: bool = False) -> bool:
-        self._retry = None
-        if self._tcp is not None or self.isShutDown:
-            return self._tcp is not None
+        """The shared start, after the settings the workers copy (`_configure`)."""
+        if self._tcp is None and not self.isShutDown and not self._configure(fatal):
+            return False
+        return super()._start(fatal)
+
+    def _configure(self, fatal: bool) -> bool:
+        """Copy the settings into the core; false (and ConfigurationError, or StartError
+        when `fatal`) if one cannot work. Not retried: it fails the same way until changed."""
         core = self._core
         try:
             core.parameters = LinkParameters(**{**PARAMETERS, **self.protocolParameters})
-            context = tls_context(self)
+            self._context = tls_context(self)
         except (OSError, ValueError, TypeError, ssl.SSLError) as exc:
-            self._apply_error(self.ConfigurationError, str(exc), True)
+            self._update("status", self.Status.Error)
+            self._update("isRunning", False)
+            self._apply_error(self.ConfigurationError, str(exc), not fatal)
             if fatal:
                 raise StartError(f"{about(self)}: {exc}") from None
             return False
-        core.stopping = threading.Event()
         core.buffer_limit = self.eventBufferSize
         core.offline.limit = self.eventBufferSize
         core.keep_offline = self.keepEventsOffline
         core.select_timeout = self.selectTimeout / 1000.0
         core.allowed = frozenset(self.allowedClients)
         self._listen_flags()
-        host, port = self.ip, self.port
-        extra = {"ssl_context": context} if context is not None else {}
-        try:
-            tcp = TcpServer(
-                functools.partial(StationSession, core),
-                host,
-                port,
-                max_connections=self.maxConnections,
-                name="iec104server",
-                **extra,
-            )
-            _, bound = tcp.start()
-        except (OSError, ValueError, OverflowError) as exc:
-            self._listen_failed(host, port, exc, fatal)
-            return False
-        self._backoff.reset()
-        self._tcp = tcp
-        if port == 0:
-            self._update("port", bound)
-        self._update("isRunning", True)
-        if self.error:
-            self._clear_error()
         return True
 
-    def _listen_failed(self, host: str, port: int, exc: Exception, fatal: bool) -> None:
-        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
-        text = f"cannot listen on {host}:{port}: {reason}"
+    def _listen_address(self) -> tuple[str, int]:
+        return self.ip, self.port
+
+    def _make_tcp(self, host: str, port: int) -> TcpServer:
+        self._core.stopping = threading.Event()
+        extra = {"ssl_context": self._context} if self._context is not None else {}
+        return TcpServer(
+            functools.partial(StationSession, self._core),
+            host,
+            port,
+            max_connections=self.maxConnections,
+            name="iec104server",
+            **extra,
+        )
+
+    def _started(self, host: str, bound: int) -> None:
+        if self.port == 0:
+            self._update("port", bound)
+        self._update("isRunning", True)
+
+    def _stopped(self) -> None:
+        for session in list(self._episodes):
+            self._end_episode(session)
         self._update("isRunning", False)
-        if fatal:
-            self._apply_error(self.ListenError, text, False)
-            raise StartError(f"{about(self)}: {text} (set retryListen to keep trying)")
-        if self.retryListen:
-            delay = self._backoff.next()
-            self._retry = get_loop().call_later(delay, self._start)
-            text += f"; trying again in {delay:.1f} s"
-        self._report_error(self.ListenError, text)
+        self._counts()
+
+    def _listen_failed_report(self, host: str, errno: int, text: str, fatal: bool) -> None:
+        self._update("isRunning", False)
+        super()._listen_failed_report(host, errno, text, fatal)
 
     def _listen_flags(self) -> None:
         """Tell the workers which reports someone listens to (read at start and with every
