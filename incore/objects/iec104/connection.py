@@ -375,6 +375,11 @@ class IEC104Connection(ConnectionOperations, StationListener, LinkClient):
     def _common_address_written(self, _value: int) -> None:
         self._variables.addresses_changed()  # type: ignore[attr-defined]
 
+    def point_changed(self, point: IEC104Point) -> None:
+        """A point's address, type or keepLatest changed: look points up afresh, and tell
+        the inbox which values keep only the latest."""
+        self._variables.addresses_changed()  # type: ignore[attr-defined]
+
     # -- ip and hostname are one setting -----------------------------------------------------------
     def _ip_written(self, value: str) -> None:
         self._mirror("hostname", value)

@@ -1,41 +1,32 @@
 """IEC104Point: one information object of an IEC 104 station, on either side of the link.
 
 One type serves both ends, like ModbusRegister: under an IEC104Station (inside an
-IEC104Server) it is a value the station serves; under an IEC104Connection (inside an
-IEC104Client) it mirrors a remote station's object. Host resolution, errors and quality are
-link.variable.LinkVariable's. The point's value is `data` (so bindings carry quality and
-timestamps as for every DataObject); `value` is the same value under c104's name.
+IEC104Server) a value the station serves; under an IEC104Connection (inside an
+IEC104Client) a remote station's object, mirrored. Host, errors and quality are
+link.variable.LinkVariable's. The value is `data` (bindings carry quality and timestamps);
+`value` is the same value under c104's name. The address, the type ids and what each holds
+are in point_types.py; here a value becomes an information object and back, its
+`qualityFlags` joined to the core's `quality` (Bad is sent with IV, Uncertain with NT; a
+frame's IV is Bad, NT Uncertain).
 
-What is IEC 104 here (the address, the type ids and each one's value: point_types.py) is
-how a value becomes an information object and back, with the quality flags: `qualityFlags`
-(as the app sets them) joined to the core's `quality`, a Bad value sent with IV, an
-Uncertain one (a source that cannot be reached now) with NT; a frame's IV is Bad, NT
-Uncertain.
+A host (link.host.VariableHost, loop thread; "raw" is the information object, e.g.
+`FloatValue(ioa, value, quality, time)`, never bytes) has `commonAddress` and:
 
-What a host implements (link.host.VariableHost, all on the loop thread; "raw" is never
-bytes here but the point's information object, e.g. `FloatValue(ioa, value, quality, time)`):
+- `attach_variable(point)` / `detach_variable(point)`: found by `point.peer_address` alone.
+- `read_variable(point)`: `pollData()`; a client sends C_RD_NA_1 (a server has nothing to
+  read), the answer comes to `point._deliver(info)`.
+- `write_variable(point, info)`: `data` was written. A server sends a monitoring point's
+  change (of value or flags); a client sends a command point's command (`commandMode`) and
+  ends with `point._confirm_write()` or `point._fail("CommandError", why)`. A monitoring
+  point of a client reports WriteError itself unless the host has `serves_points = True`.
+- `transmit_point(point, cause) -> bool`: `transmit(cause)`.
+- `point_changed(point)` (if the host has it): `ioa`, `type` or `keepLatest` was written.
 
-- `commonAddress` (int): the station's common address, read for `peer_address`.
-- `attach_variable(point)` / `detach_variable(point)`: the point completed under the host,
-  chose it (`client` written) or leaves; find it by `point.peer_address` alone.
-- `read_variable(point)`: `pollData()`. A server has nothing to read (its points are its
-  own values); a client sends C_RD_NA_1 and answers with `point._deliver(info)`.
-- `write_variable(point, info)`: the application wrote `data`; `info` is
-  `point.information()` with the new value. A server sends a monitoring point's change
-  spontaneously (only a change of value or flags); a client sends a command point's command
-  (`commandMode` says direct or select-before-operate) and ends with
-  `point._confirm_write()` or `point._fail("CommandError", why)`. A client never gets this
-  for a monitoring point: the point reports WriteError itself (`point.writable` is false)
-  unless the host has `serves_points = True` (a server, where every point is its own).
-- `transmit_point(point, cause) -> bool`: `transmit(cause)`; a server queues the current
-  value with that cause for every client, a client sends the command.
-- A server hands a client's command to `point._command(message, done)`: `received(message)`
-  fires and the Python callback runs; after that wave `done(message)` is called on the loop
-  and `message.accepted` says whether to confirm or refuse; an accepted command has been
-  stored into `data` (its handlers ran) by then.
-- A client hands a received value to `point._deliver(info, cause)`: `data`, `qualityFlags`,
-  the core quality, `recordedAt` (the time tag) and `processedAt` change in one wave.
-  `point._lost(reason)` while the link is down (Bad, last value kept).
+A server hands a client's command to `point._command(message, done)`: `received` fires,
+the Python callback runs, then `done(message)` (`message.accepted`: confirm or refuse; an
+accepted execute is in `data` by then). A client hands a value to `point._deliver(info,
+cause)` (data, flags, quality, `recordedAt`, `processedAt` in one wave) and calls
+`point._lost(reason)` while the link is down (Bad, last value kept).
 """
 
 from __future__ import annotations
@@ -107,11 +98,17 @@ class IEC104Point(LinkVariable):
         "(default: the parent).",
     )
     ioa = Property(
-        int, 0, minimum=0, maximum=MAX_IOA, doc="The information object address (0..16777215)."
+        int,
+        0,
+        minimum=0,
+        maximum=MAX_IOA,
+        on_write="_layout_written",
+        doc="The information object address (0..16777215).",
     )
     type = Property(
         PointType,
         PointType.M_ME_NC_1,
+        on_write="_layout_written",
         doc="The type id: a monitoring type (M_...) or a command type (C_...); the _TB_/_TD_.. "
         "forms carry a CP56Time2a time tag.",
     )
@@ -163,6 +160,7 @@ class IEC104Point(LinkVariable):
     keepLatest = Property(
         bool,
         False,
+        on_write="_layout_written",
         doc="A measured value waiting for a slow client keeps only its latest value (an "
         "older one still waiting is replaced, not queued).",
     )
@@ -388,6 +386,12 @@ class IEC104Point(LinkVariable):
                 )
             return
         super()._data_written(value)
+
+    def _layout_written(self, _value: Any) -> None:
+        """`ioa`, `type` or `keepLatest` written: a host that keeps them aside is told."""
+        tell = getattr(self._host, "point_changed", None)
+        if tell is not None:
+            tell(self)
 
     def _check(self) -> Iterator[registry.Problem]:
         """It has a host, and a command point has no reportMs."""

@@ -245,3 +245,22 @@ def test_an_idle_link_is_tested_after_t3(loop, station, make_connection):
     assert until(lambda: bytes.fromhex("680483000000") in station.sent)
     loop.process_events()
     assert connection.connected and connection.error == IEC104Connection.NoError
+
+
+def test_keep_latest_and_ioa_written_at_run_time_are_followed(loop, station, make_connection):
+    points = [MONITORED[0], dict(ioa=1099, type="M_IT_NA_1")]
+    connection = make_connection(station.port, points)
+    measured, moved = _point(connection, 1001), _point(connection, 1099)
+    assert loop.run_until(lambda: measured.data == 23.5, WAIT)
+    assert connection._inbox.latest_only == frozenset()
+    measured.keepLatest = True  # from now on its waiting values keep only the newest
+    assert connection._inbox.latest_only == {(1, 1001)}
+    measured.keepLatest = False
+    assert connection._inbox.latest_only == frozenset()
+    # a point moved to another address takes that address's values, no new point is made
+    assert connection.getPoint(1005) is None  # (a counter: not in the interrogation)
+    moved.ioa = 1005
+    assert connection.getPoint(1005) is moved and connection.getPoint(1099) is None
+    connection.counterInterrogation()
+    assert loop.run_until(lambda: moved.data == 4711, WAIT)
+    assert [p.ioa for p in connection.points].count(1005) == 1
