@@ -20,6 +20,7 @@ from incore.transport.sockets import (
     Address,
     ConnectionClosedError,
     SendTimeoutError,
+    WakeUp,
     send_within,
     shutdown_quietly,
 )
@@ -98,6 +99,7 @@ class Connection:
         "_recv_timeout",
         "_send_timeout",
         "_flow",
+        "_waker",
     )
 
     def __init__(
@@ -129,6 +131,7 @@ class Connection:
         self._recv_timeout = 0.0  # the SO_RCVTIMEO the socket has now
         self._send_timeout = hub.io_timeout if hub is not None else 10.0
         self._flow = open_flow(sock, client=False)  # None unless a trace runs (trace.py)
+        self._waker: WakeUp | None = None  # while a worker waits on it: how to wake that worker
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"

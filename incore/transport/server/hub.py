@@ -184,6 +184,9 @@ class Hub:
             return
         with self._lock:
             if not conn._parked:
+                waker = conn._waker  # a worker waits on it: it reads the deadline again
+                if waker is not None:
+                    waker.wake()
                 return
             due = conn._due = conn._handler.deadline()
             if due is None:

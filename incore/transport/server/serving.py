@@ -16,14 +16,17 @@ on time on a busy connection too. The hub fires it for a parked one.
 from __future__ import annotations
 
 import logging
+import math
+import select
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from incore.transport.server.connection import Connection
-from incore.transport.sockets import set_kernel_timeout, tune
+from incore.transport.sockets import WakeUp, set_kernel_timeout, tune
 
 __all__ = ["serve", "SERVER_RECV_SIZE", "READ", "START", "TIMER"]
 
@@ -127,21 +130,16 @@ def _make_handler(hub: Hub, conn: Connection) -> Any:
 
 def _read(hub: Hub, conn: Connection, handler: Any) -> Any:
     """The busy loop: _PARKED, or the error that ended the connection (None: orderly)."""
+    if conn._timed:
+        return _read_timed(hub, conn, handler)
     recv = conn._sock.recv
     received = handler.data_received
     waiting = hub.pool.queue
-    timed = conn._timed
     flow = conn._flow  # None unless a trace runs
     while not conn._shut:
-        if timed:
-            _bound_recv(hub, conn)
         try:
             data = recv(SERVER_RECV_SIZE)
         except (BlockingIOError, TimeoutError):  # the linger passed in silence
-            if timed:
-                conn._due = handler.deadline()  # it may have moved (Connection.reschedule)
-                if _fire_if_due(conn, handler):
-                    continue
             if hub.park(conn):
                 return _PARKED
             continue  # the server stops: the connection is closed, the loop ends
@@ -152,12 +150,79 @@ def _read(hub: Hub, conn: Connection, handler: Any) -> Any:
         if flow is not None:
             flow.received(data)
         received(data)
-        if timed:
-            conn._due = handler.deadline()
-            _fire_if_due(conn, handler)
         if waiting and hub.park(conn):
             return _PARKED
     return None
+
+
+def _read_timed(hub: Hub, conn: Connection, handler: Any) -> Any:
+    """`_read` for a handler with timers, which another thread can give work at any time
+    (`Connection.reschedule`: an IEC 104 station's loop queues an answer): the worker waits
+    on the socket and on its own wake-up, so that work goes out at once, not after the
+    linger. One poll() per wait more than `_read`; handlers without timers never pay it."""
+    sock = conn._sock
+    recv = sock.recv
+    received = handler.data_received
+    waiting = hub.pool.queue
+    flow = conn._flow
+    waker = _worker_waker()
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    poller.register(waker.fileno(), select.POLLIN)
+    sock_fd = sock.fileno()
+    conn._waker = waker
+    try:
+        while not conn._shut:
+            conn._due = handler.deadline()  # read after _waker is set: no wake is missed
+            if _fire_if_due(conn, handler):
+                continue
+            wait = hub.linger
+            due = conn._due
+            if due is not None:
+                wait = min(wait, max(due - time.monotonic(), 0.0))
+            ready = poller.poll(math.ceil(wait * 1000))
+            if not ready:  # the linger passed in silence
+                if _fire_if_due(conn, handler):
+                    continue
+                conn._waker = None  # before parking: the hub reads the deadline itself
+                if hub.park(conn):
+                    return _PARKED
+                conn._waker = waker
+                continue
+            if any(fd != sock_fd for fd, _ in ready):
+                waker.drain()
+            if not any(fd == sock_fd for fd, _ in ready):
+                continue
+            try:
+                data = recv(SERVER_RECV_SIZE)
+            except (BlockingIOError, TimeoutError):
+                continue
+            except OSError as exc:
+                return None if conn._shut else exc
+            if not data:
+                return None
+            if flow is not None:
+                flow.received(data)
+            received(data)
+            if waiting:
+                conn._waker = None
+                if hub.park(conn):
+                    return _PARKED
+                conn._waker = waker
+        return None
+    finally:
+        conn._waker = None
+
+
+_local = threading.local()
+
+
+def _worker_waker() -> WakeUp:
+    """The wake-up of the worker thread calling (made on its first timed connection)."""
+    waker = getattr(_local, "waker", None)
+    if waker is None:
+        waker = _local.waker = WakeUp()
+    return waker
 
 
 def _fire_if_due(conn: Connection, handler: Any) -> bool:
