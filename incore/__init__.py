@@ -14,6 +14,7 @@ from .app import *  # noqa: F401,F403  (load_app, dumps, loads, AppError, run, .
 from .app import __all__ as _app_all
 from .core import *  # noqa: F401,F403  (Object, Property, Signal, Binding, the loop, ...)
 from .core import __all__ as _core_all
+from .transport.trace import trace_to
 
 __version__ = "0.1.0"
-__all__ = [*_core_all, *_app_all]
+__all__ = [*_core_all, *_app_all, "trace_to"]
