@@ -282,10 +282,13 @@ class Iec104ClientLink(Link[LinkEvent]):
         the outcome by the station's confirmations; a timeout or a refusal is an outcome,
         not an error of the link."""
         obj = command.objects[0]
+        selects = hasattr(obj, "select")  # a bitstring command has no S/E: always direct
         try:
-            if select and hasattr(obj, "select"):
+            if select and selects:
                 self.activate(command._replace(objects=(obj._replace(select=True),)))
-            answer = self.activate(command._replace(objects=(obj._replace(select=False),)))
+            if selects:
+                command = command._replace(objects=(obj._replace(select=False),))
+            answer = self.activate(command)
         except Iec104Refused as exc:
             return CommandOutcome(False, exc.detail, exc.answer)
         except Iec104TimeoutError as exc:

@@ -193,9 +193,8 @@ class IEC104Point(LinkVariable):
             self._follow_data()
 
     def _follow_data(self) -> None:
-        """`value` shows data (a binding, so it is right in the same wave as data). The
-        binding's function is known before `bind` evaluates it (at once, outside a wave),
-        so that first write of value is seen as following data, not as a second command."""
+        """`value` shows data (a binding: right in data's wave). Its function is known
+        before `bind` evaluates it, so that write of value is no second command."""
         self._mirror = mirror = lambda: self.data
         self.bind("value", mirror)
 
@@ -215,8 +214,7 @@ class IEC104Point(LinkVariable):
 
     @property
     def is_status(self) -> bool:
-        """A status point (single, double, step, bitstring): never pushed out by measured
-        values in a station's event buffer."""
+        """A status point (single, double, step, bitstring): never pushed out of a buffer."""
         return int(self.type) in STATUS
 
     @property
@@ -278,8 +276,7 @@ class IEC104Point(LinkVariable):
 
     # -- from the host (loop thread unless it says otherwise) ------------------------------------
     def _deliver(self, raw: Any, cause: int = 0) -> None:
-        """An information object arrived (any thread): data, flags, quality and times in one
-        wave."""
+        """An information object arrived (any thread): data, flags, quality, times, one wave."""
         try:
             value = self._decode(raw)
         except (TypeError, ValueError) as exc:
@@ -394,7 +391,9 @@ class IEC104Point(LinkVariable):
             tell(self)
 
     def _check(self) -> Iterator[registry.Problem]:
-        """It has a host, and a command point has no reportMs."""
+        """It has a host; a command point has no reportMs, a bitstring command no select."""
         yield from super()._check()
         if self.is_command and self.reportMs:
             yield registry.Problem(self, "reportMs", "a command point is not sent cyclically")
+        if int(self.type) in (51, 64) and self.commandMode == self.CommandMode.SelectAndExecute:
+            yield registry.Problem(self, "commandMode", "a bitstring command has no select")

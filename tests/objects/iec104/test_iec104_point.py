@@ -149,3 +149,12 @@ def test_a_confirmed_command_ends_a_command_error(loop):
     assert p.error == IEC104Point.CommandError
     p._confirm_write()
     assert p.error == IEC104Point.NoError and p.errorString == ""
+
+
+def test_a_bitstring_command_cannot_be_select_before_operate(loop):
+    host = _Host()
+    direct = IEC104Point(host, ioa=1, type="C_BO_NA_1")
+    selected = IEC104Point(host, ioa=2, type="C_BO_TA_1", commandMode="SelectAndExecute")
+    assert list(direct._check()) == []
+    (problem,) = selected._check()  # the S/E bit is not in its information object
+    assert "commandMode" in str(problem) and "no select" in str(problem)
