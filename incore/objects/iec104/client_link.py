@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
@@ -138,6 +138,17 @@ class Iec104ClientLink(Link[LinkEvent]):
     @property
     def started(self) -> bool:
         return self.iec.started
+
+    def _refused(self, exc: ProtocolError) -> NoReturn:
+        """The link engine broke off on a frame (a sequence error, a bad frame): the whole
+        monitoring ASDUs before it in the same segment are the station's data all the same
+        (a status change among them would otherwise go with the connection, as it does in
+        c104), so they go to the listener first. A timer's failure (t1) carries none."""
+        for event in getattr(exc, "events", ()):
+            if type(event) is AsduReceived and event.payload[:1]:
+                if event.payload[0] < TypeId.C_SC_NA_1:
+                    self.others(event)
+        super()._refused(exc)
 
     # -- data transfer ------------------------------------------------------------------------
     def start_data_transfer(self) -> None:

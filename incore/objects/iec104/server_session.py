@@ -115,6 +115,8 @@ class StationSession:
                 elif kind is Stopped:
                     core.stopped(self)
         except ProtocolError as exc:
+            # `exc.events` (requests before the broken frame) are dropped on purpose: a
+            # command from a connection being closed must not run unconfirmed
             self._fail(exc)
             return
         self._pump(now)

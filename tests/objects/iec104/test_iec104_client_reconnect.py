@@ -3,9 +3,13 @@ value kept) in the same wave as `connected` and the error, the state follows c10
 names, the connection reconnects with backoff once c104's Server listens again on the same
 port, starts data transfer and interrogates, and the points are Good again. Also the
 IEC104Client around connections: counts, start/stop, getConnection, and its forwarded
-signals."""
+signals. And a station that breaks the link's rules after a good frame: the good frame's
+value still arrives."""
 
 # no `from __future__ import annotations`: the support module defines c104 callbacks
+
+import socket
+import threading
 
 from test_iec104_client_support import (  # noqa: F401  (fixtures)
     WAIT,
@@ -21,7 +25,16 @@ from incore.objects.foundation.data import Quality
 from incore.objects.iec104.client import IEC104Client
 from incore.objects.iec104.connection import IEC104Connection
 from incore.objects.iec104.point import IEC104Point
-from incore.protocols.iec104 import Cause, TypeId
+from incore.protocols.iec104 import (
+    Asdu,
+    Cause,
+    SinglePoint,
+    TypeId,
+    UFunction,
+    encode_asdu,
+    i_frame,
+    u_frame,
+)
 
 pytestmark = needs_proc
 
@@ -125,3 +138,41 @@ def test_the_client_holds_its_connections(loop, station):
         client.shutdown()
     assert until(lambda: station.server.open_connection_count == 0)
     assert initialized == []  # c104's Server sends no end of initialisation
+
+
+def test_values_before_a_broken_frame_still_arrive(loop, make_connection):
+    """A station sends, in one segment, a status change and then a frame that breaks the
+    link's rules (N(S) out of step): the connection is dropped, but the whole frame before
+    the broken one is the station's data and reaches its point (Bad, since the link is
+    down). c104 loses such a value with the connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    go = threading.Event()
+
+    def station() -> None:
+        sock, _ = listener.accept()
+        with sock:
+            assert sock.recv(64) == u_frame(UFunction.STARTDT_ACT)
+            sock.sendall(u_frame(UFunction.STARTDT_CON))
+            go.wait(WAIT)
+            change = Asdu(TypeId.M_SP_NA_1, Cause.SPONTANEOUS, 1, (SinglePoint(7, True),))
+            late = Asdu(TypeId.M_SP_NA_1, Cause.SPONTANEOUS, 1, (SinglePoint(8, True),))
+            sock.sendall(i_frame(0, 0, encode_asdu(change)) + i_frame(5, 0, encode_asdu(late)))
+            sock.recv(64)  # until the client closes
+
+    peer = threading.Thread(target=station, daemon=True)
+    peer.start()
+    try:
+        connection = make_connection(
+            listener.getsockname()[1],
+            [dict(ioa=7, type="M_SP_NA_1"), dict(ioa=8, type="M_SP_NA_1")],
+            interrogateOnConnect=False,
+        )
+        status, late = connection.getPoint(7), connection.getPoint(8)
+        go.set()
+        assert loop.run_until(lambda: status.data is True, WAIT), connection.errorString
+        assert loop.run_until(lambda: not connection.connected, WAIT)
+        assert status.quality == Quality.Bad and late.data is None  # the broken frame: not taken
+        assert "N(S)" in connection.errorString
+    finally:
+        peer.join(WAIT)
+        listener.close()
