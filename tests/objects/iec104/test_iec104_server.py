@@ -288,3 +288,25 @@ def test_connection_counts(loop):
     wait(loop, lambda: server.activeConnectionCount == 0)
     m.close()
     wait(loop, lambda: server.openConnectionCount == 0)
+
+
+def test_explain_bytes_and_the_raw_signals(loop):
+    server = make_server()
+    received, sent = [], []
+    server.receiveRaw.connect(received.append)
+    server.sendRaw.connect(sent.append)
+    server.stop()
+    server.start()  # the workers learn that someone listens at the start
+    m = connect(loop, server)
+    m.send(Asdu(TypeId.C_RD_NA_1, Cause.REQUEST, 1, (ReadCommand(202),)))
+    wait(loop, lambda: m.find(13, Cause.REQUEST))
+    wait(loop, lambda: len(sent) >= 2)
+    assert received[0] == bytes.fromhex("680407000000")  # STARTDT act, as the client sent it
+    assert server.explainBytes(received[0]) == "U-frame STARTDT_ACT"
+    answer = server.explainBytes(sent[-1])
+    assert answer.startswith("I-frame N(S) 0 N(R) 1: M_ME_NC_1 cause REQUEST CA 1")
+    assert "IOA 202 value=23.5" in answer
+    assert server.explainBytes(b"\x68\x01").startswith("not an APDU")
+    assert "INTERROGATED_BY_GROUP_2" in server.explainBytes(
+        bytes.fromhex("680e0000000001011600010000010000")
+    )
