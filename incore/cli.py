@@ -70,6 +70,19 @@ def _setup_run(p: argparse.ArgumentParser) -> None:
         "connection state; none: every identified value and every connection); put it "
         "after APP",
     )
+    p.add_argument(
+        "--metrics",
+        metavar="[ADDR:]PORT",
+        type=_metrics_address,
+        help="serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR 127.0.0.1 unless "
+        "given; PORT 0 picks a free one, logged as 'metrics on URL')",
+    )
+
+
+def _metrics_address(text: str) -> tuple[str, int]:
+    from .cli_metrics import parse_address
+
+    return parse_address(text)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -84,11 +97,14 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.reconfigure(line_buffering=True)  # print() in handlers shows up at once
     app = load_app(args.app, overrides=tuple(args.overrides))
     watcher = _start_watch(app, args.watch)
+    metrics = _start_metrics(app, args.metrics)
     try:
         code = run(app)
     finally:
         if watcher is not None:
             watcher.close()
+        if metrics is not None:
+            metrics.close()
     _exit_if_threads_hang(code)
     return code
 
@@ -105,6 +121,21 @@ def _start_watch(app: Any, names: list[str] | None) -> Any:
     except WatchError as err:
         print(f"incore run: {err}", file=sys.stderr)
         raise SystemExit(EXIT_APP_ERROR) from None
+
+
+def _start_metrics(app: Any, address: tuple[str, int] | None) -> Any:
+    """`--metrics`: an address that cannot be served is one line and exit 1, before the app
+    starts (see incore/cli_metrics.py)."""
+    if address is None:
+        return None
+    from .cli_metrics import MetricsError, start_metrics
+    from .core import get_loop
+
+    try:
+        return start_metrics(app, address, get_loop())
+    except MetricsError as err:
+        print(f"incore run: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_START_FAILED) from None
 
 
 def _run_traced(args: argparse.Namespace) -> int:

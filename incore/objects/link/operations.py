@@ -5,21 +5,65 @@ A caller that may block runs the exchange itself when the worker is idle; otherw
 worker runs it in order. Failures are reported on the client (connection losses report
 themselves through the worker's `on_lost`), and replies a link dropped as stale are
 counted in `droppedReplies`.
+
+Every request is also counted for `incore run --metrics` (incore/app/metrics.py) in a
+`RequestStats`: plain attributes, not properties, so the hot path sends no change signal;
+the added cost per request is two clock readings and a few integer additions.
 """
 
 from __future__ import annotations
 
 import functools
 import time
+import weakref
+from bisect import bisect_left
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from ...transport.futures import CompletedFuture
 
-__all__ = ["OperationRunner"]
+__all__ = ["OperationRunner", "REQUEST_BUCKETS", "RequestStats"]
 
 T = TypeVar("T")
+
+#: Upper bounds (seconds) of the request-time histogram's buckets; the last bucket is +Inf.
+REQUEST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+_perf = time.perf_counter
+
+
+class RequestStats:
+    """What a client's requests did since it was made: counts, failures and times.
+
+    Written by the thread running the request (one at a time per client: the worker's job
+    lock), read by the metrics scrape on the loop thread: a read may miss the request under
+    way, never more. `buckets[i]` counts requests that took at most `bounds[i]` seconds and
+    more than the bound before (not cumulative); the last one those above every bound.
+    """
+
+    __slots__ = ("requests", "failures", "seconds", "buckets")
+    bounds = REQUEST_BUCKETS
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.failures = 0  # a request that raised, or could not be sent (not connected)
+        self.seconds = 0.0
+        self.buckets = [0] * (len(REQUEST_BUCKETS) + 1)
+
+
+#: Each client's stats by `id()`, kept beside it (`LinkClient` has `__slots__` and no room of
+#: its own): a dict lookup by id costs a third of a `WeakKeyDictionary`'s. The entry goes when
+#: the client is collected, before its id can be reused.
+_STATS: dict[int, RequestStats] = {}
+
+
+def _stats_of(client: Any) -> RequestStats:
+    stats = _STATS.get(id(client))
+    if stats is None:
+        stats = _STATS.setdefault(id(client), RequestStats())
+        weakref.finalize(client, _STATS.pop, id(client), None)
+    return stats
 
 
 class OperationRunner:
@@ -51,13 +95,30 @@ class OperationRunner:
             self._operation_done(future)
         return future
 
+    def request_stats(self) -> RequestStats:
+        """The counts and times of this client's requests (read on the loop thread)."""
+        return _stats_of(self)
+
     def _run_on_link(self, job: Callable[[Any], T]) -> T:
+        stats = _stats_of(self)
         link = self._link
         if link is None or link.closed:
+            stats.requests += 1
+            stats.failures += 1
             raise self._not_connected()
+        failed = True
+        started = _perf()
         try:
-            return job(link)
+            result = job(link)
+            failed = False
+            return result
         finally:  # a link that drops stale replies counts them in `stale` (transport.Link)
+            took = _perf() - started
+            stats.requests += 1
+            stats.seconds += took
+            stats.buckets[bisect_left(REQUEST_BUCKETS, took)] += 1
+            if failed:
+                stats.failures += 1
             stale = getattr(link, "stale", 0)
             if stale != self._stale_seen and link is self._link:
                 self._loop_post(self._count_dropped, stale - self._stale_seen)
@@ -74,6 +135,9 @@ class OperationRunner:
 
     def _failed(self, exc: BaseException, then: Callable[[Future], None] | None = None) -> Future:
         """A future that already failed with `exc` (reported like any failure)."""
+        stats = _stats_of(self)
+        stats.requests += 1
+        stats.failures += 1
         future: Future = CompletedFuture(exception=exc)
         self._operation_done(future)
         if then is not None:
