@@ -3,8 +3,7 @@ dissectors: STARTDT, an interrogation, commands and spontaneous values, every se
 dissected and none flagged.
 
 The peer is tests/objects/iec104's RawMaster (a plain socket: only the server's end is
-traced). IEC104Server does not call `speaks` yet (its files are being written elsewhere),
-so the test says it for the server, exactly as that one line will.
+traced). The server says itself which port speaks IEC 104 (`speaks` in its `_started`).
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ def test_an_iec104_server_session_dissects_cleanly(loop, tmp_path: Path):
     capture = tmp_path / "iec104.pcap"
     with trace.trace_to(str(capture)) as tracer:
         server = make_server()
-        trace.speaks(server.port, 2404, "IEC 104")  # what IEC104Server's _start should say
         master = connect(loop, server)
         master.send(Asdu(TypeId.C_IC_NA_1, Cause.ACTIVATION, 1, (Interrogation(0, 20),)))
         master.send(Asdu(TypeId.C_SC_NA_1, Cause.ACTIVATION, 1, (SingleCommand(505, True),)))

@@ -22,6 +22,7 @@ from ...protocols.iec104 import (
     LinkParameters,
 )
 from ...transport.link_stream import BlockingStream
+from ...transport.trace import speaks
 from ..errors import error_property
 from ..foundation.data import now_ms
 from ..link.client import LinkClient, port_property
@@ -245,6 +246,7 @@ class IEC104Connection(ConnectionOperations, StationListener, LinkClient):
         return ConnectionPoints(self, self._points_changed)
 
     def _link_settings(self) -> LinkSettings:
+        speaks(self.port, 2404, "IEC 104")  # a trace shows the station on IEC 104's port
         parameters = LinkParameters(self.k, self.w, self.t0, self.t1, self.t2, self.t3)
         self._tls = None
         if self.tls:

@@ -29,6 +29,7 @@ from ...core import Property, Signal, engine, method, registry
 from ...protocols.iec104 import LinkParameters
 from ...transport.reconnect import Backoff
 from ...transport.tcp_server import TcpServer
+from ...transport.trace import speaks
 from ..errors import ErrorReporting, StartError, about, error_property
 from ..link.listener import ServerLifeCycle, auto_start_property, retry_listen_property
 from .server_core import ServerCore
@@ -279,6 +280,7 @@ class IEC104Server(PointTable, ServerHandlers, ErrorReporting, ServerLifeCycle):
         )
 
     def _started(self, host: str, bound: int) -> None:
+        speaks(bound, 2404, "IEC 104")  # a trace shows this server on IEC 104's port
         if self.port == 0:
             self._update("port", bound)
         self._update("isRunning", True)

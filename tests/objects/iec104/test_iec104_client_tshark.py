@@ -40,7 +40,6 @@ def test_tshark_finds_nothing_malformed_in_what_the_client_sends(
         points.append(dict(ioa=3000 + type_id, type=type_id, commandMode=mode))
     finished: list = []
     with trace.trace_to(str(capture)) as tracer:
-        trace.speaks(station.port, 2404, "IEC 104")  # until IEC104Connection says it itself
         connection = make_connection(station.port, points)
         connection.commandFinished.connect(lambda p, ok, why: finished.append(p.ioa))
         for future in (
