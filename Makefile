@@ -32,7 +32,8 @@ $(SNAP7C_VENV)/.installed:
 
 install: $(VENV)/.installed
 
-# tshark checks that what we send on the wire dissects cleanly (Debian's package).
+# tshark checks that what we send on the wire dissects cleanly; Mosquitto (the broker, with
+# mosquitto_sub/mosquitto_pub) is the MQTT tests' peer (Debian's packages).
 tools:
 	@command -v tshark >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -43,6 +44,16 @@ tools:
 	    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null; \
 	  else \
 	    echo "tshark is missing and cannot be installed here: install Wireshark's tshark for the wire-conformance test"; \
+	  fi; }
+	@{ { command -v mosquitto || test -x /usr/sbin/mosquitto; } && command -v mosquitto_pub; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing mosquitto and mosquitto-clients (MQTT tests)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null; }; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null; \
+	  else \
+	    echo "mosquitto is missing and cannot be installed here: install Mosquitto (broker and clients) for the MQTT tests"; \
 	  fi; }
 
 run: $(VENV)/.installed
