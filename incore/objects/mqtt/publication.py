@@ -35,8 +35,10 @@ def _publish_topic(topic: str) -> None:
 
 
 class MqttPublication(ErrorReporting, DataObject):
-    """Publishes `data` to `topic` through its parent MqttClient, when data changes beyond
-    `deadband` (or its quality changes), at most once per `minInterval`, or on publish().
+    """A value published to `topic` through its parent MqttClient whenever it changes.
+
+    It publishes when data moves beyond `deadband` (or its quality changes), at most once
+    per `minInterval`, and on publish().
 
     QoS 1 and 2 messages made while the broker is away wait in the client's store and go
     out in order when it is back. A QoS 0 value made then is not sent; the publication

@@ -35,9 +35,11 @@ def _topic_filter(text: str) -> None:
 
 
 class MqttSubscription(ErrorReporting, DataObject):
-    """Receives the messages of `topicFilter` (with `+` and `#` wildcards) through its
-    parent MqttClient: `data` is the last payload, decoded by `format`; `topic` is where
-    it came from; `messageReceived(topic, payload)` fires for every message.
+    """The messages of a topic filter, received through its parent MqttClient.
+
+    `topicFilter` may have `+` and `#` wildcards; `data` is the last payload, decoded by
+    `format`; `topic` is where it came from; `messageReceived(topic, payload)` fires for
+    every message.
 
     The client subscribes on every connect, so a broker that forgot the session (or a new
     one) still delivers. A payload the format can not read sets DecodeError and leaves
