@@ -25,7 +25,7 @@ from ...transport.link_stream import BlockingStream
 from ...transport.trace import speaks
 from ..errors import error_property
 from ..foundation.data import now_ms
-from ..link.client import LinkClient, port_property
+from ..link.client import LinkClient, host_alias_properties, port_property
 from .client_errors import ClientError, Iec104NotConnectedError, error_text, failure_code
 from .client_inbox import PointInbox
 from .client_link import Iec104ClientLink, LinkSettings, open_link
@@ -91,7 +91,7 @@ class IEC104Connection(ConnectionOperations, StationListener, LinkClient):
         OpenMuted = 4
         OpenAwaitClosed = 5
 
-    __slots__ = ("_syncing", "_inbox", "_closing", "_muted", "_tls")
+    __slots__ = ("_inbox", "_closing", "_muted", "_tls")
 
     accepts = ("IEC104Point",)
     invalid_settings = (ValueError,)
@@ -100,16 +100,8 @@ class IEC104Connection(ConnectionOperations, StationListener, LinkClient):
     probe_interval = None
 
     error = error_property(Error)
-    ip = Property(
-        str, "", on_write="_ip_written", doc="The IP address or host name of the remote station."
-    )
-    hostname = Property(
-        str,
-        "",
-        on_write="_hostname_written",
-        serializable=False,
-        doc="The same as ip (the name every incore client shares).",
-    )
+    host_alias = "ip"
+    ip, hostname = host_alias_properties("ip", "The IP address or host name of the remote station.")
     port = port_property(2404, "The TCP port the station listens at (2404; TLS: often 19998).")
     commonAddress = Property(
         int,
@@ -234,7 +226,6 @@ class IEC104Connection(ConnectionOperations, StationListener, LinkClient):
     valuesDropped = Signal("count", doc="Received values were dropped (see droppedValues).")
 
     def __init__(self, parent: Any = None, **properties: Any) -> None:
-        self._syncing = False
         self._closing = False
         self._muted = False
         self._inbox: PointInbox | None = None
@@ -381,20 +372,3 @@ class IEC104Connection(ConnectionOperations, StationListener, LinkClient):
         """A point's address, type or keepLatest changed: look points up afresh, and tell
         the inbox which values keep only the latest."""
         self._variables.addresses_changed()  # type: ignore[attr-defined]
-
-    # -- ip and hostname are one setting -----------------------------------------------------------
-    def _ip_written(self, value: str) -> None:
-        self._mirror("hostname", value)
-
-    def _hostname_written(self, value: str) -> None:
-        self._mirror("ip", value)
-        self._settings_written(value)
-
-    def _mirror(self, name: str, value: str) -> None:
-        if self._syncing:
-            return
-        self._syncing = True
-        try:
-            setattr(self, name, value)
-        finally:
-            self._syncing = False

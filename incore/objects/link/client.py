@@ -39,10 +39,11 @@ from ...transport.sockets import NotConnectedError
 from ...transport.tcp_client import ClientWorker
 from ..errors import ErrorReporting
 from .host import ClientVariables, HostedVariable
+from .host_alias import HostAlias, host_alias_properties
 from .operations import OperationRunner
 from .shared import SharedBase
 
-__all__ = ["LinkClient", "port_property", "PROBE_INTERVAL"]
+__all__ = ["LinkClient", "host_alias_properties", "port_property", "PROBE_INTERVAL"]
 
 T = TypeVar("T")
 
@@ -58,7 +59,7 @@ def port_property(default: int, doc: str = "The TCP port the peer listens at.") 
 
 
 class LinkClient(
-    ErrorReporting, OperationRunner, metaclass=SharedBase, register=False, shared=True
+    ErrorReporting, OperationRunner, HostAlias, metaclass=SharedBase, register=False, shared=True
 ):
     """Base of client objects: one link to a peer, kept up while wanted (see the module)."""
 
@@ -73,11 +74,14 @@ class LinkClient(
         "_probe",
         "_last_io",
         "_stale_seen",
+        "_syncing",
         "_label",
         "_restart_posted",
         "_variables",
     )
 
+    #: The spec's other name of `hostname`, if the protocol has one (`host_alias_properties`).
+    host_alias: ClassVar[str] = ""
     #: Seconds between checks of an idle link; None for a protocol that has no probe.
     probe_interval: ClassVar[float | None] = PROBE_INTERVAL
     #: What `_link_settings()` raises for settings that can not work (reported, no connect).
@@ -150,6 +154,7 @@ class LinkClient(
         self._probe: TimerHandle | None = None
         self._last_io = 0.0
         self._stale_seen = 0  # the current link's `stale` count, as far as it was reported
+        self._syncing = False  # while hostname and its alias are made equal
         self._label = type(self).__name__
         self._restart_posted = False
         self._variables: ClientVariables = self._make_variables()

@@ -21,7 +21,7 @@ from ...protocols.modbus.pdu import Request
 from ...transport.link_stream import BlockingStream
 from ...transport.trace import speaks
 from ..errors import error_property
-from ..link.client import LinkClient, port_property
+from ..link.client import LinkClient, host_alias_properties, port_property
 from .client_host import ModbusRegisters, exception_text
 from .client_link import (
     DEFAULT_UNIT,
@@ -90,25 +90,16 @@ class ModbusTcpClient(LinkClient):
         Connected = 2
         Closing = 3
 
-    __slots__ = ("_syncing", "_closing")
+    __slots__ = "_closing"
 
     accepts = ("ModbusSlave", "ModbusRegister")
     invalid_settings = (ValueError,)
     not_connected_error = ModbusNotConnectedError
 
     error = error_property(Error)
-    networkAddress = Property(
-        str,
-        "",
-        on_write="_network_address_written",
-        doc="The host name or IP address of the Modbus TCP server.",
-    )
-    hostname = Property(
-        str,
-        "",
-        on_write="_hostname_written",
-        serializable=False,
-        doc="The same as networkAddress (the name every incore client shares).",
+    host_alias = "networkAddress"
+    networkAddress, hostname = host_alias_properties(
+        "networkAddress", "The host name or IP address of the Modbus TCP server."
     )
     networkPort = port_property(502, "The TCP port the server listens at.")
     timeout = Property(
@@ -142,7 +133,6 @@ class ModbusTcpClient(LinkClient):
     )
 
     def __init__(self, parent: Any = None, **properties: Any) -> None:
-        self._syncing = False
         self._closing = False
         super().__init__(parent, **properties)
 
@@ -225,20 +215,3 @@ class ModbusTcpClient(LinkClient):
         else:
             state = self.State.Unconnected
         self._update("state", state)
-
-    # -- networkAddress and hostname are one setting -------------------------------------------
-    def _network_address_written(self, value: str) -> None:
-        self._mirror("hostname", value)
-
-    def _hostname_written(self, value: str) -> None:
-        self._mirror("networkAddress", value)
-        self._settings_written(value)
-
-    def _mirror(self, name: str, value: str) -> None:
-        if self._syncing:
-            return
-        self._syncing = True
-        try:
-            setattr(self, name, value)
-        finally:
-            self._syncing = False
