@@ -74,6 +74,8 @@ def decode(fmt: PayloadFormat, payload: bytes) -> Decoded:
         return Decoded(text)
     try:
         document = json.loads(text)
+    except RecursionError:
+        raise PayloadError("JSON nested too deeply") from None
     except ValueError as exc:
         raise PayloadError(f"not JSON: {exc}") from None
     if not (isinstance(document, dict) and "value" in document):
