@@ -24,9 +24,9 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from ..core import EventLoop, Object
+from ..core import EventLoop, Object, registry
 from .declarations import registered_type
-from .watch import LINK_PROPS, is_link, link_label
+from .watch import LINK_PROPS, is_link
 
 __all__ = [
     "COUNT_SUFFIXES",
@@ -158,7 +158,7 @@ def collect_objects(root: Object, ids: Mapping[str, Object]) -> list[Sample]:
     """Loop thread: the samples of every object of the tree under `root` that has any.
 
     Objects are labelled `object` (their id, else TYPE@FILE:LINE as `--watch` names them,
-    made unique with #2, #3...) and `type` (the registered type).
+    made unique with #2, #3...) and `type` (the registered type, or the Python class).
     """
     started = time.perf_counter()
     names = {id(obj): oid for oid, obj in ids.items()}
@@ -168,18 +168,28 @@ def collect_objects(root: Object, ids: Mapping[str, Object]) -> list[Sample]:
         plan = _plan(obj)
         if plan is None:
             continue
-        label = link_label(obj, names)
+        kind = _type_name(obj)
+        label = names.get(id(obj)) or _where(obj, kind)
         seen = used.get(label, 0) + 1
         used[label] = seen
         if seen > 1:
             label = f"{label}#{seen}"
-        _object_samples(obj, plan, (("object", label), ("type", _type_name(obj))), out)
+        _object_samples(obj, plan, (("object", label), ("type", kind)), out)
     out.append(Sample("incore_collect_seconds", (), time.perf_counter() - started))
     return out
 
 
+def _where(obj: Object, kind: str) -> str:
+    """An object without an id as `--watch` names it: TYPE@FILE:LINE, or TYPE alone."""
+    where = registry.location(obj)
+    return f"{kind}@{where}" if where else kind
+
+
 def _type_name(obj: Object) -> str:
-    return registered_type(type(obj)).__name__
+    """The registered type (not a per-object class); a Python subclass nobody registered
+    is named itself rather than `Object`."""
+    known = registered_type(type(obj))
+    return type(obj).__name__ if known is Object else known.__name__
 
 
 def _object_samples(

@@ -100,7 +100,7 @@ class OperationRunner:
         return _stats_of(self)
 
     def _run_on_link(self, job: Callable[[Any], T]) -> T:
-        stats = _stats_of(self)
+        stats = _STATS.get(id(self)) or _stats_of(self)
         link = self._link
         if link is None or link.closed:
             stats.requests += 1
