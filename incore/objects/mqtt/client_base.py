@@ -178,8 +178,16 @@ class MqttClientBase(ErrorReporting, metaclass=SharedBase, register=False, share
             self.disconnectFromHost()
 
     def _auto_connect_written(self, value: bool) -> None:
-        if self.isLive and value and self.state == ClientState.Disconnected:
+        if not self.isLive:
+            return
+        if value and self.state == ClientState.Disconnected:
             self.connectToHost()
+        elif not value and self._connector is not None:
+            if self.state == ClientState.Connecting:  # stop retrying now
+                self._stop_connector()
+                self._update("state", ClientState.Disconnected)
+            else:  # keep this connection, but do not reconnect after it
+                self._connector.retry = False
 
     def _settings_written(self, _value: Any) -> None:
         """Reconnect with the new settings, once for a burst of writes."""

@@ -127,7 +127,7 @@ class Connector:
         self.backoff = backoff
         self._listener = listener
         self._filters = filters
-        self._retry = retry
+        self.retry = retry
         self._stop = threading.Event()
         self._session: _Session | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -160,7 +160,7 @@ class Connector:
             except Exception as exc:  # noqa: BLE001 - every failure is reported, none ends the thread
                 if self._stop.is_set():
                     break
-                delay = self.backoff.next() if self._retry else None
+                delay = self.backoff.next() if self.retry else None
                 self._listener.session_failed(exc, delay)
                 if delay is None:
                     break
@@ -169,7 +169,7 @@ class Connector:
             self.backoff.reset()
             session.ended.wait()
             self._close(session)
-            if not self._retry or self._stop.is_set():
+            if not self.retry or self._stop.is_set():
                 break
             self._stop.wait(self.backoff.next())  # a loss waits reconnectInterval first
         self._session = None

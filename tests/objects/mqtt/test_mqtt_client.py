@@ -196,3 +196,19 @@ def test_settings_that_cannot_work_are_a_configuration_error(loop):
     assert "/nonexistent/ca.pem" in client.errorString
     assert client.state == MqttClient.Disconnected
     client.shutdown()
+
+
+def test_turning_auto_connect_off_stops_the_retries(loop):
+    errors = []
+    client = MqttClient(hostname="127.0.0.1", port=free_port(), reconnectInterval=20)
+    client.errorOccurred.connect(lambda: errors.append(client.errorString))
+    client.complete()
+    try:
+        assert loop.run_until(lambda: len(errors) >= 2, WAIT)
+        client.autoConnect = False
+        assert client.state == MqttClient.Disconnected
+        count = len(errors)
+        loop.run_until(lambda: len(errors) > count, 0.3)  # 20 ms retries would show here
+        assert len(errors) == count
+    finally:
+        client.shutdown()
