@@ -58,8 +58,8 @@ class Scraper:
     """What a scrape returns: it asks the loop for the objects' samples and waits, bounded."""
 
     def __init__(self, app: Any, loop: EventLoop, timeout: float = SCRAPE_TIMEOUT) -> None:
-        self.root = app.root
-        self.ids = app.ids
+        self.root = getattr(app, "root", app)  # an App from load_app, or a root Object
+        self.ids = getattr(app, "ids", {})
         self.loop = loop
         self.timeout = timeout
         self.lag = LagProbe()
@@ -175,7 +175,8 @@ class MetricsServer:
 
 
 def start_metrics(app: Any, address: tuple[str, int], loop: EventLoop) -> MetricsServer:
-    """Serve `app`'s metrics at `address` until `close()`; MetricsError if it cannot listen."""
+    """Serve the metrics of `app` (an App from `load_app`, or a root Object) at `address`
+    until `close()`; MetricsError if it cannot listen."""
     server = MetricsServer(app, loop, address)
     server.start()
     return server

@@ -70,7 +70,10 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "incore_running": ("gauge", "1 if the object is running (its isRunning property)."),
     "incore_state": ("gauge", "1 for the state an object is in, 0 for the others (stateset)."),
     "incore_error_code": ("gauge", "The number of the object's error (0: no error)."),
-    "incore_server_connections": ("gauge", "Clients connected to a server now."),
+    "incore_server_connections": (
+        "gauge",
+        "Connections open now: a server's clients, or an IEC104Client's open connections.",
+    ),
     "incore_requests_total": ("counter", "Requests a client ran (or could not send)."),
     "incore_request_errors_total": (
         "counter",
