@@ -112,16 +112,32 @@ def assert_one_error_line(result: subprocess.CompletedProcess, file: str) -> re.
 
 
 # -- run -------------------------------------------------------------------------------------
-def test_the_quickstart_runs_to_completion_by_itself():
-    result = incore_cmd("run", QUICKSTART, timeout=60)
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert out.startswith("t= 0 s  level  40.0 %")
-    assert "FAULT" in out and "ALARM  tank level high" in out
-    assert "controller: pump off" in out  # the Connections handler ran
-    assert out.rstrip().endswith("10 s are up: quitting")
-    assert "started Tank demo" in result.stderr and "stopped Tank demo" in result.stderr
-    assert "Traceback" not in result.stderr and "ERROR" not in result.stderr
+def test_the_quickstart_runs_until_ctrl_c(running):
+    """`make run`: the gateway prints its banner and a line of values a second until Ctrl-C
+    (tests/cli/test_quickstart_gateway.py checks its ports with the peers)."""
+    import socket
+
+    socks = [socket.socket() for _ in range(3)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    s7, mb, iec = (s.getsockname()[1] for s in socks)
+    for s in socks:
+        s.close()
+    moved = [f"plc.localPort={s7}", f"s7.port={s7}", f"modbus.networkPort={mb}"]
+    moved += [f"iec104.port={iec}", "outage.running=false"]
+    app = running(QUICKSTART, *(a for m in moved for a in ("--set", m)))
+    app.wait_for("started Tank gateway")
+    assert any(line.startswith("Tank gateway: ") for line in app.seen)
+    assert any(f"127.0.0.1:{mb}" in line for line in app.seen)
+    first = app.wait_for("values  level")
+    assert first.endswith("Good"), first
+    app.wait_for("values  level")  # a second one, a second later: it keeps running
+    app.proc.send_signal(signal.SIGINT)
+    code, seen = app.finish()
+    assert code == 0, seen
+    assert "stopped Tank gateway" in seen[-1]
+    text = "\n".join(seen)
+    assert "Traceback" not in text and "ERROR" not in text and "WARNING" not in text, text
 
 
 def test_set_overrides_a_property_before_the_app_starts(tmp_path):
