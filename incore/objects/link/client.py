@@ -40,7 +40,7 @@ from ...transport.tcp_client import ClientWorker
 from ..errors import ErrorReporting
 from .host import ClientVariables, HostedVariable
 from .host_alias import HostAlias, host_alias_properties
-from .operations import OperationRunner
+from .operations import OperationRunner, RequestStats
 from .shared import SharedBase
 
 __all__ = ["LinkClient", "host_alias_properties", "port_property", "PROBE_INTERVAL"]
@@ -75,6 +75,7 @@ class LinkClient(
         "_last_io",
         "_stale_seen",
         "_syncing",
+        "_stats",
         "_label",
         "_restart_posted",
         "_variables",
@@ -155,6 +156,7 @@ class LinkClient(
         self._last_io = 0.0
         self._stale_seen = 0  # the current link's `stale` count, as far as it was reported
         self._syncing = False  # while hostname and its alias are made equal
+        self._stats = RequestStats()  # what its requests did (operations.py; metrics read it)
         self._label = type(self).__name__
         self._restart_posted = False
         self._variables: ClientVariables = self._make_variables()

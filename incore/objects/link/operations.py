@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import time
-import weakref
 from bisect import bisect_left
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -52,23 +51,9 @@ class RequestStats:
         self.buckets = [0] * (len(REQUEST_BUCKETS) + 1)
 
 
-#: Each client's stats by `id()`, kept beside it (`LinkClient` has `__slots__` and no room of
-#: its own): a dict lookup by id costs a third of a `WeakKeyDictionary`'s. The entry goes when
-#: the client is collected, before its id can be reused.
-_STATS: dict[int, RequestStats] = {}
-
-
-def _stats_of(client: Any) -> RequestStats:
-    stats = _STATS.get(id(client))
-    if stats is None:
-        stats = _STATS.setdefault(id(client), RequestStats())
-        weakref.finalize(client, _STATS.pop, id(client), None)
-    return stats
-
-
 class OperationRunner:
     """A mixin of `LinkClient`, which holds the state it uses (`_worker`, `_link`,
-    `_loop`, `_last_io`, `_stale_seen`) and the hooks it calls."""
+    `_loop`, `_last_io`, `_stale_seen`, `_stats`) and the hooks it calls."""
 
     __slots__ = ()
 
@@ -97,10 +82,10 @@ class OperationRunner:
 
     def request_stats(self) -> RequestStats:
         """The counts and times of this client's requests (read on the loop thread)."""
-        return _stats_of(self)
+        return self._stats  # type: ignore[attr-defined]
 
     def _run_on_link(self, job: Callable[[Any], T]) -> T:
-        stats = _STATS.get(id(self)) or _stats_of(self)
+        stats = self._stats  # type: ignore[attr-defined]
         link = self._link
         if link is None or link.closed:
             stats.requests += 1
@@ -135,7 +120,7 @@ class OperationRunner:
 
     def _failed(self, exc: BaseException, then: Callable[[Future], None] | None = None) -> Future:
         """A future that already failed with `exc` (reported like any failure)."""
-        stats = _stats_of(self)
+        stats = self._stats  # type: ignore[attr-defined]
         stats.requests += 1
         stats.failures += 1
         future: Future = CompletedFuture(exception=exc)
