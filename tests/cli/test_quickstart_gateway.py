@@ -134,10 +134,25 @@ def plc_db(port: int) -> tuple[float, float, bool, bool, bool]:
 
 
 # -- a c104 Client in a subprocess of its own ----------------------------------------------------
-def c104_helper(port: int) -> None:
-    """Run as `python THIS_FILE c104 PORT`: print one JSON line per value received for the
-    station's monitoring points, {"ready": ...} after the first interrogation; stdin lines
-    `command IOA 0|1` send a C_SC_NA_1 and print the outcome, `gi` interrogates again."""
+def plain(value: Any) -> Any:
+    """A c104 value as JSON holds it: enums (Double, Step) and c104's number types as ints."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    inner = getattr(value, "value", None)
+    if isinstance(inner, int):
+        return inner
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return float(value)
+
+
+def c104_helper(port: int, watched: list[str]) -> None:
+    """Run as `python THIS_FILE c104 PORT IOA:TYPE...`: print one JSON line per value received
+    for the watched points of station 1, {"ready": ...} after the first interrogation. Stdin
+    lines: `command IOA TYPE VALUE [sbo]` sends a command (VALUE an int, or a float for a
+    setpoint; `sbo`: select before operate) and prints the outcome; `gi` interrogates again;
+    `ci` sends a counter interrogation."""
     import c104
 
     lock = threading.Lock()
@@ -151,19 +166,20 @@ def c104_helper(port: int) -> None:
     ) -> c104.ResponseState:
         say(
             ioa=point.io_address,
-            value=point.value,
+            value=plain(point.value),
             iv=c104.Quality.Invalid in point.quality,
             cot=message.cot.name,
         )
         return c104.ResponseState.SUCCESS
 
+    kinds = {"C_SC_NA_1": bool, "C_DC_NA_1": c104.Double, "C_RC_NA_1": c104.Step}
     client = c104.Client(tick_rate_ms=50, command_timeout_ms=3000)
     connection = client.add_connection(ip="127.0.0.1", port=port, init=c104.Init.NONE)
     station = connection.add_station(common_address=1)
-    monitored = [(1001, c104.Type.M_ME_TF_1), (1003, c104.Type.M_ME_TF_1)]
-    monitored += [(1010, c104.Type.M_SP_TB_1)]
-    for ioa, kind in monitored:
-        station.add_point(io_address=ioa, type=kind).on_receive(callable=received)
+    for spec in watched:
+        ioa, kind = spec.split(":")
+        point = station.add_point(io_address=int(ioa), type=getattr(c104.Type, kind))
+        point.on_receive(callable=received)
     client.start()
     deadline = time.monotonic() + WAIT
     while connection.state not in (c104.ConnectionState.OPEN, c104.ConnectionState.OPEN_MUTED):
@@ -177,11 +193,16 @@ def c104_helper(port: int) -> None:
         words = line.split()
         if words[:1] == ["gi"]:
             say(gi=connection.interrogation(1))
+        elif words[:1] == ["ci"]:
+            say(ci=connection.counter_interrogation(1))
         elif words[:1] == ["command"]:
-            ioa, value = int(words[1]), words[2] == "1"
+            ioa, kind, text = int(words[1]), words[2], words[3]
             if ioa not in commands:
-                commands[ioa] = station.add_point(io_address=ioa, type=c104.Type.C_SC_NA_1)
-            commands[ioa].value = value
+                commands[ioa] = station.add_point(io_address=ioa, type=getattr(c104.Type, kind))
+                if words[4:5] == ["sbo"]:
+                    commands[ioa].command_mode = c104.CommandMode.SELECT_AND_EXECUTE
+            make = kinds.get(kind)
+            commands[ioa].value = make(int(text)) if make else float(text)
             say(command=ioa, ok=commands[ioa].transmit(cause=c104.Cot.ACTIVATION))
         elif words[:1] == ["quit"]:
             break
@@ -191,9 +212,10 @@ def c104_helper(port: int) -> None:
 class C104:
     """The c104 helper as seen from a test: its values in order, and its commands."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *watched: str) -> None:
+        watched = watched or ("1001:M_ME_TF_1", "1003:M_ME_TF_1", "1010:M_SP_TB_1")
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "c104", str(port)],
+            [sys.executable, __file__, "c104", str(port), *watched],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -218,12 +240,24 @@ class C104:
         found = [v for v in self.values if match(v)]
         return found[0] if found else self.next(match, timeout)
 
+    def latest(self, ioa: int) -> dict:
+        """The last value received for `ioa` (after reading what has arrived)."""
+        while not self.lines.queue.empty():
+            line = self.lines.queue.get_nowait()
+            self.lines.seen.append(line)
+            message = json.loads(line)
+            if "ioa" in message:
+                self.values.append(message)
+        return [v for v in self.values if v["ioa"] == ioa][-1]
+
     def send(self, text: str) -> None:
         self.proc.stdin.write(text + "\n")
         self.proc.stdin.flush()
 
-    def command(self, ioa: int, value: bool) -> bool:
-        self.send(f"command {ioa} {int(value)}")
+    def command(self, ioa: int, value: Any, kind: str = "C_SC_NA_1", sbo: bool = False) -> bool:
+        """Send a command (a bool or an int: its number; a float: a setpoint); confirmed?"""
+        text = str(int(value)) if isinstance(value, (bool, int)) else repr(float(value))
+        self.send(f"command {ioa} {kind} {text}" + (" sbo" if sbo else ""))
         return self.next(lambda m: m.get("command") == ioa)["ok"]
 
     def close(self) -> None:
@@ -362,4 +396,4 @@ def test_quality_flows_while_the_plc_is_off_the_network():
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["c104"]:
-    c104_helper(int(sys.argv[2]))
+    c104_helper(int(sys.argv[2]), sys.argv[3:])
