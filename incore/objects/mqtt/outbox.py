@@ -5,16 +5,19 @@ an outage. So there are two ways out and only one is open at a time:
 
 - **direct**, while the broker is there and the store is empty: the message goes to paho
   at once and waits in memory (`_direct`, by paho's message id) for its acknowledgement;
-- **stored**, while the broker is away or the store still holds older messages: the
-  message is appended to the store, and the replay sends the store's messages oldest
-  first, a window of them at a time, deleting each when the broker acknowledges it.
+- **stored**, while the broker is away, or the store still holds older messages, or
+  DIRECT_LIMIT messages sent directly wait for their acknowledgement (a publisher faster
+  than the broker): the message is appended to the store, and the replay sends the
+  store's messages oldest first, a window of them at a time, deleting each when the
+  broker acknowledges it.
 
-When the link goes down, the direct messages still waiting are appended to the store (they
-are older than anything that comes after, and the store was empty while they were sent),
-and the rows that were in flight from the store stay where they are: the next link sends
-them again from the oldest. A message whose acknowledgement was lost with the link is sent
-twice; none is lost and none overtakes another. A new paho session per connection (see
-session.py) means paho never resends on its own behind this bookkeeping.
+When the link goes down, the direct messages still waiting go to the store ahead of what
+is in it (every row there came after them: the direct way closes while the store holds
+anything), and the rows that were in flight from the store keep their order behind them:
+the next link sends them again from the oldest. A message whose acknowledgement was lost
+with the link is sent twice; none is lost and none overtakes another. A new paho session
+per connection (see session.py) means paho never resends on its own behind this
+bookkeeping.
 
 Runs on the loop thread only.
 """
@@ -26,10 +29,14 @@ from typing import Any
 
 from .store import Message, MessageStore
 
-__all__ = ["Outbox", "WINDOW"]
+__all__ = ["Outbox", "WINDOW", "DIRECT_LIMIT"]
 
 #: Messages from the store in flight at once during a replay.
 WINDOW = 50
+#: Messages sent directly and not yet acknowledged, at most; beyond, new ones wait in the
+#: store. paho numbers messages 1..65535 and refuses one whose number is still taken (it
+#: would be lost), so a publisher faster than the broker must not run past that.
+DIRECT_LIMIT = 50_000
 
 
 class Outbox:
@@ -72,7 +79,12 @@ class Outbox:
 
     def put(self, message: Message) -> None:
         """Send `message`, or store it behind the older ones."""
-        if self._session is not None and not len(self.store) and not self._replay:
+        if (
+            self._session is not None
+            and not len(self.store)
+            and not self._replay
+            and len(self._direct) < DIRECT_LIMIT
+        ):
             self._direct[self._send(self._session, message)] = message
             return
         self._store(message)
@@ -93,7 +105,14 @@ class Outbox:
         self._replay.clear()
         self._last_row = 0
         direct, self._direct = self._direct, {}
+        if not direct:
+            return
+        newer = self.store.after(0, len(self.store))  # only after DIRECT_LIMIT was reached
+        for row, _ in newer:
+            self.store.remove(row)
         for message in direct.values():  # in the order they were sent
+            self._store(message)
+        for _, message in newer:
             self._store(message)
 
     def acked(self, token: int, mid: int) -> bool:
