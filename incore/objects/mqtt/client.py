@@ -62,6 +62,7 @@ class MqttClient(MqttClientBase):
         "_sub_mids",
         "_restart_posted",
         "_backlog_seen",
+        "_acks_wanted",
     )
 
     error = error_property(ClientError)
@@ -84,6 +85,7 @@ class MqttClient(MqttClientBase):
         self._sub_mids: dict[int, tuple[str, ...]] = {}
         self._restart_posted = False
         self._backlog_seen = 0
+        self._acks_wanted = False  # read by paho's thread: see _Events.acked
         super().__init__(parent, **properties)
 
     # -- methods -----------------------------------------------------------------------------
@@ -297,6 +299,7 @@ class MqttClient(MqttClientBase):
 
     def _publish_now(self, session: Any, message: Message) -> int:
         """The outbox's way out: hand `message` to paho, return its message id."""
+        self._acks_wanted = True  # before paho has the message, so its PUBACK is reported
         return session.publish(message.topic, message.payload, message.qos, message.retain).mid
 
     def _values_dropped(self, count: int) -> None:
@@ -377,7 +380,11 @@ class _Events:
         )
 
     def acked(self, token: int, mid: int) -> None:
-        self._inbox.put(self._client._acked, self._epoch, token, mid)
+        # paho also reports every QoS 0 message written to the socket, on the thread that
+        # delivers them all: no news until a QoS 1/2 message went out (the flag is set
+        # before the first is handed to paho and never cleared), so skip the inbox then.
+        if self._client._acks_wanted:
+            self._inbox.put(self._client._acked, self._epoch, token, mid)
 
     def subscribed(self, token: int, mid: int, refused: bool) -> None:
         self._inbox.put(self._client._subscribed, self._epoch, token, mid, refused)

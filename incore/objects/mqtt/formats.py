@@ -46,9 +46,10 @@ class Decoded(NamedTuple):
 def encode(fmt: PayloadFormat, value: Any, quality: Quality, timestamp: int) -> bytes:
     """The payload of `value` in `fmt`; PayloadError for a value the format cannot carry."""
     if fmt == PayloadFormat.Json:
-        document = {"value": value, "quality": Quality(quality).name, "timestamp": timestamp}
+        name = _QUALITY_NAMES.get(quality) or Quality(quality).name
+        document = {"value": value, "quality": name, "timestamp": timestamp}
         try:
-            return json.dumps(document, default=_json_default, allow_nan=False).encode()
+            return _JSON.encode(document).encode()
         except (TypeError, ValueError) as exc:
             raise PayloadError(f"{value!r} has no JSON form: {exc}") from None
     if fmt == PayloadFormat.Text:
@@ -108,6 +109,12 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.name
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+#: One encoder for every message (json.dumps with options makes a new one each call), and
+#: the qualities' names without an enum call: a publication encodes on every change.
+_JSON = json.JSONEncoder(default=_json_default, allow_nan=False)
+_QUALITY_NAMES = {q: q.name for q in Quality}
 
 
 def _quality(raw: Any) -> Quality | None:

@@ -157,10 +157,12 @@ class MqttPublication(ErrorReporting, DataObject):
         when minInterval is over."""
         if self._timer is not None or not self._differs(self.data, self.quality):
             return
-        wait = self.minInterval / 1000.0 - (time.monotonic() - self._last_at)
-        if wait > 0 and self._last is not _NOTHING:
-            self._timer = get_loop().call_later(wait, self._interval_over)
-            return
+        interval = self.minInterval
+        if interval and self._last is not _NOTHING:
+            wait = interval / 1000.0 - (time.monotonic() - self._last_at)
+            if wait > 0:
+                self._timer = get_loop().call_later(wait, self._interval_over)
+                return
         self._send()
 
     def _interval_over(self) -> None:
