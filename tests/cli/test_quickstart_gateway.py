@@ -155,15 +155,40 @@ def c104_helper(port: int, watched: list[str]) -> None:
     `ci` sends a counter interrogation."""
     import c104
 
+    from incore.protocols.iec104 import decode_asdu, decode_frame
+
     lock = threading.Lock()
 
     def say(**fields: Any) -> None:
         with lock:
             print(json.dumps(fields), flush=True)
 
+    interrogated: set[int] = set()
+    frames: list[bytes] = []
+
+    def raw(connection: c104.Connection, data: bytes) -> None:
+        frames.append(bytes(data))
+
+    def confirmation(ioa: int, kind: str, after: int) -> bool | None:
+        """The station's verdict on a command (its ACT_CON after frame `after`), if in."""
+        type_id = int(getattr(c104.Type, kind))
+        for data in frames[after:]:
+            asdu = getattr(decode_frame(data), "asdu", None)
+            if asdu is None:
+                continue
+            a = decode_asdu(asdu)
+            if a.type_id == type_id and a.cause == 7 and a.objects[0].ioa == ioa:
+                if a.negative:  # a refused select or execute
+                    return False
+                if not getattr(a.objects[0], "select", False):  # the execute's
+                    return True
+        return None
+
     def received(
         point: c104.Point, previous_info: c104.Information, message: c104.IncomingMessage
     ) -> c104.ResponseState:
+        if message.cot == c104.Cot.INTERROGATED_BY_STATION:
+            interrogated.add(point.io_address)
         say(
             ioa=point.io_address,
             value=plain(point.value),
@@ -180,6 +205,7 @@ def c104_helper(port: int, watched: list[str]) -> None:
         ioa, kind = spec.split(":")
         point = station.add_point(io_address=int(ioa), type=getattr(c104.Type, kind))
         point.on_receive(callable=received)
+    connection.on_receive_raw(callable=raw)
     client.start()
     deadline = time.monotonic() + WAIT
     while connection.state not in (c104.ConnectionState.OPEN, c104.ConnectionState.OPEN_MUTED):
@@ -187,7 +213,13 @@ def c104_helper(port: int, watched: list[str]) -> None:
         time.sleep(0.02)
     if connection.state == c104.ConnectionState.OPEN_MUTED:  # STARTDT not sent on its own
         connection.unmute()
-    say(ready=connection.interrogation(1))
+    # c104's verdicts come from its own threads and race (an interrogation it was answered
+    # for sometimes returns False after its timeout): the values and frames received decide
+    connection.interrogation(1)
+    ioas = {int(spec.split(":")[0]) for spec in watched}
+    while not ioas <= interrogated and time.monotonic() < deadline + WAIT:
+        time.sleep(0.02)
+    say(ready=ioas <= interrogated)
     commands: dict[int, Any] = {}
     for line in sys.stdin:
         words = line.split()
@@ -203,7 +235,12 @@ def c104_helper(port: int, watched: list[str]) -> None:
                     commands[ioa].command_mode = c104.CommandMode.SELECT_AND_EXECUTE
             make = kinds.get(kind)
             commands[ioa].value = make(int(text)) if make else float(text)
-            say(command=ioa, ok=commands[ioa].transmit(cause=c104.Cot.ACTIVATION))
+            after = len(frames)
+            verdict = commands[ioa].transmit(cause=c104.Cot.ACTIVATION)
+            end = time.monotonic() + WAIT
+            while (ok := confirmation(ioa, kind, after)) is None and time.monotonic() < end:
+                time.sleep(0.02)
+            say(command=ioa, ok=ok, c104=verdict)
         elif words[:1] == ["quit"]:
             break
     client.stop()
