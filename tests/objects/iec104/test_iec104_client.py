@@ -51,7 +51,12 @@ def _changes(first, values):
 
 def test_connect_starts_data_transfer_then_interrogates(loop, station, make_connection):
     connection = make_connection(station.port, MONITORED)
-    assert loop.run_until(lambda: _point(connection, 1004).data == -1234, WAIT)
+    # c104 answers one point per ASDU, in an order of its own: wait for all of them
+    answered = (1001, 1002, 1003, 1004)
+    assert loop.run_until(
+        lambda: all(_point(connection, ioa).data is not None for ioa in answered), WAIT
+    )
+    assert _point(connection, 1004).data == -1234
     assert connection.state == IEC104Connection.State.Open
     assert connection.connectedAt > 0 and connection.error == IEC104Connection.NoError
     # on the wire: STARTDT act first, then the GI to the station's common address
