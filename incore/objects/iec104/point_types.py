@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from ...protocols.iec104 import elements as el
 from ...protocols.iec104.cp56 import Cp56Time
+from ...protocols.iec104.types import TypeId
 from ..link.address import PeerAddress
 
 __all__ = [
@@ -50,41 +51,6 @@ class Iec104Address(PeerAddress):
         return f"CA {self.common_address} IOA {self.ioa}"
 
 
-class PointType(enum.IntEnum):
-    """The type ids a point may have (iec104.md's table: CP56 forms, no CP24 forms)."""
-
-    M_SP_NA_1 = 1
-    M_DP_NA_1 = 3
-    M_ST_NA_1 = 5
-    M_BO_NA_1 = 7
-    M_ME_NA_1 = 9
-    M_ME_NB_1 = 11
-    M_ME_NC_1 = 13
-    M_IT_NA_1 = 15
-    M_SP_TB_1 = 30
-    M_DP_TB_1 = 31
-    M_ST_TB_1 = 32
-    M_BO_TB_1 = 33
-    M_ME_TD_1 = 34
-    M_ME_TE_1 = 35
-    M_ME_TF_1 = 36
-    M_IT_TB_1 = 37
-    C_SC_NA_1 = 45
-    C_DC_NA_1 = 46
-    C_RC_NA_1 = 47
-    C_SE_NA_1 = 48
-    C_SE_NB_1 = 49
-    C_SE_NC_1 = 50
-    C_BO_NA_1 = 51
-    C_SC_TA_1 = 58
-    C_DC_TA_1 = 59
-    C_RC_TA_1 = 60
-    C_SE_TA_1 = 61
-    C_SE_TB_1 = 62
-    C_SE_TC_1 = 63
-    C_BO_TA_1 = 64
-
-
 #: Per type id: the information object class and the kind of value (see `_VALUE`).
 KIND: dict[int, tuple[type, str]] = {
     1: (el.SinglePoint, "bool"),
@@ -118,6 +84,14 @@ KIND: dict[int, tuple[type, str]] = {
     51: (el.BitstringCommand, "bits"),
     64: (el.BitstringCommand, "bits"),
 }
+
+
+#: The type ids a point may have (iec104.md's table: CP56 forms, no CP24 forms), named as
+#: the protocol names them: the keys of KIND.
+PointType = enum.IntEnum(  # type: ignore[misc]
+    "PointType", [(TypeId(t).name, t) for t in sorted(KIND)], module=__name__
+)
+PointType.__doc__ = "The type ids a point may have (iec104.md's table: CP56 forms, no CP24 forms)."
 #: Monitoring type ids of points, and command type ids.
 MONITORING = frozenset(t for t in KIND if t < 45)
 COMMANDS = frozenset(t for t in KIND if t >= 45)
