@@ -1,4 +1,4 @@
-"""incore without YAML: the objects of the quickstart, built and wired in plain Python.
+"""incore without YAML: the objects of the tank demo, built and wired in plain Python.
 
     python examples/plain_python.py
 
@@ -58,10 +58,10 @@ def tank_in_python() -> None:
 
 
 def app_file_from_python() -> None:
-    print("-- the quickstart app file, driven from Python")
+    print("-- the tank demo's app file, driven from Python")
     # Overrides are the same as `incore run --set ID.PROP=VALUE`.
     app = incore.load_app(
-        Path(__file__).with_name("quickstart.yaml"), overrides=["display.running=false"]
+        Path(__file__).with_name("tank.yaml"), overrides=["display.running=false"]
     )
     level = app.ids["level"]  # every `id:` of the file
     seen: list[float] = []

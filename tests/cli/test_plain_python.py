@@ -24,7 +24,7 @@ def test_the_plain_python_example_runs(tmp_path):
     # 30 timer steps, and the expression binding followed the level (4 + level / 20).
     steps = re.fullmatch(r"after 30 steps: level (\d+\.\d) %, outflow (\d+\.\d) %/s", lines[3])
     assert steps and abs(4.0 + float(steps[1]) / 20 - float(steps[2])) < 0.11
-    assert lines[4] == "-- the quickstart app file, driven from Python"
+    assert lines[4] == "-- the tank demo's app file, driven from Python"
     # The loaded app ran (its display timer switched off by the override) and was stopped.
     loaded = re.fullmatch(r"reached (\d+\.\d) % first; level now (\d+\.\d) %; pump on", lines[5])
     assert loaded and 50 <= float(loaded[1]) <= float(loaded[2]) < 60, lines
