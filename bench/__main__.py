@@ -6,7 +6,7 @@ import sys
 from bench import reactive
 
 #: The protocol benchmarks, each run when its objects are there.
-PROTOCOLS = ("s7", "modbus", "modbus_client", "modbus_crowd", "iec104")
+PROTOCOLS = ("s7", "modbus", "modbus_client", "modbus_crowd", "iec104", "mqtt")
 
 
 def main() -> None:
