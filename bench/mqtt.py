@@ -8,20 +8,19 @@ JSON, `{"value": seq, "quality": "Good", "timestamp": ms}`, with one sequence pe
 Throughput: one publisher changes N values, round after round, for SECONDS: incore (a
 loop callback writes every MqttPublication's `data`, then posts itself again, so acks
 and timers get their turn) and the floor, a plain paho loop (`client.publish` of the same
-JSON payloads, paho's own in-flight window; QoS 1 waits for the last PUBACK). Values/s
-is what the consumer received over the span from the first arrival to the last. Issue
+JSON payloads, paho's own in-flight window; QoS 1 waits for the last PUBACK). At QoS 1
+both keep at most PAHO_QUEUE values unacknowledged (the floor through paho's queue bound,
+incore's app by watching `publishedCount`). Values/s is what the consumer received, from
+the start of publishing to the last arrival; CPU per value is the publisher's. Issue
 13's target: incore at least 0.7x the floor, at QoS 0 and at QoS 1.
 
-Scale: FLEET incore processes, each with VALUES MqttPublications (QoS 1) all written every
-period, one broker, one consumer. The periods step down until a step is not sustained
-(the publishers fell behind their schedule, the consumer got less than was sent, a value
-was lost, or p99 passed a second). Per step: values/s delivered, end-to-end latency (the
-payload's timestamp, taken when `data` was written, against arrival; same clock, 1 ms
-resolution), values lost (gaps in each topic's sequence), and the CPU of the broker, the
-busiest publisher and the consumer, from /proc: the one near 100% (of one CPU) is the limit.
+Scale (bench/mqtt_fleet.py): 8 incore processes x 1,000 changing values, one broker, one
+consumer, at rising rates until one is not sustained: values/s, latency, loss, and where
+the CPU goes.
 
-    python -m bench.mqtt                 (make bench runs it too)
-    python -m bench.mqtt --profile       (also a cProfile of incore's QoS 1 publisher)
+    python -m bench.mqtt                      (make bench runs it too)
+    python -m bench.mqtt --profile            (also a cProfile of incore's QoS 1 publisher)
+    python -m bench.mqtt --part throughput    (or scale: one part alone)
 
 This file doubles as the publisher processes: `--serve KIND PORT ...` (run by main).
 """
@@ -38,7 +37,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +46,8 @@ SECONDS = 2.0  # publishing time per throughput turn
 ROUNDS = 3  # turns per publisher, the best one counts (this machine is shared)
 TOPICS = 100  # values one throughput publisher changes, round after round
 TARGET = 0.7  # incore's values/s as a fraction of the paho floor's
-FLEET, VALUES = 8, 1_000
-PERIODS_MS = (2000, 1000, 500, 250, 100)  # the scale steps: every value written once per period
-STEP = 4.0  # seconds per scale step
 SETTLE = 2.0  # seconds without a new message that end the wait for the rest
 DRAIN = 30.0  # the longest wait for the rest after publishing ended
-P99_BOUND = 1000.0  # ms: a step with a worse p99 is not sustained
 PAHO_QUEUE = 10_000  # the floor's QoS 1 messages queued in paho at most (its ids wrap at 65,535)
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -137,7 +131,7 @@ def serve_incore(port: int, qos: int, profile: bool) -> None:
     if profile:
         import cProfile
 
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.thread_time)  # CPU, not the waits for the GIL
 
     seq = 0
 
@@ -161,12 +155,14 @@ def serve_incore(port: int, qos: int, profile: bool) -> None:
                 round_done()
 
         def round_done() -> None:
+            nonlocal profiler
             sent = (seq - first) * len(pubs)
             if qos and client.publishedCount - acked < sent:
                 loop.call_later(0.001, round_done)  # the last PUBACKs are on their way
                 return
             if profiler is not None:
-                _print_profile(profiler)
+                _print_profile(profiler)  # of the first turn only
+                profiler = None
             print(f"sent {sent}", flush=True)
 
         round_()
@@ -182,8 +178,6 @@ def _print_profile(profiler: Any) -> None:
     import pstats
 
     profiler.disable()
-    if not profiler.getstats():
-        return
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(18)
     print(out.getvalue(), file=sys.stderr, flush=True)
@@ -224,40 +218,7 @@ def serve_paho(port: int, qos: int) -> None:
     client.loop_stop()
 
 
-def serve_fleet(port: int, index: int, qos: int) -> None:
-    """`run PERIOD_MS SECONDS`: all VALUES data written every period, this process's turn
-    `index / FLEET` of a period after the others'; `done FIRST LAST LATE`: the sequence
-    numbers written, and the most a round ended after it was due, in seconds."""
-    topics = [f"bench/fleet/{index}/{i}" for i in range(VALUES)]
-    loop, client, pubs = _incore_client(port, topics, qos, f"fleet{index}")
-    seq = 0
-
-    def run(_: str, period_ms: str, seconds: str) -> None:
-        period, planned = float(period_ms) / 1000, round(float(seconds) * 1000 / float(period_ms))
-        start, first, done, late = time.perf_counter() + index / FLEET * period, seq + 1, 0, 0.0
-
-        def tick() -> None:
-            nonlocal seq, done, late
-            seq += 1
-            for pub in pubs:
-                pub.data = seq
-            now = time.perf_counter()
-            late = max(late, now - (start + done * period))
-            done += 1
-            if done < planned:
-                loop.call_later(start + done * period - now, tick)
-            else:
-                print(f"done {first} {seq} {late:.3f}", flush=True)
-
-        loop.call_later(start - time.perf_counter(), tick)
-
-    _commands(loop, run)
-    print("ready", flush=True)
-    loop.run()
-    client.shutdown()
-
-
-SERVE = {"incore": serve_incore, "paho": serve_paho, "fleet": serve_fleet}
+SERVE = {"incore": serve_incore, "paho": serve_paho}
 
 
 # -- the consumer and the measuring side ---------------------------------------------------------
@@ -399,108 +360,6 @@ def throughput(broker: Broker, consumer: Consumer, profile: bool) -> None:
         )
 
 
-def _fleet_child(port: int, index: int) -> ChildProcess:
-    cmd = [sys.executable, "-m", "bench.mqtt", "--serve", "fleet", str(port), str(index), "1"]
-    return ChildProcess(cmd, f"fleet publisher {index}")
-
-
-def scale_step(children: list[ChildProcess], consumer: Consumer, cpu: Cpu, period: int) -> dict:
-    consumer.take()
-    cpu.start()
-    t0 = time.time() * 1000
-    for child in children:
-        assert child.proc.stdin is not None
-        child.proc.stdin.write(f"run {period} {STEP}\n")
-        child.proc.stdin.flush()
-    answers = [child._read().split() for child in children]  # done FIRST LAST ELAPSED
-    percent = cpu.percent()
-    expected = {str(i): range(int(a[1]), int(a[2]) + 1) for i, a in enumerate(answers)}
-    written = sum(len(r) for r in expected.values()) * VALUES
-    consumer.wait(written)
-    got = consumer.take()
-    seqs: dict[str, set[int]] = {}
-    latencies = []
-    for topic, payload, arrival in got:
-        doc = json.loads(payload)
-        seqs.setdefault(topic, set()).add(doc["value"])
-        latencies.append(arrival - doc["timestamp"])
-    lost = 0
-    for i, seq_range in expected.items():
-        for v in range(VALUES):
-            have = seqs.get(f"bench/fleet/{i}/{v}", set())
-            lost += sum(1 for s in seq_range if s not in have)
-    latencies.sort()
-    unique = sum(len(s) for s in seqs.values())
-    last = max((a for _, _, a in got), default=t0)
-    rate = unique / max(STEP, (last - t0) / 1000)
-    offered = FLEET * VALUES * 1000 / period
-    pick = latencies.__getitem__
-    p50 = pick(len(latencies) // 2) if latencies else float("nan")
-    p99 = pick(min(len(latencies) - 1, len(latencies) * 99 // 100)) if latencies else float("nan")
-    kept = all(float(a[3]) < period / 2000 for a in answers)  # each round within half a period
-    publishers = [v for k, v in percent.items() if k.startswith("publisher")]
-    return {
-        "period": period,
-        "offered": offered,
-        "written": written,
-        "rate": rate,
-        "p50": p50,
-        "p99": p99,
-        "lost": lost,
-        "kept": kept,
-        "broker": percent["broker"],
-        "consumer": percent["consumer"],
-        "pub_max": max(publishers),
-        "pub_sum": sum(publishers),
-        "percent": percent,
-        "sustained": kept and not lost and rate >= 0.95 * offered and p99 <= P99_BOUND,
-    }
-
-
-def scale(broker: Broker, consumer: Consumer) -> None:
-    print(
-        f"\n## MQTT fleet: {FLEET} incore processes x {VALUES:,} MqttPublications (QoS 1), "
-        f"all written every period for {STEP:g} s, one broker, one consumer "
-        f"({os.cpu_count()} CPUs)\n"
-    )
-    with ThreadPoolExecutor(FLEET) as pool:
-        children = list(pool.map(lambda i: _fleet_child(broker.port, i), range(FLEET)))
-    rows = []
-    try:
-        pids = {f"publisher {i}": c.proc.pid for i, c in enumerate(children)}
-        cpu = Cpu({**pids, "broker": broker.proc.pid, "consumer": os.getpid()})
-        for period in PERIODS_MS:
-            rows.append(scale_step(children, consumer, cpu, period))
-            if not rows[-1]["sustained"]:
-                break
-    finally:
-        with ThreadPoolExecutor(FLEET) as pool:
-            list(pool.map(ChildProcess.close, children))
-    print(
-        "| period ms | offered values/s | values written | values/s delivered | p50 ms | "
-        "p99 ms | lost | schedule kept | broker CPU % | busiest publisher CPU % | "
-        "all publishers CPU % | consumer CPU % | sustained |"
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|")
-    for r in rows:
-        print(
-            f"| {r['period']} | {r['offered']:,.0f} | {r['written']:,} | {r['rate']:,.0f} | "
-            f"{r['p50']:.0f} | {r['p99']:.0f} | {r['lost']:,} | {'yes' if r['kept'] else 'no'} "
-            f"| {r['broker']:.0f} | {r['pub_max']:.0f} | {r['pub_sum']:.0f} | "
-            f"{r['consumer']:.0f} | {'yes' if r['sustained'] else 'no'} |"
-        )
-    best = max((r["rate"] for r in rows if r["sustained"]), default=0.0)
-    top = rows[-1]
-    busiest = max(top["percent"].items(), key=lambda kv: kv[1])
-    total = sum(top["percent"].values())
-    print(
-        f"\nHighest sustained: {best:,.0f} values/s delivered, nothing lost. At the last step "
-        f"({top['period']} ms) the busiest process was the {busiest[0]} at {busiest[1]:.0f}% "
-        f"of one CPU; all of them together {total:.0f}% of the machine's "
-        f"{(os.cpu_count() or 1) * 100}%."
-    )
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
@@ -525,7 +384,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.part in ("all", "throughput"):
             throughput(broker, consumer, args.profile)
         if args.part in ("all", "scale"):
-            scale(broker, consumer)
+            from bench import mqtt_fleet  # it imports this module's pieces
+
+            mqtt_fleet.scale(broker, consumer)
     finally:
         if consumer is not None:
             consumer.close()
