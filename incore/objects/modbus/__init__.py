@@ -5,4 +5,5 @@ incore.protocols.modbus."""
 from .client import ModbusTcpClient  # noqa: F401
 from .register import ModbusAddress, ModbusRegister  # noqa: F401
 from .server import ModbusTcpServer  # noqa: F401
+from .server_veto import ModbusWriteMessage  # noqa: F401
 from .slave import ModbusSlave  # noqa: F401

@@ -25,6 +25,10 @@ What a host implements (link.host.VariableHost, all on the loop thread):
 for Coil and DiscreteInput, `count` bits packed first-bit-in-bit-0 (what FC 1/2 answer and
 FC 15 sends), `ceil(count / 8)` bytes. `ModbusAddress.size` is that length.
 
+A server host asks `reg._vets()` (a `writeRequested` handler or a Python callback is there;
+the register calls `host.vetters_changed(reg)` when that changes) and hands such a
+register each client write that touches it as `reg._vet_write(message)` (server_veto.py).
+
 A server host also reads `reg.badValue`: with ExceptionAnswer (the default) a client's read
 that touches a register whose quality is Bad gets exception 04 (Modbus has no quality bits, so
 a stale value would pass for a good one); with LastValue it is served the last value.
@@ -40,11 +44,11 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ...core import Object, Property, method, registry
+from ...core import Object, Property, Signal, method, registry
 from ...protocols.modbus.registers import (
     ByteOrder,
     RegisterCodec,
@@ -113,7 +117,8 @@ class ModbusRegister(LinkVariable):
     `data` writes it (Input and DiscreteInput refuse writes). Under a ModbusTcpServer it maps
     the server's table: a client's write updates `data`, and a change of `data` (a binding,
     a handler) is what clients read next. `count` registers (or bits) from `address` hold
-    one value of `dataType`, laid out by `byteOrder` and `registerOrder`.
+    one value of `dataType`, laid out by `byteOrder` and `registerOrder`. On a server,
+    `writeRequested(message, value)` vets clients' writes: `message.refuse()` answers exception 04.
     """
 
     class Type(enum.IntEnum):
@@ -141,7 +146,7 @@ class ModbusRegister(LinkVariable):
         ReadError = 2
         WriteError = 3
 
-    __slots__ = ("_on_device", "_forced")
+    __slots__ = ("_on_device", "_forced", "_callback")
 
     client = Property(
         Object,
@@ -183,11 +188,22 @@ class ModbusRegister(LinkVariable):
     )
     error = error_property(Error)
 
+    writeRequested = Signal(
+        "message",
+        "value",
+        doc="On a server: a client wants to write this register; `value` (also "
+        "`message.value`) is the value it would hold. A handler refuses with "
+        "message.refuse(reason): the client gets exception 04 and nothing of the request is "
+        "written. Only writes to registers with a handler wait for the app (the server's "
+        "writeTimeout).",
+    )
+
     def __init__(self, parent: Object | None = None, **properties: Any) -> None:
         #: The wire bytes the device is known to hold here (its last read, or our last
         #: write), None when unknown; a client host skips writing a value equal to them.
         self._on_device: bytes | None = None
         self._forced = False
+        self._callback: Callable[..., Any] | None = None
         super().__init__(parent, **properties)
 
     # -- the address -------------------------------------------------------------------------
@@ -334,6 +350,45 @@ class ModbusRegister(LinkVariable):
             return
         self._on_device = raw if self.enabled and self.isLive else None
         super()._data_written(value)
+
+    # -- vetting clients' writes (server side, server_veto.py) ------------------------------------
+    def setWriteRequestedCallback(self, fn: Callable[[Any, Any], Any] | None) -> None:
+        """Python API: `fn(register, message)` vets a client's write before the
+        `writeRequested` handlers; False or an exception refuses it (as `message.refuse()`)."""
+        self._callback = fn
+        self._tell_vetters()
+
+    def _vets(self) -> bool:
+        return self._callback is not None or self.has_receivers("writeRequested")
+
+    def _vet_write(self, message: Any) -> None:
+        """A client's write touching this register (loop thread): the callback, then the
+        handlers (queued in this wave); the host reads `message.accepted` after the wave."""
+        fn = self._callback
+        if fn is not None:
+            try:
+                verdict = fn(self, message)
+            except Exception as exc:  # a failing callback refuses, it does not accept
+                message.refuse(f"the writeRequested callback failed: {exc}")
+            else:
+                if verdict is False:
+                    message.refuse("refused by the writeRequested callback")
+        self.writeRequested.emit(message, message.value)
+
+    def _subscribe(self, key: str, subscriber: Any) -> None:
+        super()._subscribe(key, subscriber)
+        if key == "writeRequested":
+            self._tell_vetters()
+
+    def _unsubscribe(self, key: str, subscriber: Any) -> None:
+        super()._unsubscribe(key, subscriber)
+        if key == "writeRequested":
+            self._tell_vetters()
+
+    def _tell_vetters(self) -> None:
+        tell = getattr(getattr(self, "_host", None), "vetters_changed", None)
+        if tell is not None:
+            tell(self)
 
     def _check(self) -> Iterator[registry.Problem]:
         """It has a host, and its dataType, count and orders make a layout."""

@@ -6,7 +6,9 @@ per connection and answers straight from the tables (server_store.py), without a
 through the loop: the per-request path is a recv, the engine, a send. Those threads never
 touch this object: the writes clients make to mapped tables, the connection count and
 connect/disconnect events reach it through a loop inbox, batched per loop turn, and fan out
-to ModbusRegister children in one change wave (server_host.py).
+to ModbusRegister children in one change wave (server_host.py). The one exception: a write
+to a register with a `writeRequested` handler waits for the loop's verdict, at most
+`writeTimeout` (server_veto.py).
 
 A server that cannot listen when the app starts fails the start (StartError: `incore run`
 exits non-zero) unless `retryListen` asks it to keep trying.
@@ -31,6 +33,7 @@ from ..link.listener import ServerLifeCycle, auto_start_property, retry_listen_p
 from .server_connection import ModbusConnection, ServerCore
 from .server_host import TableHost
 from .server_store import ServedStore
+from .server_veto import VetoHost
 
 log = logging.getLogger("incore.modbusserver")
 
@@ -57,7 +60,7 @@ def _identity(object_id: int, doc: str, default: str = "") -> Property:
     )
 
 
-class ModbusTcpServer(TableHost, ErrorReporting, ServerLifeCycle):
+class ModbusTcpServer(TableHost, VetoHost, ErrorReporting, ServerLifeCycle):
     """A Modbus TCP server (slave) that Modbus clients read and write.
 
     Serves function codes 1-6, 8 (diagnostics), 15, 16, 22, 23 and 43/14 (device
@@ -71,6 +74,10 @@ class ModbusTcpServer(TableHost, ErrorReporting, ServerLifeCycle):
     discrete inputs packed 16 per register into holding and input registers 0..4095.
     `shutdownCommand` (off when empty) stops the server when a client sends that text on
     the Modbus port (MBAsyncServer's `-q`); `shutdownReceived` then fires.
+
+    A register's `writeRequested(message)` handler may refuse a client's write
+    (`message.refuse()`): the client gets exception 04 and nothing of the request lands. Such
+    writes wait for the loop, at most `writeTimeout`; all others are answered at once.
     """
 
     class Status(enum.IntEnum):
@@ -149,6 +156,15 @@ class ModbusTcpServer(TableHost, ErrorReporting, ServerLifeCycle):
         doc="MBAsyncServer's remote shutdown: a client sending this text on the Modbus port "
         "stops the server (empty: off, the default).",
     )
+    writeTimeout = Property(
+        int,
+        1000,
+        unit="ms",
+        minimum=1,
+        on_write="_write_timeout_written",
+        doc="How long a client's write to a register with a writeRequested handler waits "
+        "for the app's verdict; past it the client gets exception 04 and nothing is written.",
+    )
     autoStart = auto_start_property()
     retryListen = retry_listen_property()
     status = Property(Status, Status.Stopped, readonly=True, doc="Stopped, Running or Error.")
@@ -183,7 +199,7 @@ class ModbusTcpServer(TableHost, ErrorReporting, ServerLifeCycle):
     )
 
     def __init__(self, parent: Any = None, **properties: Any) -> None:
-        self._core = ServerCore(self._deliver, self)
+        self._core = ServerCore(self._deliver, self._decide_write, self)
         self._tcp: TcpServer | None = None
         self._registers: list = []
         self._mapped: dict = {}
@@ -257,6 +273,9 @@ class ModbusTcpServer(TableHost, ErrorReporting, ServerLifeCycle):
         self._update("connectionCount", 0)
 
     # -- settings the workers copy -----------------------------------------------------------
+    def _write_timeout_written(self, value: int) -> None:
+        self._core.write_timeout = value / 1000.0
+
     def _unit_written(self, _value: Any) -> None:
         self._core.configure(self.address, self.broadcast, self._core.identity)
 

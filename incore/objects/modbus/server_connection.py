@@ -8,6 +8,12 @@ bytes in, the sans-IO engine, answers out, and the tables a request changed into
 (only tables some ModbusRegister maps: an unmapped write costs nothing more). A bad MBAP
 header drops that one connection; every other client keeps being served.
 
+A connection is also its engine's `WriteVetter`: a write to a range where some
+ModbusRegister has a `writeRequested` handler (`ServerCore.vetoed`, kept by the loop) is
+handed to the loop as a `WriteJob` and waits for the verdict, at most `write_timeout`
+seconds (or until the connection closes); anything but an acceptance is exception 04 and
+nothing written. Other writes pay one index and one truth test.
+
 The shutdown command (MBAsyncServer's `-q WORD`) is checked only when one is set: a chunk
 that is the command (surrounding white space ignored) stops the server.
 """
@@ -21,10 +27,12 @@ from typing import Any
 
 from ...core import get_loop
 from ...protocols.modbus import DeviceIdentity, DiagnosticCounters, ModbusServerProtocol
-from ...protocols.modbus.errors import ModbusFramingError
+from ...protocols.modbus.errors import ModbusFramingError, ModbusStoreError
+from ...protocols.modbus.store import Table
 from ...transport.tcp_server import Connection
 from ..link.inbox import LoopInbox
-from .server_store import ServedStore
+from .server_store import ServedStore, Spans
+from .server_veto import WriteJob
 
 log = logging.getLogger("incore.modbusserver")
 
@@ -48,16 +56,26 @@ class ServerCore:
 
     `deliver(changes, status, events)` runs on the loop (LoopInbox); `changes` are
     (table, start, end) of client writes to watched tables, `events` are ("connected" |
-    "disconnected" | "shutdown", host) tuples. The loop replaces `store`, `identity` and the
-    settings between runs, and `watched` (a list indexed by Table) whenever registers map.
+    "disconnected" | "shutdown", host) tuples. `decide(job)` runs on the loop and answers a
+    `WriteJob`. The loop replaces `store`, `identity` and the settings between runs, and
+    `watched` and `vetoed` (lists indexed by Table) whenever registers map or handlers come
+    and go.
     """
 
-    def __init__(self, deliver: Callable[[list, bool, list], None], owner: Any = None) -> None:
+    def __init__(
+        self,
+        deliver: Callable[[list, bool, list], None],
+        decide: Callable[[WriteJob], None],
+        owner: Any = None,
+    ) -> None:
         self.store = ServedStore((0x10000,) * 4, False)
         self.identity = DeviceIdentity()
         self.counters = DiagnosticCounters()
         self.inbox = ModbusInbox(_post, deliver, owner)
         self.watched = [False] * 5
+        self.vetoed: list[Spans] = [()] * 5
+        self.write_timeout = 1.0
+        self.decide = decide
         self.address = 0
         self.broadcast = False
         self.shutdown: bytes | None = None
@@ -97,13 +115,25 @@ class ServerCore:
 class ModbusConnection:
     """One client: the Modbus engine over its connection."""
 
-    __slots__ = ("core", "conn", "host", "engine", "failed", "established", "shutdown")
+    __slots__ = (
+        "core",
+        "conn",
+        "host",
+        "engine",
+        "failed",
+        "established",
+        "shutdown",
+        "waiting",
+    )
 
     def __init__(self, core: ServerCore, conn: Connection) -> None:
         self.core = core
         self.conn = conn
         self.host = conn.peer[0]
         self.engine = core.engine()
+        self.engine.vetter = self
+        self.waiting: WriteJob | None = None
+        conn.add_close_callback(self._wake)
         self.failed = False
         self.established = False
         self.shutdown = core.shutdown
@@ -140,6 +170,44 @@ class ModbusConnection:
         if not self.established:
             self.established = True
             self.conn.mark_established()
+
+    # -- WriteVetter (incore/protocols/modbus/server.py) -------------------------------------
+    def covers(self, table: Table, start: int, end: int) -> bool:
+        spans = self.core.vetoed[table]  # replaced (not changed) by the loop
+        if spans:
+            for a, b in spans:
+                if a < end and start < b:
+                    return True
+        return False
+
+    def ask(
+        self, table: Table, start: int, count: int, data: bytes, function: int, unit: int
+    ) -> None:
+        """Hand the write to the loop's handlers and wait for their verdict."""
+        core = self.core
+        job = WriteJob(table, start, count, bytes(data), function, unit, self.host)
+        self.waiting = job
+        try:
+            if self.conn.closed:
+                raise ModbusStoreError(4, "connection closed")
+            _post(core.decide, job)
+            answered = job.done.wait(core.write_timeout)
+        finally:
+            self.waiting = None
+        if not answered:
+            job.abandoned = True  # a verdict that comes later is for nobody
+            raise ModbusStoreError(
+                4, f"no verdict on the write within {core.write_timeout * 1000:.0f} ms"
+            )
+        if not job.accepted:
+            raise ModbusStoreError(4, job.reason or "refused")
+
+    def _wake(self) -> None:
+        """The connection closed (any thread): a write waiting for its verdict gives up."""
+        job = self.waiting
+        if job is not None:
+            job.reason = "connection closed"
+            job.done.set()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         core = self.core

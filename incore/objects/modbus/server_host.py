@@ -140,6 +140,7 @@ class TableHost:
             if overlaid:
                 watched[OVERLAY_OF[table]] = True
         self._core.watched = watched
+        self._revet()  # VetoHost (server_veto.py): the ranges whose writes the app vets
 
     def _refresh_bad(self, *_: Any) -> None:
         ranges: dict[Table, list[tuple[int, int]]] = {}

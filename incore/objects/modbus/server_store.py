@@ -8,7 +8,9 @@ pass for a good one. The loop replaces `bad` (a tuple of ranges per table, never
 whenever a register's quality changes; the workers only read it, so the usual path (no Bad
 register) costs one index and one truth test per read.
 
-Writes are not refused: a client may always set a register, which makes it Good again.
+Writes are not refused for a Bad value: a client may always set a register, which makes
+it Good again. (The application refuses writes another way: ModbusRegister's
+`writeRequested`, server_veto.py.)
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import threading
 from ...protocols.modbus.errors import ModbusStoreError
 from ...protocols.modbus.store import OVERLAY_REGISTERS, MemoryStore, Table
 
-__all__ = ["ServedStore", "OVERLAY_OF"]
+__all__ = ["ServedStore", "OVERLAY_OF", "Spans", "spread"]
 
 #: In an overlaid table: bit table -> the register table its bits live in, and back.
 OVERLAY_OF = {
@@ -27,7 +29,8 @@ OVERLAY_OF = {
     Table.Holding: Table.Coil,
     Table.Input: Table.DiscreteInput,
 }
-_NONE: tuple[tuple[int, int], ...] = ()
+Spans = tuple[tuple[int, int], ...]
+_NONE: Spans = ()
 _BITS = (Table.Coil, Table.DiscreteInput)
 
 
@@ -40,22 +43,11 @@ class ServedStore(MemoryStore):
             coils, discrete, inputs, holding, overlaid=overlaid, lock=threading.RLock()
         )
         #: per table (indexed by Table): the (start, end) ranges a read must not touch.
-        self.bad: list[tuple[tuple[int, int], ...]] = [_NONE] * 5
+        self.bad: list[Spans] = [_NONE] * 5
 
     def set_bad(self, ranges: dict[Table, list[tuple[int, int]]]) -> None:
-        """Replace the Bad ranges (loop thread); in an overlaid table each range also
-        covers what the other view of the same memory calls it."""
-        bad: list[list[tuple[int, int]]] = [[] for _ in range(5)]
-        for table, spans in ranges.items():
-            for start, end in spans:
-                bad[table].append((start, end))
-                if self.overlaid:
-                    other = OVERLAY_OF[table]
-                    if table in _BITS:
-                        bad[other].append((start >> 4, (end + 15) >> 4))
-                    elif start < OVERLAY_REGISTERS:
-                        bad[other].append((16 * start, 16 * min(end, OVERLAY_REGISTERS)))
-        self.bad = [tuple(spans) for spans in bad]
+        """Replace the Bad ranges (loop thread)."""
+        self.bad = spread(ranges, self.overlaid)
 
     def read_registers(self, table: Table, start: int, count: int) -> bytes:
         if self.bad[table]:
@@ -68,7 +60,23 @@ class ServedStore(MemoryStore):
         return super().read_bits(table, start, count)
 
 
-def _refuse_bad(spans: tuple[tuple[int, int], ...], start: int, end: int) -> None:
+def spread(ranges: dict[Table, list[tuple[int, int]]], overlaid: bool) -> list[Spans]:
+    """Ranges per table (a list indexed by Table, as the workers read them); in an overlaid
+    table each range also covers what the other view of the same memory calls it."""
+    out: list[list[tuple[int, int]]] = [[] for _ in range(5)]
+    for table, spans in ranges.items():
+        for start, end in spans:
+            out[table].append((start, end))
+            if overlaid:
+                other = OVERLAY_OF[table]
+                if table in _BITS:
+                    out[other].append((start >> 4, (end + 15) >> 4))
+                elif start < OVERLAY_REGISTERS:
+                    out[other].append((16 * start, 16 * min(end, OVERLAY_REGISTERS)))
+    return [tuple(spans) for spans in out]
+
+
+def _refuse_bad(spans: Spans, start: int, end: int) -> None:
     for a, b in spans:
         if a < end and start < b:
             raise ModbusStoreError(4, f"entries {a}..{b - 1} hold a Bad value")

@@ -14,6 +14,12 @@ request is answered with the exception the spec asks for, checked in the spec's 
 
 The data lives behind `ModbusStore`, which may block (see `.store`): run the engine where
 waiting is allowed. FC 22 and FC 23 run inside `store.atomic()`.
+
+An optional `WriteVetter` lets the application refuse a client's write before it lands:
+the engine asks it only for a range it `covers`, always outside `store.atomic()` (the
+vetter may wait for another thread that needs the store), and a refusal leaves the table
+as it was. FC 22 asks with the value it would write and then writes only if the register
+still holds what that value was computed from (else it computes and asks again).
 """
 
 from __future__ import annotations
@@ -21,11 +27,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from ..contract import Untimed
 from .device import DeviceIdentity, DiagnosticCounters
-from .errors import RequestRefused
+from .errors import ModbusStoreError, RequestRefused
 from .mbap import HEADER, MbapDecoder
 from .pdu import (
     MAX_READ_BITS,
@@ -38,7 +44,7 @@ from .pdu import (
 )
 from .store import ModbusStore, Table
 
-__all__ = ["ModbusServerProtocol", "ModbusWrite", "WRITE_FUNCTIONS"]
+__all__ = ["ModbusServerProtocol", "ModbusWrite", "WriteVetter", "WRITE_FUNCTIONS"]
 
 _PAIR = struct.Struct(">HH")
 _MASK = struct.Struct(">HHH")
@@ -67,6 +73,28 @@ class ModbusWrite(NamedTuple):
     tid: int
 
 
+#: FC 22 asks again at most this often when other writers keep changing its register (each
+#: miss means another write landed: two clients racing all the time miss 50 in a row with odds
+#: of about 2**-50).
+_MASK_ATTEMPTS = 50
+
+
+class WriteVetter(Protocol):
+    """Who may refuse a client's write before it reaches the table (the application)."""
+
+    def covers(self, table: Table, start: int, end: int) -> bool:
+        """Whether a write to entries `start`..`end - 1` must be asked about (cheap: it
+        runs for every write)."""
+        ...
+
+    def ask(
+        self, table: Table, start: int, count: int, data: bytes, function: int, unit: int
+    ) -> None:
+        """Accept the write of `data` (wire form) by returning; refuse it by raising
+        `ModbusStoreError` (answered as its code). May block."""
+        ...
+
+
 #: A function's handler: (pdu, tid, unit, events) -> the whole answer ADU.
 Handler = Callable[[bytes, int, int, list], bytes]
 
@@ -80,6 +108,7 @@ class ModbusServerProtocol(Untimed):
     requests are carried out, nothing is answered. `identity` holds the FC 43/14 objects,
     `counters` the FC 8 counters (share one between a server's connections). Both are
     plain attributes, as are `address` and `broadcast`, so the owner may change them.
+    `vetter` (a `WriteVetter`, or None) may refuse writes before they land.
     """
 
     __slots__ = (
@@ -88,6 +117,7 @@ class ModbusServerProtocol(Untimed):
         "broadcast",
         "identity",
         "counters",
+        "vetter",
         "_decoder",
         "_outbox",
         "_handlers",
@@ -101,8 +131,10 @@ class ModbusServerProtocol(Untimed):
         broadcast: bool = False,
         identity: DeviceIdentity | Mapping[int, bytes | str] | None = None,
         counters: DiagnosticCounters | None = None,
+        vetter: WriteVetter | None = None,
     ) -> None:
         self.store = store
+        self.vetter = vetter
         self.address = address
         self.broadcast = broadcast
         self.identity = (
@@ -207,7 +239,10 @@ class ModbusServerProtocol(Untimed):
             raise RequestRefused(_ILLEGAL_VALUE)
         if address >= self.store.size(_COILS):
             raise RequestRefused(_ILLEGAL_ADDRESS)
-        self.store.write_bits(_COILS, address, 1, b"\x01" if value else b"\x00")
+        data = b"\x01" if value else b"\x00"
+        if self.vetter is not None:
+            self._vet(_COILS, address, 1, data, 5, unit)
+        self.store.write_bits(_COILS, address, 1, data)
         events.append(ModbusWrite(_COILS, address, 1, 5, unit, tid))
         return HEADER.pack(tid, 0, 6, unit) + pdu
 
@@ -217,6 +252,8 @@ class ModbusServerProtocol(Untimed):
         (address,) = struct.unpack_from(">H", pdu, 1)
         if address >= self.store.size(_HOLDING):
             raise RequestRefused(_ILLEGAL_ADDRESS)
+        if self.vetter is not None:
+            self._vet(_HOLDING, address, 1, pdu[3:5], 6, unit)
         self.store.write_registers(_HOLDING, address, pdu[3:5])
         events.append(ModbusWrite(_HOLDING, address, 1, 6, unit, tid))
         return HEADER.pack(tid, 0, 6, unit) + pdu
@@ -229,6 +266,8 @@ class ModbusServerProtocol(Untimed):
             raise RequestRefused(_ILLEGAL_VALUE)
         if start + count > self.store.size(_COILS):
             raise RequestRefused(_ILLEGAL_ADDRESS)
+        if self.vetter is not None:
+            self._vet(_COILS, start, count, pdu[6:], 15, unit)
         self.store.write_bits(_COILS, start, count, pdu[6:])
         events.append(ModbusWrite(_COILS, start, count, 15, unit, tid))
         return HEADER.pack(tid, 0, 6, unit) + pdu[:5]
@@ -241,6 +280,8 @@ class ModbusServerProtocol(Untimed):
             raise RequestRefused(_ILLEGAL_VALUE)
         if start + count > self.store.size(_HOLDING):
             raise RequestRefused(_ILLEGAL_ADDRESS)
+        if self.vetter is not None:
+            self._vet(_HOLDING, start, count, pdu[6:], 16, unit)
         self.store.write_registers(_HOLDING, start, pdu[6:])
         events.append(ModbusWrite(_HOLDING, start, count, 16, unit, tid))
         return HEADER.pack(tid, 0, 6, unit) + pdu[:5]
@@ -252,10 +293,15 @@ class ModbusServerProtocol(Untimed):
         store = self.store
         if address >= store.size(_HOLDING):
             raise RequestRefused(_ILLEGAL_ADDRESS)
+        vetter = self.vetter
         with store.atomic():
-            current = int.from_bytes(store.read_registers(_HOLDING, address, 1), "big")
-            value = (current & and_mask) | (or_mask & ~and_mask & 0xFFFF)
-            store.write_registers(_HOLDING, address, value.to_bytes(2, "big"))
+            current = store.read_registers(_HOLDING, address, 1)
+            value = _masked(current, and_mask, or_mask)
+            if vetter is None or not vetter.covers(_HOLDING, address, address + 1):
+                store.write_registers(_HOLDING, address, value)
+                vetter = None
+        if vetter is not None:
+            self._vetted_mask(vetter, address, current, and_mask, or_mask, unit)
         events.append(ModbusWrite(_HOLDING, address, 1, 22, unit, tid))
         return HEADER.pack(tid, 0, 8, unit) + pdu
 
@@ -277,6 +323,8 @@ class ModbusServerProtocol(Untimed):
         if read_start + read_count > registers or write_start + write_count > registers:
             raise RequestRefused(_ILLEGAL_ADDRESS)
         read_end, write_end = read_start + read_count, write_start + write_count
+        if self.vetter is not None:  # asked before the atomic part: the written data is fixed
+            self._vet(_HOLDING, write_start, write_count, pdu[10:], 23, unit)
         with store.atomic():  # nobody in between
             # The spec writes first, so the read sees the write: what it reads outside the
             # write cannot change, so it is read before, and a store's refusal there leaves
@@ -289,6 +337,36 @@ class ModbusServerProtocol(Untimed):
         data = before + inside + after
         events.append(ModbusWrite(_HOLDING, write_start, write_count, 23, unit, tid))
         return _READ_ANSWER.pack(tid, 0, 2 * read_count + 3, unit, 23, 2 * read_count) + data
+
+    # the application's veto
+
+    def _vet(self, table: Table, start: int, count: int, data: bytes, fc: int, unit: int) -> None:
+        vetter = self.vetter
+        if vetter is not None and vetter.covers(table, start, start + count):
+            vetter.ask(table, start, count, data, fc, unit)
+
+    def _vetted_mask(
+        self,
+        vetter: WriteVetter,
+        address: int,
+        current: bytes,
+        and_mask: int,
+        or_mask: int,
+        unit: int,
+    ) -> None:
+        """FC 22 on a vetted register: ask with the value outside the lock, then write it
+        only if the register still holds what it came from (compare and swap)."""
+        store = self.store
+        for _ in range(_MASK_ATTEMPTS):
+            value = _masked(current, and_mask, or_mask)
+            vetter.ask(_HOLDING, address, 1, value, 22, unit)
+            with store.atomic():
+                now = store.read_registers(_HOLDING, address, 1)
+                if now == current:
+                    store.write_registers(_HOLDING, address, value)
+                    return
+            current = now
+        raise ModbusStoreError(4, "the register kept changing while the application decided")
 
     # the rest
 
@@ -305,6 +383,12 @@ class ModbusServerProtocol(Untimed):
         if len(pdu) != 4:
             raise RequestRefused(_ILLEGAL_VALUE)
         return _framed(tid, unit, self.identity.answer(pdu[2], pdu[3]))
+
+
+def _masked(current: bytes, and_mask: int, or_mask: int) -> bytes:
+    """FC 22's result: (current AND and_mask) OR (or_mask AND NOT and_mask)."""
+    value = (int.from_bytes(current, "big") & and_mask) | (or_mask & ~and_mask & 0xFFFF)
+    return value.to_bytes(2, "big")
 
 
 def _read_span(store: ModbusStore, start: int, end: int) -> bytes:
