@@ -146,6 +146,7 @@ def verdict(rows: list[dict]) -> str:
     top = next((r for r in rows if not r["sustained"]), rows[-1])
     name, share = max(top["percent"].items(), key=lambda kv: kv[1])
     cpus = os.cpu_count() or 1
+    ours = sum(top["percent"].values()) / cpus
     us = top["us"]
     costs = ", ".join(f"{party} {v:.0f}" for party, v in us.items())
     carry = cpus / sum(us.values()) * 1e6
@@ -155,14 +156,18 @@ def verdict(rows: list[dict]) -> str:
     )
     spend = (
         f"CPU us per value: {costs} (the publishers' is incore's objects and paho's client); "
-        f"{cpus} CPUs at that cost carry about {carry:,.0f} values/s"
+        f"{cpus} CPUs at that cost carry about {carry:,.0f} values/s. With a CPU each, the "
+        f"consumer would top out near {1e6 / us['consumer']:,.0f}/s, the broker (one thread) "
+        f"near {1e6 / us['broker']:,.0f}/s, each publisher near {1e6 / us['publishers']:,.0f}/s"
+        f" of its own ({FLEET} of them {FLEET * 1e6 / us['publishers']:,.0f}/s)"
     )
     if share >= SATURATED:
         return f"{head} the limit is the {name}, at {share:.0f}% of one CPU. {spend}."
     if top["machine"] >= SATURATED:
         return (
-            f"{head} the limit is this machine's {cpus} CPUs, {top['machine']:.0f}% busy (no "
-            f"one process at a whole CPU; the busiest, the {name}, at {share:.0f}%). {spend}."
+            f"{head} the limit is this machine's {cpus} CPUs, {top['machine']:.0f}% busy, "
+            f"{ours:.0f}% of them ours (the rest: other work on this machine); no one process "
+            f"at a whole CPU (the busiest, the {name}, at {share:.0f}%). {spend}."
         )
     return (
         f"{head} no CPU was saturated (machine {top['machine']:.0f}%, busiest the {name} at "
