@@ -75,7 +75,7 @@ class ModbusTcpServer(TableHost, VetoHost, ErrorReporting, ServerLifeCycle):
     `shutdownCommand` (off when empty) stops the server when a client sends that text on
     the Modbus port (MBAsyncServer's `-q`); `shutdownReceived` then fires.
 
-    A register's `writeRequested(message)` handler may refuse a client's write
+    A register's `writeRequested(message, value)` handler may refuse a client's write
     (`message.refuse()`): the client gets exception 04 and nothing of the request lands. Such
     writes wait for the loop, at most `writeTimeout`; all others are answered at once.
     """
