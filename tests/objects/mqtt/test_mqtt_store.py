@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from mqtt_helpers import WAIT, Broker, Consumer, loop, needs_mosquitto, received  # noqa: F401
 
 from incore.core import EventLoop
-from incore.objects.mqtt import MqttClient, MqttPublication
+from incore.objects.mqtt import MqttClient, MqttPublication, outbox
 from incore.objects.mqtt.store import Message, MessageStore, StoreFullPolicy
 
 pytestmark = needs_mosquitto
@@ -53,9 +54,13 @@ def run_for(loop: EventLoop, seconds: float) -> None:
     loop.run_until(lambda: False, seconds)
 
 
+@pytest.mark.parametrize("direct_limit", [outbox.DIRECT_LIMIT, 20], ids=["default", "tight"])
 def test_values_made_while_the_broker_is_away_arrive_once_in_order_with_their_timestamps(
-    loop, tmp_path
+    loop, tmp_path, monkeypatch, direct_limit
 ):
+    # "tight": most messages wait in the store while the broker is still there, and the
+    # unacknowledged ones go back ahead of them when it goes away
+    monkeypatch.setattr(outbox, "DIRECT_LIMIT", direct_limit)
     broker = Broker(tmp_path, persistence=True)
     broker.start()
     consumer = durable_consumer(broker, "cell1/seq")
