@@ -240,8 +240,9 @@ class ModbusServerProtocol(Untimed):
         if address >= self.store.size(_COILS):
             raise RequestRefused(_ILLEGAL_ADDRESS)
         data = b"\x01" if value else b"\x00"
-        if self.vetter is not None:
-            self._vet(_COILS, address, 1, data, 5, unit)
+        vetter = self.vetter
+        if vetter is not None and vetter.covers(_COILS, address, address + 1):
+            vetter.ask(_COILS, address, 1, data, 5, unit)
         self.store.write_bits(_COILS, address, 1, data)
         events.append(ModbusWrite(_COILS, address, 1, 5, unit, tid))
         return HEADER.pack(tid, 0, 6, unit) + pdu
@@ -252,8 +253,9 @@ class ModbusServerProtocol(Untimed):
         (address,) = struct.unpack_from(">H", pdu, 1)
         if address >= self.store.size(_HOLDING):
             raise RequestRefused(_ILLEGAL_ADDRESS)
-        if self.vetter is not None:
-            self._vet(_HOLDING, address, 1, pdu[3:5], 6, unit)
+        vetter = self.vetter
+        if vetter is not None and vetter.covers(_HOLDING, address, address + 1):
+            vetter.ask(_HOLDING, address, 1, pdu[3:5], 6, unit)
         self.store.write_registers(_HOLDING, address, pdu[3:5])
         events.append(ModbusWrite(_HOLDING, address, 1, 6, unit, tid))
         return HEADER.pack(tid, 0, 6, unit) + pdu
@@ -266,8 +268,9 @@ class ModbusServerProtocol(Untimed):
             raise RequestRefused(_ILLEGAL_VALUE)
         if start + count > self.store.size(_COILS):
             raise RequestRefused(_ILLEGAL_ADDRESS)
-        if self.vetter is not None:
-            self._vet(_COILS, start, count, pdu[6:], 15, unit)
+        vetter = self.vetter
+        if vetter is not None and vetter.covers(_COILS, start, start + count):
+            vetter.ask(_COILS, start, count, pdu[6:], 15, unit)
         self.store.write_bits(_COILS, start, count, pdu[6:])
         events.append(ModbusWrite(_COILS, start, count, 15, unit, tid))
         return HEADER.pack(tid, 0, 6, unit) + pdu[:5]
@@ -280,8 +283,9 @@ class ModbusServerProtocol(Untimed):
             raise RequestRefused(_ILLEGAL_VALUE)
         if start + count > self.store.size(_HOLDING):
             raise RequestRefused(_ILLEGAL_ADDRESS)
-        if self.vetter is not None:
-            self._vet(_HOLDING, start, count, pdu[6:], 16, unit)
+        vetter = self.vetter
+        if vetter is not None and vetter.covers(_HOLDING, start, start + count):
+            vetter.ask(_HOLDING, start, count, pdu[6:], 16, unit)
         self.store.write_registers(_HOLDING, start, pdu[6:])
         events.append(ModbusWrite(_HOLDING, start, count, 16, unit, tid))
         return HEADER.pack(tid, 0, 6, unit) + pdu[:5]
@@ -323,8 +327,9 @@ class ModbusServerProtocol(Untimed):
         if read_start + read_count > registers or write_start + write_count > registers:
             raise RequestRefused(_ILLEGAL_ADDRESS)
         read_end, write_end = read_start + read_count, write_start + write_count
-        if self.vetter is not None:  # asked before the atomic part: the written data is fixed
-            self._vet(_HOLDING, write_start, write_count, pdu[10:], 23, unit)
+        vetter = self.vetter  # asked before the atomic part: the written data is fixed
+        if vetter is not None and vetter.covers(_HOLDING, write_start, write_start + write_count):
+            vetter.ask(_HOLDING, write_start, write_count, pdu[10:], 23, unit)
         with store.atomic():  # nobody in between
             # The spec writes first, so the read sees the write: what it reads outside the
             # write cannot change, so it is read before, and a store's refusal there leaves
@@ -339,11 +344,6 @@ class ModbusServerProtocol(Untimed):
         return _READ_ANSWER.pack(tid, 0, 2 * read_count + 3, unit, 23, 2 * read_count) + data
 
     # the application's veto
-
-    def _vet(self, table: Table, start: int, count: int, data: bytes, fc: int, unit: int) -> None:
-        vetter = self.vetter
-        if vetter is not None and vetter.covers(table, start, start + count):
-            vetter.ask(table, start, count, data, fc, unit)
 
     def _vetted_mask(
         self,
