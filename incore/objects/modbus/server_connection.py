@@ -12,7 +12,7 @@ A connection is also its engine's `WriteVetter`: a write to a range where some
 ModbusRegister has a `writeRequested` handler (`ServerCore.vetoed`, kept by the loop) is
 handed to the loop as a `WriteJob` and waits for the verdict, at most `write_timeout`
 seconds (or until the connection closes); anything but an acceptance is exception 04 and
-nothing written. Other writes pay one index and one truth test.
+nothing written. Other writes pay one call (`covers`), an index and a truth test.
 
 The shutdown command (MBAsyncServer's `-q WORD`) is checked only when one is set: a chunk
 that is the command (surrounding white space ignored) stops the server.
