@@ -4,6 +4,9 @@ VENV := .venv
 # python-snap7 2.x bundles the Snap7 C library; it shares the import name `snap7` with 3.x,
 # so it lives in an environment of its own and the tests drive it as a subprocess.
 SNAP7C_VENV := .venv-snap7c
+# c104 2.2.1's TLS client fails every handshake (its mbedTLS wants a host name it never sets);
+# 2.2.0's works, so the TLS interop tests drive 2.2.0 from an environment of its own.
+C104TLS_VENV := .venv-c104tls
 BIN := $(VENV)/bin
 APP ?= examples/quickstart.yaml
 
@@ -28,6 +31,11 @@ $(VENV)/.installed-bench: pyproject.toml | $(VENV)/.installed-test
 $(SNAP7C_VENV)/.installed:
 	$(PYTHON) -m venv $(SNAP7C_VENV)
 	$(SNAP7C_VENV)/bin/python -m pip install -q python-snap7==2.1.0
+	touch $@
+
+$(C104TLS_VENV)/.installed:
+	$(PYTHON) -m venv $(C104TLS_VENV)
+	$(C104TLS_VENV)/bin/python -m pip install -q c104==2.2.0
 	touch $@
 
 install: $(VENV)/.installed
@@ -64,8 +72,9 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(VENV)/.installed-test $(SNAP7C_VENV)/.installed tools lint
-	INCORE_SNAP7C_PYTHON=$(abspath $(SNAP7C_VENV))/bin/python $(BIN)/python -m pytest -q
+test: $(VENV)/.installed-test $(SNAP7C_VENV)/.installed $(C104TLS_VENV)/.installed tools lint
+	INCORE_SNAP7C_PYTHON=$(abspath $(SNAP7C_VENV))/bin/python \
+	INCORE_C104TLS_PYTHON=$(abspath $(C104TLS_VENV))/bin/python $(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-bench $(SNAP7C_VENV)/.installed
 	INCORE_SNAP7C_PYTHON=$(abspath $(SNAP7C_VENV))/bin/python $(BIN)/python -m bench

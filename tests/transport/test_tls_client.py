@@ -290,7 +290,9 @@ def test_our_tls_client_against_the_c104_tls_server(certs: Certs, loop: LoopThre
     reason="c104 2.2.1's TLS client fails every handshake before we see a certificate: its "
     "mbedTLS 3.6 refuses to verify a server without a hostname (-0x5D80, "
     "CERTIFICATE_VERIFICATION_WITHOUT_HOSTNAME), which c104 never sets; the same against "
-    "python's own ssl server, and with validate=False. Strict: this fails once c104 works.",
+    "python's own ssl server, and with validate=False. c104 2.2.0's client works and is "
+    "tested in tests/objects/iec104/test_iec104_server_tls_c104.py. Strict: this fails once "
+    "c104 works.",
 )
 def test_the_c104_tls_client_against_our_tls_server(certs: Certs):
     received: queue.SimpleQueue[bytes] = queue.SimpleQueue()
