@@ -152,7 +152,10 @@ class StationSession:
                 for frame in split_frames(bytearray(out)):
                     self.core.inbox.event(("sendRaw", frame))
             try:
-                self.conn.send(out)
+                if self.conn.encrypted:  # an APDU per TLS record: lib60870 reads one a wake-up
+                    self.conn.send_frames(split_frames(bytearray(out)))
+                else:
+                    self.conn.send(out)
             except OSError:
                 self.conn.close()
 

@@ -146,6 +146,15 @@ class Connection:
         """The protocol said its handshake is complete (`mark_established`)."""
         return self._established
 
+    #: Whether the bytes pass through TLS (`TlsConnection`), where record boundaries matter.
+    encrypted = False
+
+    def send_frames(self, frames: list[bytes]) -> None:
+        """Send several whole frames at once, as `send` (one write). Over TLS each frame is
+        a record of its own: some peers (lib60870) read one frame per wake-up, and frames
+        left over in their TLS buffer would wait for the next bytes to arrive."""
+        self.send(b"".join(frames))
+
     def send(self, data: bytes) -> None:
         """Send all of `data` or raise; a failed send closes the connection.
 

@@ -117,9 +117,16 @@ class TlsConnection(Connection):
             return None
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
+    encrypted = True
+
     def send(self, data: bytes) -> None:
         """As `Connection.send`, encrypted: all of it within `io_timeout`, or the
         connection ends."""
+        self.send_frames([data])
+
+    def send_frames(self, frames: list[bytes]) -> None:
+        """Each frame a TLS record of its own, all in one socket send (see
+        `Connection.send_frames`)."""
         if self._shut:
             raise ConnectionClosedError(f"connection #{self.id} is closed")
         tls = self._tls
@@ -128,13 +135,15 @@ class TlsConnection(Connection):
                 with self._tls_lock:
                     if tls is None or not self._handshaken:
                         raise ConnectionClosedError(f"connection #{self.id}: no TLS session")
-                    tls.write(data)
+                    for frame in frames:
+                        tls.write(frame)
                     out = self._outgoing.read()
                 if self._flow is not None:
-                    self._flow.sent(data)  # the plaintext
+                    for frame in frames:
+                        self._flow.sent(frame)  # the plaintext
                 send_within(self._sock, out, self._send_timeout, self.peer)
         except OSError as exc:  # ssl.SSLError is one
-            self._send_failed(exc, len(data))
+            self._send_failed(exc, sum(map(len, frames)))
             raise
 
     def flush(self) -> None:

@@ -172,13 +172,9 @@ def test_c104s_tls_client_with_mutual_authentication_commands(loop, certs, c104t
     assert seen["state"] == "OPEN", seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="our server writes the APDUs it has ready in one TLS record, and lib60870 (c104) "
-    "reads one APDU each time its socket is readable, so the APDUs after the first wait in "
-    "mbedTLS's buffer until more bytes arrive: c104 sees the interrogation's confirmation "
-    "and nothing after it. One TLS record per APDU fixes it (tried). Strict: fails once fixed.",
-)
+# lib60870 reads one APDU each time its socket is readable: were several APDUs in one TLS
+# record, those after the first would wait in mbedTLS's buffer (c104 would see the
+# interrogation's confirmation and nothing after it). Our server sends an APDU per record.
 def test_c104s_tls_client_with_mutual_authentication_interrogates(loop, certs, c104tls):
     server = tls_server(certs)
     peer = open_and_start(loop, certs, c104tls, server)
