@@ -14,9 +14,11 @@ waited for its data goes into a moving average for that way (every SAMPLE-th rec
 clock costs more than the decision). The cheaper way is used; for TRIAL receives of every
 PERIOD the other way is measured afresh, so a change (the peer moved to this CPU, a PLC on
 a real network that answers in milliseconds) is noticed within about a thousand requests.
-When the peer shares this CPU, spinning only delays it, and blocking wins; against a slow
-peer a spin runs out and counts as the budget plus the sleep, so blocking wins again and
-the spin costs TRIAL budgets per PERIOD requests.
+When the peer shares this CPU, a poll that finds nothing yields the CPU (sched_yield), so
+the peer answers at once instead of waiting for the spin to end; then both ways wait alike
+and a tie goes to sleeping, which costs fewer system calls (spinning must save SPIN_GAIN).
+Against a slow peer a spin runs out and counts as the budget plus the sleep, so blocking
+wins again and the spin costs TRIAL budgets per PERIOD requests.
 
 Off on single-CPU machines and where the platform lacks MSG_DONTWAIT.
 `INCORE_RECV_SPIN_US` overrides the default budget (0 turns spinning off).
@@ -27,8 +29,19 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 
-__all__ = ["DEFAULT_BUDGET", "DONTWAIT", "PERIOD", "TRIAL", "SAMPLE", "SPIN", "TIMED", "Spinner"]
+__all__ = [
+    "DEFAULT_BUDGET",
+    "DONTWAIT",
+    "PERIOD",
+    "TRIAL",
+    "SAMPLE",
+    "SPIN",
+    "SPIN_GAIN",
+    "TIMED",
+    "Spinner",
+]
 
 #: Every PERIOD receives, the first TRIAL use the way that is not preferred, to re-measure it.
 PERIOD = 1024
@@ -39,9 +52,16 @@ SAMPLE = 8
 SPIN, TIMED = 1, 2
 #: Weight of the newest wait in its way's moving average.
 ALPHA = 0.2
+#: Seconds a spin must shorten the wait by to be preferred: polling costs a few system
+#: calls more than sleeping, so a tie (a peer on this CPU, which the yield lets answer
+#: at once either way) goes to sleeping.
+SPIN_GAIN = 5e-6
 
 #: recv() flag for "return at once if nothing is there" (0 where the platform lacks it).
 DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
+
+#: Give the CPU to another thread that is ready to run on it, if any (else return at once).
+_yield_cpu: Callable[[], None] = getattr(os, "sched_yield", lambda: None)
 
 
 def _default_budget() -> float:
@@ -113,6 +133,7 @@ class Spinner:
             except BlockingIOError:
                 if clock() >= deadline:
                     return None
+                _yield_cpu()  # a peer waiting for this CPU answers now (see the docstring)
 
     def record(self, spun: int, waited: float) -> None:
         """A receive that spun first (or not) had its data after `waited` seconds."""
@@ -123,4 +144,4 @@ class Spinner:
             old = self._block_wait
             self._block_wait = waited if old is None else old + ALPHA * (waited - old)
         if self._spin_wait is not None and self._block_wait is not None:
-            self._prefer_spin = self._spin_wait < self._block_wait
+            self._prefer_spin = self._spin_wait + SPIN_GAIN < self._block_wait

@@ -11,7 +11,7 @@ import pytest
 from transport_helpers import WAIT
 
 from incore.transport import spin
-from incore.transport.spin import PERIOD, SAMPLE, SPIN, TIMED, TRIAL, Spinner
+from incore.transport.spin import PERIOD, SAMPLE, SPIN, SPIN_GAIN, TIMED, TRIAL, Spinner
 from incore.transport.tcp_client import BlockingStream
 
 
@@ -102,6 +102,32 @@ def test_a_peer_on_this_cpu_makes_it_sleep() -> None:
     assert not spinner.prefers_spinning
     assert all(spins([spinner.choose() for _ in range(TRIAL)]))  # the opening trial spins
     assert not any(spins([spinner.choose() for _ in range(TRIAL, PERIOD)]))
+
+
+def test_a_tie_goes_to_sleeping() -> None:
+    """A peer on this CPU answers as soon as the spin yields, as fast as to a sleeper: the
+    spin must save more than its system calls cost (SPIN_GAIN) to be preferred."""
+    spinner = Spinner(100e-6)
+    spinner.record(0, 4e-6)
+    spinner.record(SPIN, 3e-6)
+    assert not spinner.prefers_spinning
+    spinner.record(0, 4e-6 + 10 * SPIN_GAIN)  # (a moving average: a fifth of the step)
+    assert spinner.prefers_spinning
+
+
+def test_a_poll_that_finds_nothing_yields_the_cpu(pair, monkeypatch) -> None:
+    """So that a peer waiting for this CPU answers now, not when the spin has run out."""
+    a, b = pair
+    yields: list[None] = []
+
+    def reply_on_second_yield() -> None:
+        yields.append(None)
+        if len(yields) == 2:
+            a.sendall(b"now")
+
+    monkeypatch.setattr(spin, "_yield_cpu", reply_on_second_yield)
+    assert Spinner(WAIT).poll(b, buffer()) == 3
+    assert len(yields) == 2
 
 
 def test_a_slow_peer_makes_it_sleep_and_costs_few_spins() -> None:
