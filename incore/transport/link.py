@@ -242,15 +242,37 @@ class Link(Generic[E]):
         inbox = self._inbox
         while inbox:
             self.others(inbox.popleft())
-        deadline = _monotonic() + self.timeout
+        return self._round_trip(pdu)
+
+    def transfer_matched(self, pdu: bytes, match: ReplyMatch) -> bytes:
+        """`transfer`, taking only the request's own answer: a reply `match` calls STALE (a
+        duplicate, or an answer that came after its request gave up) is dropped and counted
+        in `stale` while the wait goes on, within the same timeout; a FOREIGN one fails the
+        link (Failure.PROTOCOL), since the stream no longer pairs requests with replies."""
+        inbox = self._inbox
+        while inbox:  # received before the request went out: not its answer
+            event = inbox.popleft()
+            if isinstance(event, PduReceived):
+                self._dropped_stale()
+            else:
+                self.others(event)
+        reply = self._round_trip(pdu)
+        if match(pdu, reply) is Reply.MINE:
+            return reply
+        return self._match_late(pdu, reply, match, _monotonic() + self.timeout)
+
+    def _round_trip(self, pdu: bytes) -> bytes:
+        """Send `pdu` and return the next PDU received, within the timeout."""
         quick = self._quick
         frame = quick(pdu) if quick is not None else None
         if frame is None:
+            deadline = _monotonic() + self.timeout
             self.send_pdu(pdu)
             return self.receive_pdu(deadline)
-        # The common case, written out (this is every S7 request): one send, and one
-        # receive that brings the whole answer.
+        # The common case, written out (this is every S7 and Modbus request): one send, and
+        # one receive that brings the whole answer; the clock is read only when it does not.
         stream, timeout = self.stream, self.timeout
+        started = _monotonic()
         try:
             stream.send(frame, timeout)
         except OSError as exc:
@@ -266,22 +288,10 @@ class Link(Generic[E]):
             if payload is not None:
                 return payload
             self._feed(data)
-        return self.receive_pdu(deadline)
+        return self.receive_pdu(started + timeout)
 
-    def transfer_matched(self, pdu: bytes, match: ReplyMatch) -> bytes:
-        """`transfer`, taking only the request's own answer: a reply `match` calls STALE (a
-        duplicate, or an answer that came after its request gave up) is dropped and counted
-        in `stale` while the wait goes on, within the same timeout; a FOREIGN one fails the
-        link (Failure.PROTOCOL), since the stream no longer pairs requests with replies."""
-        inbox = self._inbox
-        while inbox:  # received before the request went out: not its answer
-            event = inbox.popleft()
-            if isinstance(event, PduReceived):
-                self._dropped_stale()
-            else:
-                self.others(event)
-        deadline = _monotonic() + self.timeout
-        reply = self.transfer(pdu)
+    def _match_late(self, pdu: bytes, reply: bytes, match: ReplyMatch, deadline: float) -> bytes:
+        """After a reply that is not the request's own: drop stale ones until it comes."""
         while True:
             verdict = match(pdu, reply)
             if verdict is Reply.MINE:

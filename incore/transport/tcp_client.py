@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from incore.transport.futures import CompletedFuture
 from incore.transport.handover import Courier, Post
@@ -117,9 +117,9 @@ class ClientWorker:
         return self._enqueue(fn, then)
 
     def run_inline(
-        self, fn: Callable[[], T], then: Callable[[Future[T]], None] | None = None
+        self, fn: Callable[..., T], *args: Any, then: Callable[[Future[T]], None] | None = None
     ) -> Future[T] | None:
-        """Run `fn()` on the calling thread now if the worker is idle; None otherwise.
+        """Run `fn(*args)` on the calling thread now if the worker is idle; None otherwise.
 
         Idle means no job queued or running: then the caller takes the job lock and runs
         `fn` itself (a job submitted meanwhile waits for it), which saves two thread
@@ -128,21 +128,25 @@ class ClientWorker:
         worker is busy, shut down, or this is its own thread): use `call`. Never
         call it from a thread that must not block, such as the event loop's.
         """
-        if not self._job_lock.acquire(False):  # (positional: this is every inline request)
+        lock = self._job_lock
+        if not lock.acquire(False):  # (positional: this is every inline request)
             return None
         try:
             # Read without _lock: a job queued after this check waits for the job lock, and a
             # shutdown() racing with it aborts the stream under the call, which then fails.
             if self._pending or self._closing:
                 return None
-            try:
-                result, error = self._outcome(fn)
+            try:  # _outcome's work, written out: this is every inline request
+                future: Future[T] = CompletedFuture(fn(*args))
+            except Exception as exc:
+                if isinstance(exc, OSError):
+                    self._drop_stream(exc)
+                future = CompletedFuture(exception=exc)
             except BaseException as exc:  # KeyboardInterrupt mid-exchange: the stream is unusable
                 self._drop_stream(ConnectionAbortedError(f"{self.name}: interrupted ({exc!r})"))
                 raise
         finally:
-            self._job_lock.release()
-        future: Future[T] = CompletedFuture(result, error)
+            lock.release()
         if then is not None:
             self._courier.deliver(then, future)
         return future

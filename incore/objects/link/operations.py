@@ -70,14 +70,15 @@ class OperationRunner:
         worker = self._worker
         if worker is None:
             return self._failed(self._not_connected(), then)
-        self._last_io = time.monotonic()
-        run = functools.partial(self._run_on_link, job)
-        future = worker.run_inline(run, then) if self._may_block() else None
-        if future is None:
-            future = worker.call(run, then)
-            future.add_done_callback(self._operation_done)
-        elif future.exception() is not None:  # finished here: report a failure now
-            self._operation_done(future)
+        loop = self._loop
+        if loop is None or not loop.dispatching_here():  # _may_block(), written out
+            future = worker.run_inline(self._run_on_link, job, then=then)
+            if future is not None:
+                if future._exception is not None:  # finished here: report a failure now
+                    self._operation_done(future)
+                return future
+        future = worker.call(functools.partial(self._run_on_link, job), then)
+        future.add_done_callback(self._operation_done)
         return future
 
     def request_stats(self) -> RequestStats:
@@ -87,23 +88,21 @@ class OperationRunner:
     def _run_on_link(self, job: Callable[[Any], T]) -> T:
         stats = self._stats  # type: ignore[attr-defined]
         link = self._link
+        started = self._last_io = _perf()
         if link is None or link.closed:
             stats.requests += 1
             stats.failures += 1
             raise self._not_connected()
-        failed = True
-        started = _perf()
         try:
-            result = job(link)
-            failed = False
-            return result
+            return job(link)
+        except BaseException:
+            stats.failures += 1
+            raise
         finally:  # a link that drops stale replies counts them in `stale` (transport.Link)
             took = _perf() - started
             stats.requests += 1
             stats.seconds += took
             stats.buckets[bisect_left(REQUEST_BUCKETS, took)] += 1
-            if failed:
-                stats.failures += 1
             stale = getattr(link, "stale", 0)
             if stale != self._stale_seen and link is self._link:
                 self._loop_post(self._count_dropped, stale - self._stale_seen)

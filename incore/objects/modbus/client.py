@@ -174,7 +174,7 @@ class ModbusTcpClient(LinkClient):
         """Send one request (see `incore.protocols.modbus.pdu`: `read_holding_registers`,
         `write_multiple_coils`, ...) to `unit`; the future holds its decoded result, or
         fails with the `ModbusException` the server answered."""
-        return self._call(lambda link: link.request(unit, request), then)
+        return self._call(lambda link: link.exchange(unit, request)[0], then)
 
     # -- LinkClient's hooks --------------------------------------------------------------------
     def _make_variables(self) -> ModbusRegisters:

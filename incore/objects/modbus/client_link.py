@@ -188,16 +188,21 @@ class ModbusLink(Link[PduReceived]):
     def exchange(self, unit: int, request: Request) -> tuple[object, bytes]:
         """Send `request` to `unit` and return (its result, the answer PDU); raises the
         request's `ModbusException`, or fails the link (an OSError)."""
-        for attempt in range(self.retries + 1):
-            adu = frame_adu(self._next_tid(), unit, request.pdu)
+        attempt = 0
+        while True:
+            self._tid = tid = (self._tid + 1) & 0xFFFF
             try:
-                reply = self.transfer_matched(adu, _match)
+                reply = self.transfer_matched(frame_adu(tid, unit, request.pdu), _match)
+                break
             except ModbusTimeoutError as exc:
                 if exc.failure is not Failure.TIMEOUT or attempt == self.retries:
                     raise self._gave_up(exc, attempt) from None
-                continue
-            return self._decoded(request, reply[7:]), reply[7:]
-        raise AssertionError("unreachable")
+                attempt += 1
+        answer = reply[7:]
+        try:
+            return request.decode(answer), answer
+        except ModbusPduError as exc:  # the stream is out of step with our requests
+            raise self._out_of_step(exc) from None
 
     def request(self, unit: int, request: Request) -> object:
         """The result of one request (see `exchange`)."""
@@ -268,7 +273,10 @@ class ModbusLink(Link[PduReceived]):
         try:
             return request.decode(answer)
         except ModbusPduError as exc:  # the stream is out of step with our requests
-            raise ModbusConnectionError(f"{self.where}: {exc}", ClientError.ProtocolError) from None
+            raise self._out_of_step(exc) from None
+
+    def _out_of_step(self, exc: ModbusPduError) -> ModbusConnectionError:
+        return ModbusConnectionError(f"{self.where}: {exc}", ClientError.ProtocolError)
 
     def _gave_up(self, exc: ModbusTimeoutError, retries: int) -> ModbusTimeoutError:
         if exc.failure is not Failure.TIMEOUT or not retries:
