@@ -6,7 +6,8 @@ whenever a value changes, and the protocol's timers (t1: acknowledge, t2: confir
 t3: test an idle link) run whether or not a request is under way. `ListeningWorker` is a
 ClientWorker whose thread, while no job runs, waits on the connection too: what arrives is
 handed to `on_event`, and the engine's timers fire when they are due. A job interrupts
-that wait at once (a byte on a wake-up socket pair), so requests lose no time to listening.
+that wait at once (a byte on a wake-up socket pair), and a caller that may block runs its
+request inline meanwhile (the wait holds no lock), so requests lose no time to listening.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 import queue
 import select
 import ssl
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -70,6 +72,7 @@ class ListeningWorker(ClientWorker):
         self._on_event = on_event
         self._link: Link[Any] | None = None
         self._wake_up = WakeUp()
+        self._listen_until = math.inf  # when the listener's current wait ends (monotonic)
         super().__init__(name, post, on_lost=on_lost, io_timeout=io_timeout)  # starts the thread
 
     @property
@@ -151,10 +154,29 @@ class ListeningWorker(ClientWorker):
                 return self._queue.get()
             self._listen(link)
 
+    def run_inline(
+        self, fn: Callable[..., T], *args: Any, then: Callable[[Future[T]], None] | None = None
+    ) -> Future[T] | None:
+        """`ClientWorker.run_inline`: a listening worker waits without the job lock, so a
+        caller runs its request at once; the listener is woken after it if what the request
+        left (events, buffered bytes, a sooner timer) needs it before its wait ends."""
+        future = super().run_inline(fn, *args, then=then)
+        if future is not None:
+            link = self._link
+            if link is not None and not link.closed and self._needs_listener(link):
+                self._wake_up.wake()
+        return future
+
+    def _needs_listener(self, link: Link[Any]) -> bool:
+        if link.pending or link.stream.pending():
+            return True
+        wait = link.seconds_to_timer()
+        return wait is not None and time.monotonic() + wait < self._listen_until
+
     def _listen(self, link: Link[Any]) -> None:
-        """Take what has come and fire due timers, then wait for the peer, the next timer or
-        a job; an I/O error drops the connection. Holds the job lock: whoever holds it
-        owns the link, so an inline request waits for (or is refused by) a listen."""
+        """Take what has come and fire due timers (holding the job lock: whoever holds it
+        owns the link), then wait for the peer, the next timer or a job without it, so that
+        an inline request need not wait for the listener; an I/O error drops the connection."""
         with self._job_lock:
             if link.closed:
                 return
@@ -166,13 +188,16 @@ class ListeningWorker(ClientWorker):
                     return  # a timer is due already: poll again
                 if link.stream.pending():
                     return  # bytes the descriptor cannot announce (kept, or held by TLS)
-                wake_fd = self._wake_up.fileno()
-                ready = wait_readable([link.stream.fileno(), wake_fd], wait)
+                fds = [link.stream.fileno(), self._wake_up.fileno()]
             except OSError as exc:
                 self._drop_stream(exc)
                 return
-            if wake_fd in ready:
-                self._wake_up.drain()
+            self._listen_until = math.inf if wait is None else time.monotonic() + wait
+        # An inline request may close the stream meanwhile: poll() then reports the closed
+        # descriptor (POLLNVAL) as ready, and the next turn sees the link closed.
+        ready = wait_readable(fds, wait)
+        if fds[1] in ready:
+            self._wake_up.drain()
 
     def _run(self) -> None:
         try:

@@ -5,7 +5,8 @@ Frames are a 2-byte big-endian length and the payload. A zero-length frame is re
 the engine queues a ``b"bye"`` frame, then raises ProtocolError (so a test sees that what
 an engine queues before giving up still goes out). ``Keepalive`` adds IEC 104's idle test:
 t3 after the last frame received it sends ``b"ping"``, and unless ``b"pong"`` comes back
-within t1 it gives the connection up.
+within t1 it gives the connection up. ``AckLater`` is IEC 104's t2 in miniature: a frame
+received is acknowledged (``b"ack"``) t2 later, and no timer runs otherwise.
 """
 
 from __future__ import annotations
@@ -124,3 +125,26 @@ def tcp_pair() -> tuple[socket.socket, socket.socket]:
     for sock in (client, server):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return client, server
+
+
+class AckLater(Framed):
+    """t2 in miniature: every frame received arms an acknowledgement due `t2` later."""
+
+    def __init__(self, now: float, t2: float) -> None:
+        super().__init__()
+        self.t2 = t2
+        self.due: float | None = None
+
+    def received(self, payload: bytes, now: float | None) -> list:
+        if self.due is None and now is not None:
+            self.due = now + self.t2
+        return [Frame(payload)]
+
+    def next_deadline(self) -> float | None:
+        return self.due
+
+    def handle_timer(self, now: float) -> list:
+        if self.due is not None and now >= self.due:
+            self.due = None
+            self._tx += frame(b"ack")
+        return []

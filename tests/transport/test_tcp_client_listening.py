@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from link_codec import Frame, Keepalive, LengthPrefixed, Pinged, frame
+from link_codec import AckLater, Frame, Keepalive, LengthPrefixed, Pinged, frame
 from transport_helpers import WAIT, LoopThread
 
 from incore.transport.link import Failure, Link, LinkError
@@ -33,8 +33,10 @@ class PushServer:
     ) -> None:
         self.greeting = greeting
         self.push_during_requests = push_during_requests
+        self.push_after_requests = False  # a push in the same segment as the answer, after it
         self.answer_pings = answer_pings
         self.requests: list[bytes] = []
+        self.heard: queue.SimpleQueue[bytes] = queue.SimpleQueue()  # frames that are no request
         self.accepted: queue.SimpleQueue[socket.socket] = queue.SimpleQueue()
         self._send_lock = threading.Lock()
         self._conn: socket.socket | None = None
@@ -91,9 +93,15 @@ class PushServer:
                 self.requests.append(payload)
                 if self.push_during_requests:
                     self._send(link.stream._sock, b"push:during-" + payload[4:])
-                self._send(link.stream._sock, b"rep:" + payload[4:])
+                answer = frame(b"rep:" + payload[4:])
+                if self.push_after_requests:
+                    answer += frame(b"push:after-" + payload[4:])
+                with self._send_lock:
+                    link.stream._sock.sendall(answer)
             elif payload == b"ping" and self.answer_pings:
                 self._send(link.stream._sock, b"pong")
+            else:
+                self.heard.put(payload)
 
 
 def ask(link: Link, what: bytes) -> bytes:
@@ -236,3 +244,74 @@ def test_setup_must_return_the_link_to_listen_on(client, server) -> None:
     with pytest.raises(TypeError, match="needs a setup"):
         client.worker.connect(*server.address, timeout=WAIT)
     assert client.worker.link is None and client.lost.empty()
+
+
+def test_a_request_runs_inline_while_the_worker_listens(client, server) -> None:
+    """The listener waits without the job lock: a caller that may block runs its request
+    on its own thread at once, sparing two thread hand-overs."""
+    link = client.connect(server)
+    ran_on: list[threading.Thread] = []
+
+    def job() -> bytes:
+        ran_on.append(threading.current_thread())
+        return ask(link, b"inline")
+
+    future = None
+    deadline = time.monotonic() + WAIT
+    while future is None and time.monotonic() < deadline:  # (the listener's first turn)
+        future = client.worker.run_inline(job)
+    assert future is not None and future.result(0) == b"rep:inline"
+    assert ran_on == [threading.current_thread()]
+    server.push(b"push:then")  # and the worker still listens
+    assert client.next_events(1) == [Frame(b"push:then")]
+
+
+def run_inline(client: Client, job: Any) -> Any:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        future = client.worker.run_inline(job)
+        if future is not None:
+            return future.result(0)
+    raise AssertionError("the worker never let a request run inline")
+
+
+def test_what_an_inline_request_leaves_unread_reaches_the_loop(client, server) -> None:
+    """A push in the answer's segment stays in the link after the request: the listener is
+    woken for it rather than left waiting on a socket with nothing new to read."""
+    link = client.connect(server)
+    server.push_after_requests = True
+    assert run_inline(client, lambda: ask(link, b"1")) == b"rep:1"
+    assert client.next_events(1) == [Frame(b"push:after-1")]
+
+
+def test_a_timer_an_inline_request_arms_fires_on_time(loop, server) -> None:
+    """Receiving the answer arms t2; the listener, which was waiting with no timer at all,
+    is woken to run it."""
+    client = Client(loop, engine=lambda: AckLater(time.monotonic(), t2=0.02))
+    try:
+        link = client.connect(server)
+        assert run_inline(client, lambda: ask(link, b"1")) == b"rep:1"
+        assert server.heard.get(timeout=WAIT) == b"ack"
+    finally:
+        assert client.worker.shutdown(timeout=WAIT)
+
+
+def test_after_an_inline_request_the_listener_is_woken_only_when_needed(loop, server) -> None:
+    """The case the two tests above cannot force: the listener was between waits, so the
+    answer's bytes did not wake it. Whatever the request left, or a timer sooner than the
+    listener's wait, needs it now; nothing else does (no wake-up per request)."""
+    client = Client(loop, engine=lambda: AckLater(time.monotonic(), t2=30.0))
+    try:
+        link = client.connect(server)
+        worker = client.worker
+        worker._listen_until = time.monotonic() + 60.0
+        assert not worker._needs_listener(link)  # no timer at all yet
+        link._inbox.append(Frame(b"left over"))
+        assert worker._needs_listener(link)
+        link._inbox.clear()
+        link.engine.due = time.monotonic() + 30.0  # t2, sooner than the listener's wait
+        assert worker._needs_listener(link)
+        worker._listen_until = time.monotonic() + 1.0
+        assert not worker._needs_listener(link)
+    finally:
+        assert client.worker.shutdown(timeout=WAIT)

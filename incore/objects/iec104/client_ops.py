@@ -126,7 +126,7 @@ class ConnectionOperations:
         select-before-operate (`select`; default: its commandMode). The future holds a
         `CommandOutcome`; the point's error and `commandFinished` say it too."""
         info = point.information(value)
-        return self._send_command(point, info, select, then)
+        return self._send_command(point, info, select, then, inline=True)
 
     def transmit_point(self, point: IEC104Point, cause: int) -> bool:
         """`point.transmit()`: a command point sends its command; a monitoring point has
@@ -148,8 +148,11 @@ class ConnectionOperations:
         self._send_command(point, info, None, None)
 
     def _send_command(
-        self, point: IEC104Point, info: Any, select: bool | None, then: Then
+        self, point: IEC104Point, info: Any, select: bool | None, then: Then, inline: bool = False
     ) -> Future:
+        """Send a command; `inline`: the caller may wait for it on its own thread (the
+        Python API), never for a property write, whose writer does not wait for the answer
+        (which may need the writer's loop: a station in this process decides there)."""
         if select is None:
             select = point.commandMode == point.CommandMode.SelectAndExecute
         type_id = int(point.type)
@@ -173,7 +176,7 @@ class ConnectionOperations:
             future.set_result(CommandOutcome(False, f"{self._label}: not connected"))
             done(future)
             return future
-        return self._call(_quietly(lambda link: link.command(act, select)), done)
+        return self._call(_quietly(lambda link: link.command(act, select)), done, inline)
 
     def _command_done(self, point: IEC104Point, outcome: CommandOutcome) -> None:
         if point.isShutDown:

@@ -58,7 +58,10 @@ class OperationRunner:
     __slots__ = ()
 
     def _call(
-        self, job: Callable[[Any], T], then: Callable[[Future], None] | None = None
+        self,
+        job: Callable[[Any], T],
+        then: Callable[[Future], None] | None = None,
+        inline: bool = True,
     ) -> Future:
         """Run `job(link)` with the link of when it runs; failures are reported on the
         client.
@@ -66,12 +69,14 @@ class OperationRunner:
         A caller that may block (any thread but the one running the loop) runs the exchange
         itself when the worker is idle, sparing two thread hand-overs; otherwise, or when
         the worker is busy, the worker runs it in order with everything queued before.
+        `inline=False` always leaves it to the worker: for work the caller did not ask to
+        wait for (a property write), whose answer may need the caller's loop.
         """
         worker = self._worker
         if worker is None:
             return self._failed(self._not_connected(), then)
         loop = self._loop
-        if loop is None or not loop.dispatching_here():  # _may_block(), written out
+        if inline and (loop is None or not loop.dispatching_here()):  # _may_block(), written out
             future = worker.run_inline(self._run_on_link, job, then=then)
             if future is not None:
                 if future._exception is not None:  # finished here: report a failure now
