@@ -208,6 +208,7 @@ class IEC104Server(PointTable, ServerHandlers, ErrorReporting, ServerLifeCycle):
             self._clock_sync,
             self._lost,
         )
+        core.on_confirmed, core.decided_on_loop = self._command_confirmed, self._decided_on_loop
         core.connect_check = self._connect_check
 
     # -- life cycle ----------------------------------------------------------------------------

@@ -106,6 +106,11 @@ class ServerCore:
         self.stopping = threading.Event()
         #: Loop-side callbacks, set by the server: a command, a clock sync, lost events.
         self.on_command: Callable[..., None] = lambda *a: None
+        #: A command the worker confirmed already, for the loop to execute (no decision left).
+        self.on_confirmed: Callable[..., None] = lambda *a: None
+        #: Worker thread: whether a command to this entry's point can be refused on the loop
+        #: (a received handler or callback); if not, the worker confirms it at once.
+        self.decided_on_loop: Callable[[Any], bool] = lambda entry: True
         self.on_clock_sync: Callable[..., None] = lambda *a: None
         self.on_lost: Callable[[Any, int], None] = lambda s, n: None
 

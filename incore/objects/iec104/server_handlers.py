@@ -73,12 +73,42 @@ class ServerHandlers:
         engine.schedule_call(request.done.set, ())
 
     # -- commands ------------------------------------------------------------------------------
+    def _decided_on_loop(self, entry: Any) -> bool:
+        """Worker thread: whether a command to `entry`'s point waits for the loop's verdict
+        (a received handler or callback may refuse it, or the point is going). Reads what
+        the loop writes: a handler connected a moment later judges the next command."""
+        point = entry.key
+        return (
+            point._callback is not None
+            or point.has_receivers("received")
+            or not point.isLive
+            or self._entries.get(point) is not entry
+        )
+
     def _command(self, session: Any, asdu: Asdu, entry: Any, message: Iec104Message) -> None:
         point = entry.key
         if self._entries.get(point) is not entry or not point.isLive:
             session.reply(encode_asdu(mirror(asdu, Cause.ACTIVATION_CON, negative=True)))
             return
         point._command(message, lambda m: self._command_done(session, asdu, entry, m))
+
+    def _command_confirmed(
+        self, session: Any, asdu: Asdu, entry: Any, message: Iec104Message
+    ) -> None:
+        """An execute the worker confirmed (no one could refuse it): store it, terminate it."""
+        point = entry.key
+        if self._entries.get(point) is not entry or not point.isLive:
+            log.warning("%s: %r was confirmed, but its point is gone", about(self), message)
+            return
+        point._command(message, lambda m: self._command_executed(session, asdu, entry, m))
+
+    def _command_executed(self, session: Any, asdu: Asdu, entry: Any, message: Any) -> None:
+        if not message.accepted:  # a handler connected since, or the value did not convert
+            log.warning(
+                "%s: %r was confirmed, but not executed: %s", about(self), message, message.reason
+            )
+            return
+        self._terminate(session, asdu, entry)
 
     def _command_done(self, session: Any, asdu: Asdu, entry: Any, message: Any) -> None:
         accepted = bool(message.accepted)
@@ -91,8 +121,12 @@ class ServerHandlers:
                     if held is not None and held.session is session:
                         del core.selections[(entry.ca, entry.ioa)]
         session.reply(encode_asdu(mirror(asdu, Cause.ACTIVATION_CON, negative=not accepted)))
-        if not accepted or message.isSelect:
-            return
+        if accepted and not message.isSelect:
+            self._terminate(session, asdu, entry)
+
+    def _terminate(self, session: Any, asdu: Any, entry: Any) -> None:
+        """After an executed command: the related monitoring point's return information
+        (COT 11), then the activation termination."""
         related = (
             self._core.stations.get(entry.ca, {}).get(entry.related) if entry.related else None
         )

@@ -276,7 +276,14 @@ def _command(session: Any, payload: bytes, asdu: Asdu, targets: list, now: float
                 core.inbox.event(("unexpected", message, Unexpected.NotSelected))
             return
     message = message_of(asdu, payload, session.peer)
-    core.post(core.on_command, session, asdu, entry, message)
+    if core.decided_on_loop(entry):
+        core.post(core.on_command, session, asdu, entry, message)
+        return
+    # Nothing on the loop can refuse it: confirmed now, executed on the loop, which sends the
+    # termination once the value is stored (a select has nothing to execute).
+    session.reply(encode_asdu(mirror(asdu, Cause.ACTIVATION_CON)), pumped=True)
+    if not select:
+        core.post(core.on_confirmed, session, asdu, entry, message)
 
 
 _HANDLERS = {

@@ -75,16 +75,17 @@ class StationSession:
         """Something waits in the buffer: have the worker hand it to the link."""
         self.conn.reschedule()
 
-    def reply(self, asdu: bytes, urgent: bool = True) -> None:
+    def reply(self, asdu: bytes, urgent: bool = True, *, pumped: bool = False) -> None:
         """Queue an answer for this client (never dropped; a client that lets REPLY_LIMIT
-        answers pile up is disconnected)."""
+        answers pile up is disconnected). `pumped`: the worker's own answer from within a
+        callback, which pumps the buffer when it returns: no wake-up needed."""
         idle = not self.buffer.pending
         if not self.buffer.reply(asdu, urgent):
             log.warning(
                 "IEC 104 client %s dropped: it asks faster than it reads the answers", self.peer
             )
             self.conn.close()
-        elif idle:
+        elif idle and not pumped:
             self.wake()
 
     def deadline(self) -> float | None:

@@ -157,6 +157,21 @@ def test_direct_commands_change_data_and_confirm(loop):
     assert received == [True]
 
 
+def test_a_command_no_one_can_refuse_is_confirmed_at_once_and_terminated_once_stored(loop):
+    """No received handler and no callback: the worker confirms the command without waiting
+    for the loop (here not running at all); the loop stores the value, and only then does
+    the termination go out."""
+    server = make_server()
+    m = connect(loop, server)
+    m.send(Asdu(TypeId.C_SC_NA_1, ACT, 1, (SingleCommand(500, True),)))
+    assert m.wait_until(lambda: m.find(45, CON))
+    assert not m.find(45, CON)[0].negative
+    assert point(server, 500).data is False and not m.find(45, TERM)  # the loop has not run
+    wait(loop, lambda: m.find(45, TERM))
+    assert point(server, 500).data is True
+    assert [a.cause for a in m.asdus if a.type_id == 45] == [CON, TERM]
+
+
 def test_a_handler_or_callback_refuses_a_command(loop):
     server = make_server()
     m = connect(loop, server)

@@ -121,6 +121,7 @@ class RawMaster:
         self.vs = 0
         self.vr = 0
         self._lock = threading.Lock()
+        self._arrived = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -139,10 +140,17 @@ class RawMaster:
                                 self.sock.sendall(s_frame(self.vr))
                         self.asdus.append(read_asdu(frame.asdu))
                     self.frames.append(frame)
+                    with self._arrived:
+                        self._arrived.notify_all()
         except OSError:
             pass
         finally:
             self.closed.set()
+
+    def wait_until(self, condition: Callable[[], Any], timeout: float = WAIT) -> bool:
+        """Wait for frames until `condition()` holds, without running any loop."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: bool(condition()), timeout)
 
     def send_raw(self, data: bytes) -> None:
         self.sock.sendall(data)
