@@ -15,7 +15,11 @@ queue without a word). Issue 11's target: at least 2x the c104 server's lossless
 zero silent loss at any rate.
 
 Commands: C_SC_NA_1 sent one after the other, each waiting for its confirmation, for
-COMMAND_SECONDS; round trips per second. Target: ours at least the c104 pairing's.
+COMMAND_SECONDS; round trips per second, on each pairing and with two setups of the
+station's command point: nothing decides its commands (c104 confirms them itself, ours from
+the connection's thread), or a Python callback that accepts them all decides (c104's
+on_receive; our received callback, which runs on the app's loop). Target: ours at least the
+c104 pairing's.
 
     python -m bench.iec104                (make bench runs it too)
 
@@ -37,6 +41,7 @@ RATES = (500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
 STEP = 2.0  # seconds of sending per rate
 SETTLE = 1.5  # seconds without a new value that end the wait for the rest
 COMMAND_SECONDS = 4.0
+COMMAND_TURNS = 4  # the best turn counts
 VALUE_IOA, COMMAND_IOA = 1, 100
 
 
@@ -52,7 +57,9 @@ def _pace(rate: int, count: int, send: Callable[[int], None]) -> float:
     return time.perf_counter() - start
 
 
-def serve_c104(port: int) -> None:
+def serve_c104(port: int, decides: bool = False) -> None:
+    """c104's station; `decides`: its command point has an on_receive callback (which
+    accepts every command), else it has none and c104 confirms commands itself."""
     import c104
 
     server = c104.Server(ip="127.0.0.1", port=port, tick_rate_ms=50)
@@ -65,7 +72,8 @@ def serve_c104(port: int) -> None:
     ) -> c104.ResponseState:
         return c104.ResponseState.SUCCESS
 
-    command.on_receive(callable=on_command)
+    if decides:
+        command.on_receive(callable=on_command)
     server.start()
     print("ready", flush=True)
 
@@ -83,7 +91,9 @@ def serve_c104(port: int) -> None:
     server.stop()
 
 
-def serve_incore(port: int) -> None:
+def serve_incore(port: int, decides: bool = False) -> None:
+    """Our station; `decides`: its command point has a received callback (which accepts
+    every command, as c104's on_receive above), else nothing can refuse a command."""
     import incore  # noqa: F401  (registers every type)
     from incore.core import EventLoop, set_loop
     from incore.objects.iec104 import IEC104Point, IEC104Server, IEC104Station
@@ -93,7 +103,9 @@ def serve_incore(port: int) -> None:
     server = IEC104Server(ip="127.0.0.1", port=port)
     station = IEC104Station(server, commonAddress=1)
     value = IEC104Point(station, ioa=VALUE_IOA, type="M_ME_NC_1", data=0.0)
-    IEC104Point(station, ioa=COMMAND_IOA, type="C_SC_NA_1")
+    command = IEC104Point(station, ioa=COMMAND_IOA, type="C_SC_NA_1")
+    if decides:
+        command.setReceivedCallback(lambda point, message: True)
     server.complete()
     print("ready", flush=True)
 
@@ -127,7 +139,12 @@ def serve_incore(port: int) -> None:
     server.shutdown()
 
 
-SERVE = {"c104": serve_c104, "incore": serve_incore}
+SERVE = {
+    "c104": serve_c104,
+    "incore": serve_incore,
+    "c104-callback": lambda port: serve_c104(port, decides=True),
+    "incore-callback": lambda port: serve_incore(port, decides=True),
+}
 
 
 class Station(ChildProcess):
@@ -283,16 +300,21 @@ def ladder(station_kind: str, master_cls: type) -> list[tuple[int, int, int, int
 
 
 def command_rate(station_kind: str, master_cls: type) -> float:
+    """The best of COMMAND_TURNS turns' round trips per second: c104's client now and then
+    stalls for most of a second (seen against both stations), which one turn would count."""
     station = Station(station_kind)
     master = None
     try:
         master = master_cls(station.port)
         for _ in range(20):
             master.command_once()
-        done, start = 0, time.perf_counter()
-        while time.perf_counter() - start < COMMAND_SECONDS:
-            done += master.command_once()  # c104's verdict races its own actcon: counted as sent
-        return done / (time.perf_counter() - start)
+        best = 0.0
+        for _ in range(COMMAND_TURNS):
+            done, start = 0, time.perf_counter()
+            while time.perf_counter() - start < COMMAND_SECONDS / COMMAND_TURNS:
+                done += master.command_once()  # c104's verdict races its actcon: counted as sent
+            best = max(best, done / (time.perf_counter() - start))
+        return best
     finally:
         if master is not None:
             master.close()
@@ -340,23 +362,38 @@ def main(argv: list[str] | None = None) -> None:
     verdict = "met" if theirs and ours >= 2 * theirs else "MISSED"
     print(f"Target (our lossless rate to c104's client >= 2x c104's): {verdict}")
     print(f"({ours:,}/s against {theirs:,}/s)")
-    print(f"\n## IEC 104 command round trips (C_SC_NA_1, each confirmed), {COMMAND_SECONDS:g} s\n")
-    commands = {
-        "c104 client -> c104 server": ("c104", C104Master),
-        "c104 client -> our server": ("incore", C104Master),
-        "our client -> our server": ("incore", IncoreMaster),
-        "our client -> c104 server": ("c104", IncoreMaster),
-    }
-    rates = {name: command_rate(*pair) for name, pair in commands.items()}
-    print("| pairing | round trips/s |\n|---|---:|")
-    for name, rate in rates.items():
-        print(f"| {name} | {rate:,.0f} |")
-    base = rates["c104 client -> c104 server"]
-    mine = rates["our client -> our server"]
-    print(
-        f"\nTarget (ours at least the c104 pairing's): {'met' if mine >= base else 'MISSED'} "
-        f"({mine / base:.2f}x)"
-    )
+    print(command_table())
+
+
+#: The stations' command point: nothing decides (both confirm commands themselves), or a
+#: Python callback that accepts every command decides (c104's on_receive, our received
+#: callback), which our station runs on the app's loop.
+STATION_SETUPS = {"nothing decides": "", "a callback decides": "-callback"}
+
+
+def command_table() -> str:
+    """Command round trips on each pairing, for both station setups, and the verdicts."""
+    lines = [
+        f"\n## IEC 104 command round trips (C_SC_NA_1, each confirmed), {COMMAND_SECONDS:g} s"
+        f" per pairing in {COMMAND_TURNS} turns (best turn shown)\n",
+        "| station's command point | pairing | round trips/s |",
+        "|---|---|---:|",
+    ]
+    verdicts = []
+    for setup, suffix in STATION_SETUPS.items():
+        pairings = {
+            "c104 client -> c104 server": ("c104" + suffix, C104Master),
+            "c104 client -> our server": ("incore" + suffix, C104Master),
+            "our client -> our server": ("incore" + suffix, IncoreMaster),
+            "our client -> c104 server": ("c104" + suffix, IncoreMaster),
+        }
+        rates = {name: command_rate(*pair) for name, pair in pairings.items()}
+        lines += [f"| {setup} | {name} | {rate:,.0f} |" for name, rate in rates.items()]
+        base, mine = rates["c104 client -> c104 server"], rates["our client -> our server"]
+        verdict = "met" if mine >= base else "MISSED"
+        verdicts.append(f"- {setup}: {verdict} ({mine / base:.2f}x the c104 pairing)")
+    lines.append("\nTarget (our pairing at least the c104 pairing's):")
+    return "\n".join(lines + verdicts)
 
 
 if __name__ == "__main__":
