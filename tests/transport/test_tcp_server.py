@@ -339,3 +339,44 @@ def test_an_idle_connection_outlives_io_timeout() -> None:
             assert not conn.wait_closed(0.3)  # six io_timeouts of silence
             quiet.sendall(b"still here")
             assert recv_exactly(quiet, 10) == b"still here"
+
+
+def _ask(sock: socket.socket, payload: bytes) -> float:
+    """Send `payload`, wait for its echo; the seconds it took."""
+    started = time.monotonic()
+    sock.sendall(payload)
+    got = b""
+    while len(got) < len(payload):
+        got += sock.recv(100)
+    return time.monotonic() - started
+
+
+def test_a_client_that_fell_quiet_is_given_back_after_each_request() -> None:
+    """With one worker: after its linger passed in silence, a client's next request (a
+    poll a while later) does not hold the worker for another linger, so another client is
+    answered at once; a client that speaks again within a linger is lingered on again."""
+    linger = 0.3
+    with TcpServer(
+        Echo, host="127.0.0.1", name="quiet", workers=1, max_workers=1, linger=linger
+    ) as server:
+        a = socket.create_connection(server.address, timeout=WAIT)
+        b = None
+        try:
+            _ask(a, b"a1")
+            conn_a = next(c for c in server.connections() if c.peer[1] == a.getsockname()[1])
+            deadline = time.monotonic() + WAIT
+            while not conn_a._quiet and time.monotonic() < deadline:  # a's linger is ending
+                time.sleep(0.01)
+            assert conn_a._quiet
+            b = socket.create_connection(server.address, timeout=WAIT)
+            _ask(b, b"b0")  # (b's linger ends too)
+            time.sleep(linger)  # a polls again a while later
+            _ask(a, b"a2")
+            assert _ask(b, b"b1") < linger / 2  # a was given back at once, not lingered on
+            assert conn_a._quiet
+            _ask(a, b"a3")  # within a linger of a2 (once b's linger ended): a speaks again...
+            assert not conn_a._quiet  # ...so the worker lingers on it again
+        finally:
+            a.close()
+            if b is not None:
+                b.close()

@@ -93,6 +93,8 @@ class Connection:
         "_due",
         "_parked",
         "_parked_at",
+        "_quiet",
+        "_parked_since",
         "_registered",
         "_established",
         "_accepted_at",
@@ -125,6 +127,8 @@ class Connection:
         self._due: float | None = None  # the handler's deadline as last read
         self._parked = False  # idle in the hub, armed for readiness
         self._parked_at = 0.0
+        self._quiet = False  # its last linger passed in silence: park it after each request
+        self._parked_since = 0.0
         self._registered = False  # known to the poller
         self._established = False
         self._accepted_at = accepted_at

@@ -220,6 +220,7 @@ class Hub:
             if due is not None:
                 heapq.heappush(self._timers, (due, next(self._seq), conn))
                 wake = wake or due < self._wake_at
+            conn._parked_since = time.monotonic() if conn._quiet else 0.0
             conn._parked = True  # before arming: the hub may see it readable at once
             try:
                 self._poller.arm(conn._fd, not conn._registered)
@@ -258,12 +259,14 @@ class Hub:
 
     # -- the hub thread -------------------------------------------------------------------
     def _run(self) -> None:
-        poller, by_fd, submit = self._poller, self._by_fd, self.pool.submit
+        poller, by_fd, submit, linger = self._poller, self._by_fd, self.pool.submit, self.linger
         wake_fd = self._wake_up.fileno()
         stopping = False
         try:
             while True:
-                for fd in poller.poll(self._plan()):
+                ready = poller.poll(self._plan())
+                woke = time.monotonic()
+                for fd in ready:
                     if fd == self._listen_fd:
                         self._accept_batch()
                     elif fd == wake_fd:
@@ -272,6 +275,8 @@ class Hub:
                         conn = by_fd.get(fd)
                         if conn is not None and conn._parked:
                             conn._parked = False
+                            if conn._quiet and woke - conn._parked_since < linger:
+                                conn._quiet = False  # it spoke within a linger: linger again
                             submit(conn, READ)
                 now = time.monotonic()
                 self._expire(now)

@@ -6,7 +6,10 @@ more Python) than a thread of its own would cost, which is what a busy client ne
 socket's SO_RCVTIMEO is the server's `linger`: a recv that stays empty that long means
 the client went quiet, and the connection goes back to the hub, which waits on all idle
 connections at once. A worker also gives its connection back after a request when other
-connections wait for a worker, so a few busy clients cannot starve the rest.
+connections wait for a worker, so a few busy clients cannot starve the rest. A client whose
+last linger passed in silence (one that polls every 100 ms, say) is given back after each
+request instead, sparing a worker wake-up at the end of every linger, until it speaks again
+within a linger of being given back.
 
 Handlers with timers (`deadline()`/`timer_expired(now)`) are served the same way; their
 recv timeout shrinks to the deadline when that is nearer than the linger, so a timer fires
@@ -140,6 +143,7 @@ def _read(hub: Hub, conn: Connection, handler: Any) -> Any:
         try:
             data = recv(SERVER_RECV_SIZE)
         except (BlockingIOError, TimeoutError):  # the linger passed in silence
+            conn._quiet = True
             if hub.park(conn):
                 return _PARKED
             continue  # the server stops: the connection is closed, the loop ends
@@ -150,7 +154,7 @@ def _read(hub: Hub, conn: Connection, handler: Any) -> Any:
         if flow is not None:
             flow.received(data)
         received(data)
-        if waiting and hub.park(conn):
+        if (waiting or conn._quiet) and hub.park(conn):
             return _PARKED
     return None
 
