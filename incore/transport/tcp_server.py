@@ -70,7 +70,8 @@ class TcpServer:
     Timeouts (seconds): `io_timeout` bounds each send in total; `handshake_timeout`
     (None: none) closes a connection whose handler has not called `mark_established()`
     by then; `idle_timeout` (None: none) closes one that sent nothing for that long.
-    `workers` threads serve connections, up to `max_workers` while handlers block;
+    Up to `workers` threads serve connections (one at first, another whenever connections
+    wait with no worker free), up to `max_workers` while handlers block;
     `linger` is how long a worker waits on a quiet connection before parking it.
 
     `ssl_context` (a server-side `ssl.SSLContext`, see incore.transport.tls) serves TLS:

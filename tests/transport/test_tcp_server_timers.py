@@ -88,6 +88,23 @@ def test_a_deadline_set_from_another_thread_is_rescheduled() -> None:
             assert 0.2 <= fired - set_at < 0.2 + SLACK
 
 
+def test_one_worker_serves_clients_that_ask_at_once_while_it_keeps_up() -> None:
+    """Workers beyond the first start only when connections wait with no worker free for
+    longer than a linger: several busy at once would only hand Python's GIL around."""
+    with TcpServer(Echo, host="127.0.0.1", name="one", workers=4, linger=1.0) as server:
+        socks = [client(server.address) for _ in range(3)]
+        try:
+            for round_ in range(3):
+                for i, sock in enumerate(socks):
+                    sock.sendall(b"%d.%d" % (round_, i))
+                for i, sock in enumerate(socks):
+                    assert recv_exactly(sock, 3) == b"%d.%d" % (round_, i)
+            assert len(server.threads()) == 1 + 1  # the hub and one worker
+        finally:
+            for sock in socks:
+                sock.close()
+
+
 def test_the_pool_grows_to_its_bound_while_handlers_block() -> None:
     release = threading.Event()
     entered: queue.SimpleQueue = queue.SimpleQueue()

@@ -50,8 +50,12 @@ __all__ = ["Hub", "ServerConfig"]
 
 log = logging.getLogger("incore.transport.tcp_server")
 
-#: Seconds without a task taken, while tasks wait, after which the pool grows.
+#: Seconds without a task taken, while tasks wait, after which the pool grows past `workers`.
 STALL = 0.05
+#: The same below `workers`, beyond twice the linger (a lingering worker takes the next task
+#: when its linger ends, and its linger may have begun just before the tasks came): the
+#: worker is busy or blocked, start the next one.
+SOFT_STALL = 0.002
 #: At max_connections, an un-established connection at least this old (seconds) makes room.
 EVICT_AGE = 0.5
 #: Seconds the listener rests after accept() failed for want of descriptors (EMFILE).
@@ -417,17 +421,28 @@ class Hub:
             self._poller.watch(self._listen_fd)
 
     def _check_stall(self, now: float) -> None:
-        """While tasks wait, grow the pool if no worker took one for STALL seconds."""
+        """While tasks wait and no worker took one for a while, start more workers: one
+        after SOFT_STALL up to `workers`, past that one per waiting task after STALL."""
         pool = self.pool
         if not pool.queue:
             self._stall_at = None
-        elif self._stall_at is None or pool.taken != self._taken:
-            self._stall_at, self._taken = now + STALL, pool.taken
+            return
+        soft = pool.below_size
+        if self._stall_at is None or pool.taken != self._taken:
+            self._stall_at, self._taken = now + self._stall_after(soft), pool.taken
         elif now >= self._stall_at:
-            started = pool.grow()
-            if started:
-                log.info("%s: every worker is busy or blocked; %d more started", self.name, started)
-            self._stall_at = now + STALL
+            if soft:
+                pool.add_worker()
+            else:
+                started = pool.grow()
+                if started:
+                    log.info(
+                        "%s: every worker is busy or blocked; %d more started", self.name, started
+                    )
+            self._stall_at = now + self._stall_after(pool.below_size)
+
+    def _stall_after(self, below_size: bool) -> float:
+        return 2 * self.linger + SOFT_STALL if below_size else STALL
 
     # -- stopping ---------------------------------------------------------------------------
     def _close_listener(self) -> None:

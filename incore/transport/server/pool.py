@@ -1,12 +1,17 @@
 """A bounded pool of worker threads that serve connections handed to them by the hub.
 
-Up to `size` workers start as work arrives and stay. A handler may block its worker
-(S7's lockArea, a read that waits for the application, a send to a peer that stopped
-reading), which a pool of a few threads would turn into a server that stops answering
-everybody. So the hub watches `taken` while connections wait: if no worker has taken a
-task for a while, every worker is stuck, and the hub calls `grow`: more start, up to
-`max_size`. Those extra workers end after EXTRA_IDLE seconds without work. The thread
-count is thus bounded by `max_size` whatever the peers and handlers do.
+One worker starts with the first task; up to `size` start and stay as work waits for them
+(the hub calls `add_worker` when no worker took a task for longer than a linger would
+take). One worker at a time is what Python runs anyway: more of them busy at once only hand
+the GIL to each other (under 1,000 clients each asking again at once, four eager workers
+spent 90 us of CPU per request and one 56 us, answering half as many again).
+
+A handler may block its worker (S7's lockArea, a read that waits for the application, a
+send to a peer that stopped reading), which a pool of a few threads would turn into a
+server that stops answering everybody. So the hub watches `taken` while connections wait:
+if no worker has taken a task for a while, every worker is stuck, and the hub calls `grow`:
+more start, up to `max_size`. Those extra workers end after EXTRA_IDLE seconds without
+work. The thread count is thus bounded by `max_size` whatever the peers and handlers do.
 """
 
 from __future__ import annotations
@@ -58,15 +63,30 @@ class WorkerPool:
         with self._cond:
             return list(self._threads)
 
+    @property
+    def below_size(self) -> bool:
+        """Fewer than `size` workers run (the hub adds one when tasks wait)."""
+        with self._cond:
+            return len(self._threads) < self._size
+
     def submit(self, *task: Any) -> None:
-        """Queue a task; wake an idle worker, or start one while fewer than `size` run."""
+        """Queue a task; wake an idle worker, or start the first one."""
         with self._cond:
             self.queue.append(task)
             if self._idle:
                 self._idle -= 1
                 self._cond.notify()
-            elif len(self._threads) < self._size:
+            elif not self._threads:
                 self._spawn()
+
+    def add_worker(self) -> int:
+        """Tasks wait and no worker took one for a moment: start one more, up to `size`.
+        Returns how many started (0 or 1)."""
+        with self._cond:
+            if self._closed or len(self._threads) >= self._size or not self.queue:
+                return 0
+            self._spawn()
+            return 1
 
     def grow(self) -> int:
         """Every worker is blocked and tasks wait: start one per waiting task, up to
