@@ -13,7 +13,8 @@ Initial values: at the server's start, registers in document order write their `
 mapped: its error says why and `mapErrorOccurred` fires.
 
 Registers whose quality is Bad with `badValue` ExceptionAnswer are refused to clients'
-reads (exception 04, server_store.py); the ranges follow every change of quality.
+reads (exception 04, server_store.py), and so are those bound to a source with no value yet;
+the ranges follow every change of quality and of data.
 """
 
 from __future__ import annotations
@@ -38,6 +39,15 @@ def _raw(store: MemoryStore, a: ModbusAddress) -> bytes:
     if a.bits:
         return MemoryStore.read_bits(store, a.table, a.address, a.count)
     return MemoryStore.read_registers(store, a.table, a.address, a.count)
+
+
+def _refused(reg: ModbusRegister) -> bool:
+    """Whether a client read that touches `reg` gets exception 04: its value is Bad and it
+    says so (`badValue` ExceptionAnswer), or its data is bound to a source that has no value
+    yet (a client variable not read since the start): the table's 0 there would be a lie."""
+    if reg.quality == Quality.Bad and reg.badValue == ModbusRegister.ExceptionAnswer:
+        return True
+    return reg.data is None and reg.binding("data") is not None
 
 
 class TableHost:
@@ -145,7 +155,7 @@ class TableHost:
     def _refresh_bad(self, *_: Any) -> None:
         ranges: dict[Table, list[tuple[int, int]]] = {}
         for reg in self._mapped:
-            if reg.quality == Quality.Bad and reg.badValue == ModbusRegister.ExceptionAnswer:
+            if _refused(reg):
                 a = reg.peer_address
                 ranges.setdefault(a.table, []).append((a.address, a.end))
         store = self._core.store

@@ -159,6 +159,19 @@ def test_bad_value_answers_exception_04_or_the_last_value(loop) -> None:
     assert call(loop, server, lambda c: c.read_holding_registers(0, count=2).registers) == [11, 22]
 
 
+def test_a_register_bound_to_a_source_with_no_value_yet_answers_exception_04(loop) -> None:
+    """A gateway's register bound to a client variable that has not been read yet: a client
+    gets exception 04, not the table's 0 as if it were a reading; then the value."""
+    source = DataObject()
+    reg = ModbusRegister(address=0)
+    reg.bind("data", lambda: source.data)
+    server = make_server(objects=[reg])
+    assert call(loop, server, lambda c: exception_code(c.read_holding_registers(0, count=1))) == 4
+    source.data = 42
+    assert loop.run_until(lambda: reg.data == 42, WAIT)
+    assert call(loop, server, lambda c: c.read_holding_registers(0, count=1).registers) == [42]
+
+
 def test_overlaid_table_each_view_sees_the_others_writes(loop) -> None:
     coil = ModbusRegister(type="Coil", address=17)
     word = ModbusRegister(address=1)
