@@ -264,6 +264,7 @@ class Hub:
     # -- the hub thread -------------------------------------------------------------------
     def _run(self) -> None:
         poller, by_fd, submit, linger = self._poller, self._by_fd, self.pool.submit, self.linger
+        waiting = self.pool.queue
         wake_fd = self._wake_up.fileno()
         stopping = False
         try:
@@ -283,7 +284,11 @@ class Hub:
                                 conn._quiet = False  # it spoke within a linger: linger again
                             submit(conn, READ)
                 now = time.monotonic()
-                self._expire(now)
+                # Under load the hub wakes for every few readable connections: the deadlines
+                # are looked at only when one is due (_plan noted the earliest), or when tasks
+                # start waiting (the stall watch begins), not at every wake-up.
+                if now >= self._wake_at or self._stopping or (waiting and self._stall_at is None):
+                    self._expire(now)
                 if self._stopping:
                     if not stopping:
                         stopping = True
