@@ -7,7 +7,9 @@ from one selector loop in this process, the same for both servers. The table giv
 requests answered, their rate, the latency percentiles and the most threads the server
 process had during the run (from /proc). Issue 10's target: our p99 at most half of
 pymodbus's. Requests still in flight when the time is up are not counted either way, and a
-connection the server closes or never answers shows in "connections lost".
+connection the server closes or never answers shows in "connections lost". The servers take
+TURNS turns each, alternating, and each one's turn with the lowest p99 is shown (as the
+other benchmarks show each contender's best turn: this machine is shared and noisy).
 
     python -m bench.modbus_crowd         (make bench runs it too)
 """
@@ -30,6 +32,7 @@ DURATION = 5.0
 REGISTERS = 10
 SERVERS = ("incore", "pymodbus")
 TARGET = 0.5  # our p99 latency as a fraction of pymodbus's, at most
+TURNS = 2
 _HEADER = struct.Struct(">HHHBBHH")  # MBAP + function + start + count
 
 
@@ -158,9 +161,18 @@ def main(argv: list[str] | None = None) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))  # the servers inherit it
     print(
         f"\n## Modbus TCP server under {CONNECTIONS:,} connections, each keeping one "
-        f"read_holding_registers(0, {REGISTERS}) in flight for {DURATION:g} s (unpinned)\n"
+        f"read_holding_registers(0, {REGISTERS}) in flight for {DURATION:g} s (unpinned; "
+        f"best of {TURNS} turns each)\n"
     )
-    print(table([measure(kind) for kind in SERVERS]))
+    turns = [measure(kind) for _ in range(TURNS) for kind in SERVERS]
+    print(
+        table(
+            [
+                min((t for t in turns if t["server"] == kind), key=lambda t: t["p99"])
+                for kind in SERVERS
+            ]
+        )
+    )
 
 
 if __name__ == "__main__":
