@@ -84,7 +84,7 @@ class BlockingStream:
         self._sock = sock
         self._buf = bytearray()
         self._rx = memoryview(bytearray(RECV_SIZE))
-        self._closed = False
+        self.closed = False  # an attribute, not a property: read on every request
         self._armed = {socket.SO_RCVTIMEO: 0.0, socket.SO_SNDTIMEO: 0.0}
         self._asked = dict(self._armed)  # the last bound asked for, armed or close enough
         self._kernel_timeouts = use_kernel_timeouts(sock)
@@ -94,11 +94,7 @@ class BlockingStream:
         self._flow = open_flow(sock, client=True)  # None unless a trace runs (trace.py)
 
     def __repr__(self) -> str:
-        return f"<BlockingStream {self.peer[0]}:{self.peer[1]}{' closed' if self._closed else ''}>"
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
+        return f"<BlockingStream {self.peer[0]}:{self.peer[1]}{' closed' if self.closed else ''}>"
 
     def send(self, data: bytes, timeout: float | None = None) -> None:
         """Send all of `data` within `timeout` (default `io_timeout`) in total.
@@ -107,7 +103,7 @@ class BlockingStream:
         kernel's timeouts that is `send_within` (SO_SNDTIMEO alone restarts with every
         partial send), with Python's it is `sendall`, whose timeout covers the whole call.
         """
-        if self._closed:
+        if self.closed:
             self._check_open()
         if self._flow is not None:
             self._flow.sent(data)
@@ -156,7 +152,7 @@ class BlockingStream:
             data = bytes(self._buf)
             self._buf.clear()
             return data
-        if self._closed:
+        if self.closed:
             self._check_open()
         sock = self._sock
         try:
@@ -179,7 +175,7 @@ class BlockingStream:
         """Whether bytes (or the peer's EOF) can be read now, waiting up to `timeout`."""
         if self._buf:
             return True
-        if self._closed:
+        if self.closed:
             return False
         return bool(select.select([self._sock], [], [], max(0.0, timeout))[0])
 
@@ -187,7 +183,7 @@ class BlockingStream:
         """True once the peer has closed or reset the connection (a peek; consumes nothing)."""
         if self._buf:
             return False
-        if self._closed:
+        if self.closed:
             return True
         sock = self._sock
         try:
@@ -211,7 +207,7 @@ class BlockingStream:
         return self._sock.fileno()
 
     def close(self) -> None:
-        self._closed = True
+        self.closed = True
         self._sock.close()
         if self._flow is not None:
             self._flow.close()
@@ -221,7 +217,7 @@ class BlockingStream:
         shutdown_quietly(self._sock)
 
     def _check_open(self) -> None:
-        if self._closed:
+        if self.closed:
             raise ConnectionClosedError(f"{self.peer[0]}:{self.peer[1]}: stream is closed")
 
     def _arm(self, option: int, timeout: float) -> None:
@@ -242,7 +238,7 @@ class BlockingStream:
 
     def _recv_once(self, wait: float, timeout: float, spin: bool = True) -> int:
         """One recv into the reusable buffer, waiting at most `wait`; returns its length."""
-        if self._closed:
+        if self.closed:
             self._check_open()
         spinner = self._spinner
         way = spinner.choose() if spin else 0

@@ -43,11 +43,11 @@ class TlsStream(BlockingStream):
         self._poll = select.poll() if hasattr(select, "poll") else None
 
     def __repr__(self) -> str:
-        return f"<TlsStream {self.peer[0]}:{self.peer[1]}{' closed' if self._closed else ''}>"
+        return f"<TlsStream {self.peer[0]}:{self.peer[1]}{' closed' if self.closed else ''}>"
 
     def send(self, data: bytes, timeout: float | None = None) -> None:
         """Send all of `data` within `timeout` (default `io_timeout`) in total."""
-        if self._closed:
+        if self.closed:
             self._check_open()
         if self._flow is not None:
             self._flow.sent(data)  # the plaintext
@@ -75,7 +75,7 @@ class TlsStream(BlockingStream):
             data = bytes(self._buf)
             self._buf.clear()
             return data
-        if self._closed:
+        if self.closed:
             self._check_open()
         try:
             got = self._tls.recv_into(self._rx)
@@ -89,9 +89,9 @@ class TlsStream(BlockingStream):
         return data
 
     def readable(self, timeout: float = 0.0) -> bool:
-        if self._buf or (not self._closed and self._tls.pending()):
+        if self._buf or (not self.closed and self._tls.pending()):
             return True
-        if self._closed:
+        if self.closed:
             return False
         return self._wait(False, timeout)
 
@@ -100,7 +100,7 @@ class TlsStream(BlockingStream):
         read finds is kept for the next read."""
         if self._buf:
             return False
-        if self._closed:
+        if self.closed:
             return True
         try:
             got = self._tls.recv_into(self._rx)
@@ -117,11 +117,11 @@ class TlsStream(BlockingStream):
 
     def pending(self) -> int:
         """Bytes readable without waiting for the socket: kept, or decrypted by TLS."""
-        return len(self._buf) + (0 if self._closed else self._tls.pending())
+        return len(self._buf) + (0 if self.closed else self._tls.pending())
 
     def close(self) -> None:
         """Close, telling the peer in TLS (close_notify) if the socket takes it now."""
-        if not self._closed:
+        if not self.closed:
             try:
                 self._tls.unwrap()
             except (OSError, ValueError):

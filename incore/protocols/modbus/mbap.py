@@ -63,16 +63,14 @@ class MbapDecoder:
     failed and every further `feed` raises again.
     """
 
-    __slots__ = ("_buffer", "_failed")
+    __slots__ = ("_buffer", "_failed", "idle")
 
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._failed: str | None = None
-
-    @property
-    def idle(self) -> bool:
-        """Nothing buffered and not failed: the next bytes start a frame."""
-        return not self._buffer and self._failed is None
+        #: Nothing buffered and not failed: the next bytes start a frame (an attribute, kept
+        #: by `feed`: a client reads it on every request).
+        self.idle = True
 
     def feed(self, data: bytes) -> list[Frame]:
         """Append `data` and return every frame now complete."""
@@ -94,6 +92,7 @@ class MbapDecoder:
             if protocol or not MIN_LENGTH <= length <= MAX_LENGTH:
                 buf.clear()
                 self._failed = _complaint(protocol, length)
+                self.idle = False
                 raise ModbusFramingError(self._failed)
             stop = pos + 6 + length
             if stop > end:
@@ -102,6 +101,7 @@ class MbapDecoder:
             pos = stop
         if pos:
             del buf[:pos]
+        self.idle = not buf
         return frames
 
 
