@@ -5,6 +5,13 @@ callable, and the loop runs it on its own thread, so the reactive core needs no 
 order is deterministic. `post()` is safe from any thread and keeps each thread's order
 (a single FIFO queue is fed by all of them).
 
+A thread with work for the loop may also do it itself, with `run_or_post()`: when the loop
+has nothing queued and no thread runs its callables, the caller takes the loop's turn and
+runs the callable at once, as the loop would have (an IEC 104 station's worker deciding a
+command: no hand-over to the loop thread and back, which costs tens of microseconds and the
+interpreter lock twice). Whoever holds the turn is the owner of every Object meanwhile, so
+callables still run one at a time, in the order they were posted.
+
 Under a flood the loop stays responsive: it runs posted callables in stretches of at most
 SLICE seconds and never past the time of the next timer, so timers fire on time whatever
 the queue holds, and `stop()` takes effect after the callable that is running. The queue
@@ -21,6 +28,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -62,15 +70,20 @@ class EventLoop:
     """
 
     def __init__(self, backlog_limit: int = BACKLOG_LIMIT) -> None:
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._put, self._backlog = self._queue.put, self._queue.qsize  # post() runs often
+        # Posted callables wait in `_items`; a thread that runs them holds `_turn` while it
+        # takes and runs them, so they run one at a time and in order, whichever thread it
+        # is. The loop's thread sleeps on `_bell`, which a poster rings only when it sleeps.
+        self._items: deque[tuple[Callable[..., Any], tuple]] = deque()
+        self._bell: queue.SimpleQueue = queue.SimpleQueue()
+        self._sleeping = False  # the loop's thread waits (or is about to) for the bell
+        self._turn = threading.RLock()  # reentrant: a callable may run process_events
         self._timers: list[tuple[float, int, TimerHandle]] = []
         self._seq = itertools.count()
         self._stopping = False
         self._running = False
         self.thread_ident: int | None = None
         self._dispatching: int | None = (
-            None  # thread running callbacks (run/process_events/run_until)
+            None  # thread running callbacks (run/process_events/run_until/run_or_post)
         )
         self.backlog_limit = max(2, backlog_limit)
         # Reentrant: a signal handler on the loop's thread may post while it holds the lock.
@@ -85,19 +98,45 @@ class EventLoop:
         From another thread while the loop is `backlog_limit` callables behind, this waits
         until it has caught up by half (or stops dispatching).
         """
-        if self._backlog() >= self.backlog_limit:
+        items = self._items
+        if len(items) >= self.backlog_limit:
             self._wait_for_room()
-        self._put((fn, args))
+        items.append((fn, args))
+        if self._sleeping:  # (set before the sleeper looks at _items a last time)
+            self._sleeping = False
+            self._bell.put(None)
+
+    def run_or_post(self, fn: Callable[..., Any], *args: Any) -> bool:
+        """Run `fn(*args)` now on the calling thread if the loop is idle (nothing queued,
+        no thread running its callables), as the loop would run it; else `post` it. True if
+        it ran here. For a thread that may not block for long either: `fn` must not block.
+        Never from a thread that runs the loop's callables (post from there)."""
+        turn = self._turn
+        if self._items or not turn.acquire(False):
+            self.post(fn, *args)
+            return False
+        try:
+            saved = self._dispatch_on_this_thread()
+            try:
+                fn(*args)
+            except Exception:  # as on the loop: a failing callable never escapes
+                log.exception("error in posted callback %r", fn)
+            finally:
+                self._dispatching = saved[0]
+                engine.set_owner(*saved[1])
+        finally:
+            turn.release()
+        return True
 
     def stop(self) -> None:
         """Ask `run()` to return once the current callable finishes (any thread)."""
         self._stopping = True
-        self._queue.put(None)
+        self._bell.put(None)
 
     @property
     def backlog(self) -> int:
         """Posted callables not run yet (approximate while other threads post)."""
-        return self._queue.qsize()
+        return len(self._items)
 
     # -- loop thread only --------------------------------------------------------------------
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
@@ -105,7 +144,7 @@ class EventLoop:
         handle = TimerHandle(_now() + max(0.0, delay), fn, args)
         heapq.heappush(self._timers, (handle.when, next(self._seq), handle))
         if self._running and threading.get_ident() != self.thread_ident:
-            self._queue.put(None)  # wake the loop so it recomputes its wait
+            self._bell.put(None)  # wake the loop so it recomputes its wait
         return handle
 
     @property
@@ -177,33 +216,34 @@ class EventLoop:
         """Run posted callables in order: wait for the first until `wait_until` (None: for
         ever), then go on until the queue is empty, stop() is asked, `stop_at` (the next
         timer) comes or SLICE has passed; at least one callable runs if one is there."""
-        q = self._queue
-        try:
-            if wait_until is None:
-                item = q.get()
-            else:
-                wait = wait_until - _now()
-                item = q.get(timeout=wait) if wait > 0 else q.get_nowait()
-        except queue.Empty:
-            return
-        now, get = _now, q.get_nowait  # locals: this loop runs once per posted callable
-        end = now() + SLICE
-        if stop_at is not None and stop_at < end:
-            end = stop_at
-        while True:
-            if item is not None:
-                fn, args = item
+        items = self._items
+        if not items:
+            wait = None if wait_until is None else wait_until - _now()
+            if wait is not None and wait <= 0:
+                return
+            self._sleeping = True
+            if not items:  # a last look: a post before the flag was set rang no bell
+                try:
+                    self._bell.get(timeout=wait)
+                except queue.Empty:
+                    pass
+            self._sleeping = False
+            if not items:
+                return
+        now, popleft = _now, items.popleft  # locals: this loop runs once per posted callable
+        with self._turn:
+            end = now() + SLICE
+            if stop_at is not None and stop_at < end:
+                end = stop_at
+            while items:
+                fn, args = popleft()
                 try:
                     fn(*args)
                 except Exception:  # a failing callback must never kill the loop
                     log.exception("error in posted callback %r", fn)
-            if self._stopping or now() >= end:
-                break
-            try:
-                item = get()
-            except queue.Empty:
-                break
-        if self._waiters and q.qsize() < self.backlog_limit // 2:
+                if self._stopping or now() >= end:
+                    break
+        if self._waiters and len(items) < self.backlog_limit // 2:
             self._make_room()
 
     def _run_due_timers(self) -> float | None:
@@ -211,18 +251,19 @@ class EventLoop:
         first); return when the next one is due (None if there is none)."""
         timers = self._timers
         now = _now()
-        while timers:
-            when, _, handle = timers[0]
-            if handle.cancelled:
+        with self._turn:
+            while timers:
+                when, _, handle = timers[0]
+                if handle.cancelled:
+                    heapq.heappop(timers)
+                    continue
+                if when > now:
+                    return when
                 heapq.heappop(timers)
-                continue
-            if when > now:
-                return when
-            heapq.heappop(timers)
-            try:
-                handle.fn(*handle.args)
-            except Exception:
-                log.exception("error in timer callback %r", handle.fn)
+                try:
+                    handle.fn(*handle.args)
+                except Exception:
+                    log.exception("error in timer callback %r", handle.fn)
         return None
 
     # -- back-pressure -------------------------------------------------------------------------
@@ -230,7 +271,7 @@ class EventLoop:
         """A poster waits while the loop is behind and some other thread is working it off."""
         dispatching = self._dispatching
         return (
-            self._queue.qsize() >= self.backlog_limit // 2
+            len(self._items) >= self.backlog_limit // 2
             and dispatching is not None
             and dispatching != threading.get_ident()
             and not self._stopping
@@ -246,7 +287,7 @@ class EventLoop:
                 log.warning(
                     "the loop is %d callables behind: threads that post to it wait "
                     "until it catches up",
-                    self._queue.qsize(),
+                    len(self._items),
                 )
             self._waiters += 1
             try:
