@@ -325,6 +325,12 @@ class Link(Generic[E]):
         self._inbox.clear()
         return events
 
+    def take_events(self) -> list[E]:
+        """Every event received and not yet taken, without receiving more."""
+        events = list(self._inbox)
+        self._inbox.clear()
+        return events
+
     def seconds_to_timer(self) -> float | None:
         """How long until the engine's next timer is due (<= 0: now), None if none runs."""
         if not self._timed:

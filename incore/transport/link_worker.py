@@ -8,6 +8,11 @@ ClientWorker whose thread, while no job runs, waits on the connection too: what 
 handed to `on_event`, and the engine's timers fire when they are due. A job interrupts
 that wait at once (a byte on a wake-up socket pair), and a caller that may block runs its
 request inline meanwhile (the wait holds no lock), so requests lose no time to listening.
+
+While a caller runs a request inline, the listener stops watching the connection (its
+epoll interest is switched off, then on again): the answer is the caller's to read, and a
+listener woken by it would only queue for the job lock and make the caller's next request
+wait behind it. Bytes left unread when the request ends wake the listener as before.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import math
 import queue
 import select
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -73,6 +79,11 @@ class ListeningWorker(ClientWorker):
         self._link: Link[Any] | None = None
         self._wake_up = WakeUp()
         self._listen_until = math.inf  # when the listener's current wait ends (monotonic)
+        # The listener's wait set (Linux): the wake-up, and the stream now listened on.
+        self._epoll = select.epoll() if hasattr(select, "epoll") else None
+        if self._epoll is not None:
+            self._epoll.register(self._wake_up.fileno(), select.EPOLLIN)
+        self._watched: Any = None  # the stream registered in _epoll
         super().__init__(name, post, on_lost=on_lost, io_timeout=io_timeout)  # starts the thread
 
     @property
@@ -158,14 +169,54 @@ class ListeningWorker(ClientWorker):
         self, fn: Callable[..., T], *args: Any, then: Callable[[Future[T]], None] | None = None
     ) -> Future[T] | None:
         """`ClientWorker.run_inline`: a listening worker waits without the job lock, so a
-        caller runs its request at once; the listener is woken after it if what the request
-        left (events, buffered bytes, a sooner timer) needs it before its wait ends."""
-        future = super().run_inline(fn, *args, then=then)
+        caller runs its request at once, with the listener deaf to the connection meanwhile
+        (see the module docstring); the listener is woken after it if what the request left
+        (events, buffered bytes, a sooner timer, a closed link) needs it before its wait ends."""
+        future = super().run_inline(self._inline, fn, *args, then=then)
         if future is not None:
             link = self._link
-            if link is not None and not link.closed and self._needs_listener(link):
+            if link is None or link.closed or self._needs_listener(link):
                 self._wake_up.wake()
         return future
+
+    def _lend_job_lock(self, lock: Any) -> bool:
+        """The job lock was held when a caller came: by the listener taking what arrived,
+        which is soon done, or by another inline caller. Wait for it rather than hand the
+        request to the worker and back (None when a job is queued: those go in order)."""
+        if self._pending or self._closing or threading.get_ident() == self._thread.ident:
+            return False
+        if not lock.acquire(True, self._io_timeout):
+            return False
+        if self._pending:  # a job was queued meanwhile: it goes first, on the worker
+            lock.release()
+            return False
+        return True
+
+    def _inline(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` as the link's holder (under the job lock), with the listener deaf
+        to the connection meanwhile; the events the request left unclaimed (a frame that
+        came with its answer) go to `on_event` here, not to a listener woken for them."""
+        epoll, stream = self._epoll, self._watched
+        fd = -1
+        if epoll is not None and stream is not None:
+            try:
+                fd = stream.fileno()
+                epoll.modify(fd, 0)
+            except (OSError, ValueError):  # closed since: the listener registers the next one
+                fd = -1
+        try:
+            result = fn(*args)
+            link = self._link
+            if link is not None and link.pending:
+                for event in link.take_events():
+                    self._deliver(event)
+            return result
+        finally:
+            if fd >= 0 and self._watched is stream:
+                try:
+                    epoll.modify(fd, select.EPOLLIN)  # bytes waiting now wake the listener
+                except (OSError, ValueError):
+                    pass
 
     def _needs_listener(self, link: Link[Any]) -> bool:
         if link.pending or link.stream.pending():
@@ -186,21 +237,49 @@ class ListeningWorker(ClientWorker):
                 wait = link.seconds_to_timer()
                 if wait is not None and wait <= 0:
                     return  # a timer is due already: poll again
-                if link.stream.pending():
+                stream = link.stream
+                if stream.pending():
                     return  # bytes the descriptor cannot announce (kept, or held by TLS)
-                fds = [link.stream.fileno(), self._wake_up.fileno()]
+                if self._epoll is not None:
+                    self._watch(stream)
+                else:
+                    fds = [stream.fileno(), self._wake_up.fileno()]
             except OSError as exc:
                 self._drop_stream(exc)
                 return
             self._listen_until = math.inf if wait is None else time.monotonic() + wait
+        if self._epoll is not None:
+            # An inline request that closes the stream meanwhile wakes this wait (run_inline).
+            timeout = -1 if wait is None else math.ceil(max(0.0, wait) * 1000) / 1000
+            for fd, _ in self._epoll.poll(timeout):
+                if fd == self._wake_up.fileno():
+                    self._wake_up.drain()
+            return
         # An inline request may close the stream meanwhile: poll() then reports the closed
         # descriptor (POLLNVAL) as ready, and the next turn sees the link closed.
         ready = wait_readable(fds, wait)
         if fds[1] in ready:
             self._wake_up.drain()
 
+    def _watch(self, stream: Any) -> None:
+        """Have the epoll wait on `stream` (under the job lock): a new connection's stream
+        replaces the last one's, which closing took out of the set already."""
+        if self._watched is stream:
+            return
+        epoll = self._epoll
+        if self._watched is not None:
+            try:
+                epoll.unregister(self._watched.fileno())
+            except (OSError, ValueError):
+                pass
+        self._watched = None
+        epoll.register(stream.fileno(), select.EPOLLIN)
+        self._watched = stream
+
     def _run(self) -> None:
         try:
             super()._run()
         finally:
+            if self._epoll is not None:
+                self._epoll.close()
             self._wake_up.close()

@@ -9,6 +9,7 @@ the test says so (an IEC 104 outstation's spontaneous data, in miniature), answe
 from __future__ import annotations
 
 import queue
+import select
 import socket
 import threading
 import time
@@ -276,8 +277,9 @@ def run_inline(client: Client, job: Any) -> Any:
 
 
 def test_what_an_inline_request_leaves_unread_reaches_the_loop(client, server) -> None:
-    """A push in the answer's segment stays in the link after the request: the listener is
-    woken for it rather than left waiting on a socket with nothing new to read."""
+    """A push in the answer's segment stays in the link after the request: the caller hands
+    it on (on_event, on its thread) rather than leave it to a listener that the socket, read
+    empty, would never wake."""
     link = client.connect(server)
     server.push_after_requests = True
     assert run_inline(client, lambda: ask(link, b"1")) == b"rep:1"
@@ -315,3 +317,47 @@ def test_after_an_inline_request_the_listener_is_woken_only_when_needed(loop, se
         assert not worker._needs_listener(link)
     finally:
         assert client.worker.shutdown(timeout=WAIT)
+
+
+def _sleeps(thread: threading.Thread) -> int:
+    """How often `thread` went to sleep so far (the kernel's count, Linux)."""
+    with open(f"/proc/self/task/{thread.native_id}/status") as status:
+        for line in status:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    raise AssertionError("no voluntary_ctxt_switches")
+
+
+@pytest.mark.skipif(not hasattr(select, "epoll"), reason="the listener waits with epoll")
+def test_the_listener_sleeps_through_inline_requests(client, server) -> None:
+    """While a caller runs a request inline the listener does not watch the connection, so
+    the kernel does not even wake it for the answer (only to find it read already); a push
+    between requests still wakes it."""
+    link = client.connect(server)
+    listener = client.worker._thread
+    assert run_inline(client, lambda: ask(link, b"0")) == b"rep:0"  # the listener settles
+    before = _sleeps(listener)
+    for n in range(1, 21):
+        assert run_inline(client, lambda n=n: ask(link, b"%d" % n)) == b"rep:%d" % n
+    assert _sleeps(listener) - before <= 2  # a turn under way when this began, not 20
+    server.push(b"push:between")
+    assert client.next_events(1) == [Frame(b"push:between")]
+
+
+def test_what_comes_with_an_inline_answer_is_handed_on_by_the_caller(client, server) -> None:
+    """A push in the answer's segment is given to on_event on the caller's thread, right
+    after its request: no listener is woken to deliver it."""
+    link = client.connect(server)
+    worker = client.worker
+    delivered_on: list[threading.Thread] = []
+    on_event = worker._on_event
+
+    def recorded(event: Any) -> None:
+        delivered_on.append(threading.current_thread())
+        on_event(event)
+
+    worker._on_event = recorded
+    server.push_after_requests = True
+    assert run_inline(client, lambda: ask(link, b"1")) == b"rep:1"
+    assert delivered_on == [threading.current_thread()]
+    assert client.next_events(1) == [Frame(b"push:after-1")]
