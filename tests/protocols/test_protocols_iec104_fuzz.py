@@ -25,6 +25,8 @@ from incore.protocols.iec104 import (
     decode_asdu,
     encode_asdu,
     i_frame,
+    mirror,
+    mirror_bytes,
     s_frame,
     u_frame,
 )
@@ -248,3 +250,11 @@ def test_the_link_keeps_k_and_acknowledges_within_w_or_t2(k, w, steps):
             server.handle_timer(now)
             in_flight += server.data_to_send()
         check()
+
+
+@given(asdus(), st.sampled_from([7, 9, 10, 44, 47]), st.booleans())
+def test_mirror_bytes_is_mirror_without_decoding(asdu, cause, negative):
+    """The station answers commands with `mirror_bytes` on the bytes it received: exactly
+    what decoding, `mirror` and encoding again would send."""
+    raw = encode_asdu(asdu)
+    assert mirror_bytes(raw, cause, negative) == encode_asdu(mirror(asdu, cause, negative))

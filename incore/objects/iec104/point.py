@@ -310,9 +310,15 @@ class IEC104Point(LinkVariable):
         """The station took the value (loop thread)."""
         self._update("processedAt", now_ms())
 
-    def _command(self, message: Iec104Message, done: Callable[[Iec104Message], None]) -> None:
+    def _command(
+        self,
+        message: Iec104Message,
+        done: Callable[[Iec104Message], None],
+        confirm: Callable[[Iec104Message], None] | None = None,
+    ) -> None:
         """A client's command (loop thread): `received` handlers and the Python callback may
-        refuse it; an accepted execute is stored into data; then `done(message)`."""
+        refuse it; an accepted execute is confirmed (`confirm(message)`: its actcon goes out
+        while the value is stored, not after) and stored into data; then `done(message)`."""
         fn = self._callback
         if fn is not None:
             try:
@@ -324,10 +330,14 @@ class IEC104Point(LinkVariable):
                     message.refuse("refused by the received callback")
         if self.has_receivers("received"):
             self.received.emit(message)
-        engine.schedule_call(self._command_decided, (message, done))
+        engine.schedule_call(self._command_decided, (message, done, confirm))
 
-    def _command_decided(self, message: Iec104Message, done: Callable[..., None]) -> None:
+    def _command_decided(
+        self, message: Iec104Message, done: Callable[..., None], confirm: Any = None
+    ) -> None:
         if message.accepted and not message.isSelect:
+            if confirm is not None:
+                confirm(message)
             try:
                 self._update("data", message.value)
             except (TypeError, ValueError) as exc:

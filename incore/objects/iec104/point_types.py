@@ -179,11 +179,32 @@ class Iec104Message:
         "info",
     )
 
-    def __init__(self, **fields: Any) -> None:
-        for name in self.__slots__:
-            setattr(self, name, fields.get(name))
-        self.accepted = fields.get("accepted", True)
-        self.reason = fields.get("reason", "")
+    def __init__(
+        self,
+        *,
+        typeId: int | None = None,
+        cause: int | None = None,
+        commonAddress: int | None = None,
+        originatorAddress: int | None = None,
+        ioa: int | None = None,
+        value: Any = None,
+        isSelect: bool | None = None,
+        qualifier: int | None = None,
+        time: Any = None,
+        isTest: bool | None = None,
+        isNegative: bool | None = None,
+        peer: str | None = None,
+        raw: bytes | None = None,
+        accepted: bool = True,
+        reason: str = "",
+        info: Any = None,
+    ) -> None:
+        # written out, not a loop over the slots: one message per command a station takes
+        self.typeId, self.cause, self.commonAddress = typeId, cause, commonAddress
+        self.originatorAddress, self.ioa, self.value = originatorAddress, ioa, value
+        self.isSelect, self.qualifier, self.time = isSelect, qualifier, time
+        self.isTest, self.isNegative, self.peer, self.raw = isTest, isNegative, peer, raw
+        self.accepted, self.reason, self.info = accepted, reason, info
 
     def refuse(self, reason: str = "") -> None:
         """Answer the command with a negative confirmation (P/N set)."""

@@ -83,12 +83,18 @@ def _post(fn: Callable[..., Any], *args: Any) -> None:
     get_loop().post(fn, *args)
 
 
+def _run_or_post(fn: Callable[..., Any], *args: Any) -> None:
+    get_loop().run_or_post(fn, *args)
+
+
 class ServerCore:
     """Shared by the IEC104Server (loop thread) and its workers (see the module)."""
 
     def __init__(self, deliver: Callable[[list, bool, list], None], owner: Any = None) -> None:
         self.inbox = Iec104Inbox(_post, deliver, owner)
         self.post = _post
+        #: For a worker between callbacks: run it here if the loop is idle (EventLoop).
+        self.run_or_post = _run_or_post
         self.stations: dict[int, dict[int, PointEntry]] = {}
         self.parameters = LinkParameters()
         self.buffer_limit = 1000

@@ -16,7 +16,7 @@ from collections import Counter
 from typing import Any
 
 from ...core import engine, get_loop
-from ...protocols.iec104 import Asdu, Cause, encode_asdu, mirror
+from ...protocols.iec104 import Asdu, Cause, encode_asdu, mirror, mirror_bytes
 from ..errors import about
 from .point_types import Iec104Message
 
@@ -90,12 +90,21 @@ class ServerHandlers:
         if self._entries.get(point) is not entry or not point.isLive:
             session.reply(encode_asdu(mirror(asdu, Cause.ACTIVATION_CON, negative=True)))
             return
-        point._command(message, lambda m: self._command_done(session, asdu, entry, m))
+        confirmed: list[bool] = []
+
+        def confirm(m: Iec104Message) -> None:  # accepted: confirmed before it is stored
+            session.reply(mirror_bytes(m.raw, Cause.ACTIVATION_CON))
+            confirmed.append(True)
+
+        point._command(
+            message, lambda m: self._command_done(session, asdu, entry, m, bool(confirmed)), confirm
+        )
 
     def _command_confirmed(
         self, session: Any, asdu: Asdu, entry: Any, message: Iec104Message
     ) -> None:
-        """An execute the worker confirmed (no one could refuse it): store it, terminate it."""
+        """An execute the worker confirmed (no one could refuse it): store it, and with
+        return information to send, send that and terminate it."""
         point = entry.key
         if self._entries.get(point) is not entry or not point.isLive:
             log.warning("%s: %r was confirmed, but its point is gone", about(self), message)
@@ -108,10 +117,25 @@ class ServerHandlers:
                 "%s: %r was confirmed, but not executed: %s", about(self), message, message.reason
             )
             return
-        self._terminate(session, asdu, entry)
+        self._terminate(session, asdu, entry, message.raw)
 
-    def _command_done(self, session: Any, asdu: Asdu, entry: Any, message: Any) -> None:
+    def _command_done(
+        self, session: Any, asdu: Asdu, entry: Any, message: Any, confirmed: bool = False
+    ) -> None:
+        """The handlers decided (`confirmed`: an accepted execute, confirmed already): the
+        actcon of a refusal or a select, or the execute's termination once stored."""
         accepted = bool(message.accepted)
+        if confirmed:
+            if accepted:
+                self._terminate(session, asdu, entry, message.raw)
+            else:  # the value did not convert: confirmed, but not executed
+                log.warning(
+                    "%s: %r was confirmed, but not executed: %s",
+                    about(self),
+                    message,
+                    message.reason,
+                )
+            return
         if not accepted:
             log.info("%s: %r refused: %s", about(self), message, message.reason)
             if message.isSelect:
@@ -120,21 +144,19 @@ class ServerHandlers:
                     held = core.selections.get((entry.ca, entry.ioa))
                     if held is not None and held.session is session:
                         del core.selections[(entry.ca, entry.ioa)]
-        session.reply(encode_asdu(mirror(asdu, Cause.ACTIVATION_CON, negative=not accepted)))
-        if accepted and not message.isSelect:
-            self._terminate(session, asdu, entry)
+        session.reply(mirror_bytes(message.raw, Cause.ACTIVATION_CON, negative=not accepted))
 
-    def _terminate(self, session: Any, asdu: Any, entry: Any) -> None:
-        """After an executed command: the related monitoring point's return information
-        (COT 11), then the activation termination."""
+    def _terminate(self, session: Any, asdu: Any, entry: Any, raw: bytes) -> None:
+        """After an executed command (`raw`: its ASDU as received): the related monitoring
+        point's return information (COT 11), then the activation termination."""
         related = (
             self._core.stations.get(entry.ca, {}).get(entry.related) if entry.related else None
         )
         if related is not None and related.info is not None:
             self._point_refresh(related.key)
             feedback = Asdu(related.type_id, Cause.RETURN_REMOTE, entry.ca, (related.info,))
-            session.reply(encode_asdu(feedback), urgent=False)
-        session.reply(encode_asdu(mirror(asdu, Cause.ACTIVATION_TERMINATION)), urgent=False)
+            session.reply(encode_asdu(feedback), urgent=False, pumped=True)  # sent with:
+        session.reply(mirror_bytes(raw, Cause.ACTIVATION_TERMINATION), urgent=False)
 
     # -- clock synchronisation -----------------------------------------------------------------
     def _clock_sync(self, session: Any, asdu: Asdu, targets: list, message: Any) -> None:

@@ -26,6 +26,7 @@ from ...protocols.iec104 import (
     decode_asdu,
     encode_asdu,
     mirror,
+    mirror_bytes,
     negative_mirror,
     pack_objects,
     qoi_group,
@@ -277,13 +278,15 @@ def _command(session: Any, payload: bytes, asdu: Asdu, targets: list, now: float
             return
     message = message_of(asdu, payload, session.peer)
     if core.decided_on_loop(entry):
-        core.post(core.on_command, session, asdu, entry, message)
+        session.post_after_pump(core.on_command, session, asdu, entry, message)
         return
-    # Nothing on the loop can refuse it: confirmed now, executed on the loop, which sends the
-    # termination once the value is stored (a select has nothing to execute).
-    session.reply(encode_asdu(mirror(asdu, Cause.ACTIVATION_CON)), pumped=True)
+    # Nothing on the loop can refuse it: confirmed now (a select has nothing to execute), and
+    # terminated in the same send, since executing it is storing a value of the point's own
+    # type, which the loop does next; with return information to send (relatedIoa) the loop
+    # sends that and the termination once the value is stored.
+    session.reply(mirror_bytes(payload, Cause.ACTIVATION_CON), pumped=True)
     if not select:
-        core.post(core.on_confirmed, session, asdu, entry, message)
+        session.post_after_pump(core.on_confirmed, session, asdu, entry, message)
 
 
 _HANDLERS = {

@@ -3,8 +3,12 @@
 A `StationSession` is the TcpServer's handler for one connection (a `TimedHandler`: the
 link's t1/t2/t3 come in as `deadline()`/`timer_expired`). Only the worker serving the
 connection touches the link engine and the socket. Other threads reach it through its
-`EventBuffer`: the loop pushes events and replies there and calls `wake()`, which makes the
-deadline "now" (`Connection.reschedule`), so the worker hands them to the link.
+`EventBuffer`: the loop pushes events there and calls `wake()`, which makes the deadline
+"now" (`Connection.reschedule`), so the worker hands them to the link. An answer the loop
+gives (`reply`: a command's actcon or actterm) goes out from the loop itself when no
+callback of the worker runs (the session's `lock`), with a send that never waits: a
+worker woken only to send it would cost a thread hand-over per command. What the socket
+does not take at once stays in `_unsent`, which the worker sends before anything else.
 
 ASDUs go from the buffer to the link only while data transfer is on and fewer than k are
 unacknowledged, so the link's own queue stays empty and the buffer alone decides what waits
@@ -15,6 +19,7 @@ closes this connection only (logged); every other client keeps its data.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -41,7 +46,10 @@ class StationSession:
         "buffer",
         "active",
         "lost_episode",
+        "lock",
         "_rx",
+        "_unsent",
+        "_later",
     )
 
     def __init__(self, core: Any, conn: Connection) -> None:
@@ -64,7 +72,10 @@ class StationSession:
         self.buffer = EventBuffer(core.buffer_limit)
         self.active = False
         self.lost_episode = 0  # events lost in the current run of losses (loop thread)
+        self.lock = threading.Lock()  # held by whoever runs the link: a worker callback, or reply
         self._rx = bytearray()
+        self._unsent = b""  # the rest of a send from the loop the socket did not take at once
+        self._later: list[tuple[Any, tuple]] = []  # posts that wait until the answers went out
         core.opened(self)
 
     def __repr__(self) -> str:
@@ -77,25 +88,53 @@ class StationSession:
 
     def reply(self, asdu: bytes, urgent: bool = True, *, pumped: bool = False) -> None:
         """Queue an answer for this client (never dropped; a client that lets REPLY_LIMIT
-        answers pile up is disconnected). `pumped`: the worker's own answer from within a
-        callback, which pumps the buffer when it returns: no wake-up needed."""
+        answers pile up is disconnected) and send it now if no worker callback runs (see
+        the module docstring). `pumped`: the worker's own answer from within a callback,
+        which pumps the buffer when it returns."""
         idle = not self.buffer.pending
         if not self.buffer.reply(asdu, urgent):
             log.warning(
                 "IEC 104 client %s dropped: it asks faster than it reads the answers", self.peer
             )
             self.conn.close()
-        elif idle and not pumped:
+        elif pumped:
+            return
+        elif not self.conn.encrypted and self.lock.acquire(False):
+            try:
+                self._pump(time.monotonic(), direct=True)
+            finally:
+                self.lock.release()
+        elif idle:
             self.wake()
+
+    def post_after_pump(self, fn: Any, *args: Any) -> None:
+        """Worker thread, in a callback: have the loop run `fn(*args)` once this callback's
+        answers went out and the session's lock is free: on this thread when the loop is
+        idle (`EventLoop.run_or_post`), so a command needs no hand-over to the loop thread
+        and back; else posted, and the loop does not take the interpreter from the worker
+        while it sends."""
+        self._later.append((fn, args))
 
     def deadline(self) -> float | None:
         link = self.link
-        if self.buffer.pending and link.started and link.outstanding < link.parameters.k:
+        if self._unsent or (
+            self.buffer.pending and link.started and link.outstanding < link.parameters.k
+        ):
             return 0.0
         return link.next_deadline()
 
     # -- the worker's callbacks -----------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
+        with self.lock:
+            self._received(data)
+        later = self._later
+        if later:  # the loop's part: on this thread when the loop is idle (EventLoop)
+            run = self.core.run_or_post
+            for fn, args in later:
+                run(fn, *args)
+            later.clear()
+
+    def _received(self, data: bytes) -> None:
         core = self.core
         now = time.monotonic()
         if core.raw_in:
@@ -118,24 +157,28 @@ class StationSession:
         except ProtocolError as exc:
             # `exc.events` (requests before the broken frame) are dropped on purpose: a
             # command from a connection being closed must not run unconfirmed
+            self._later.clear()
             self._fail(exc)
             return
         self._pump(now)
 
     def timer_expired(self, now: float) -> None:
-        try:
-            self.link.handle_timer(now)
-        except ProtocolError as exc:
-            self._fail(exc)
-            return
-        self._pump(now)
+        with self.lock:
+            try:
+                self.link.handle_timer(now)
+            except ProtocolError as exc:
+                self._fail(exc)
+                return
+            self._pump(now)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.core.closed(self)
         self.core.inbox.event(("closed", self))
 
     # -- internals ------------------------------------------------------------------------------
-    def _pump(self, now: float) -> None:
+    def _pump(self, now: float, direct: bool = False) -> None:
+        """Hand buffered ASDUs to the link as the window allows and send what it made
+        (holding `lock`); `direct`: from the loop, with a send that never waits."""
         link = self.link
         if link.started and self.buffer.pending:
             room = link.parameters.k - link.outstanding - link.queued
@@ -148,17 +191,26 @@ class StationSession:
                     self._fail(exc)
                     return
         out = link.data_to_send()
-        if out:
-            if self.core.raw_out:
-                for frame in split_frames(bytearray(out)):
-                    self.core.inbox.event(("sendRaw", frame))
-            try:
-                if self.conn.encrypted:  # an APDU per TLS record: lib60870 reads one a wake-up
-                    self.conn.send_frames(split_frames(bytearray(out)))
-                else:
-                    self.conn.send(out)
-            except OSError:
-                self.conn.close()
+        if out and self.core.raw_out:
+            for frame in split_frames(bytearray(out)):
+                self.core.inbox.event(("sendRaw", frame))
+        if self._unsent:  # the rest of a direct send goes first
+            out, self._unsent = self._unsent + out, b""
+        if not out:
+            return
+        conn = self.conn
+        try:
+            if direct:
+                sent = conn.send_now(out)
+                if sent < len(out):
+                    self._unsent = out[sent:]
+                    self.wake()
+            elif conn.encrypted:  # an APDU per TLS record: lib60870 reads one a wake-up
+                conn.send_frames(split_frames(bytearray(out)))
+            else:
+                conn.send(out)
+        except OSError:
+            conn.close()
 
     def _fail(self, exc: ProtocolError) -> None:
         log.info("IEC 104 client %s dropped: %s", self.peer, exc)

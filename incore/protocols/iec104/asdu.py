@@ -3,9 +3,10 @@ information objects, in the fixed 104 sizes (COT 2, CA 2, IOA 3 bytes).
 
 `decode_asdu` reads the bytes an `AsduReceived` event carries; `encode_asdu` writes what
 `Iec104Link.send_pdu` sends. Both raise only `AsduError` (and its `UnknownTypeError`).
-`negative_mirror` answers an ASDU we cannot or will not serve without decoding it, since
-that is exactly what an unknown type id needs. `pack_objects` splits many objects into
-ASDUs that fit, in the sequence form where addresses run on.
+`mirror_bytes` answers an ASDU (an actcon, an actterm) without decoding and encoding it
+again, and `negative_mirror` refuses one, which is exactly what an unknown type id needs.
+`pack_objects` splits many objects into ASDUs that fit, in the sequence form where
+addresses run on.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "decode_asdu",
     "encode_asdu",
     "mirror",
+    "mirror_bytes",
     "negative_mirror",
     "pack_objects",
 ]
@@ -150,14 +152,22 @@ def mirror(asdu: Asdu, cause: int, negative: bool = False) -> Asdu:
     return asdu._replace(cause=cause, negative=negative)
 
 
-def negative_mirror(data: bytes | bytearray | memoryview, cause: int) -> bytes:
-    """The received ASDU bytes sent back with `cause` and P/N set (COT 44..47, or a
-    refused actcon), the T bit kept; works for type ids this codec does not know."""
+def mirror_bytes(data: bytes | bytearray | memoryview, cause: int, negative: bool = False) -> bytes:
+    """`encode_asdu(mirror(decode_asdu(data), cause, negative))` without decoding: the
+    received ASDU bytes sent back with `cause` and P/N as given, the T bit kept (an actcon
+    or actterm of a command, once per command, or an answer to a type this codec does not
+    know)."""
     if len(data) < HEADER_SIZE:
         raise AsduError(f"an ASDU of {len(data)} bytes has no whole header")
     out = bytearray(data)
-    out[2] = (cause & 0x3F) | 0x40 | (out[2] & 0x80)
+    out[2] = (cause & 0x3F) | (0x40 if negative else 0) | (out[2] & 0x80)
     return bytes(out)
+
+
+def negative_mirror(data: bytes | bytearray | memoryview, cause: int) -> bytes:
+    """The received ASDU bytes sent back with `cause` and P/N set (COT 44..47, or a
+    refused actcon), the T bit kept; works for type ids this codec does not know."""
+    return mirror_bytes(data, cause, negative=True)
 
 
 def pack_objects(

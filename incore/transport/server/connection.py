@@ -26,6 +26,8 @@ from incore.transport.sockets import (
 )
 from incore.transport.trace import open_flow
 
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+
 __all__ = ["Connection", "ConnectionHandler", "TimedHandler"]
 
 log = logging.getLogger("incore.transport.tcp_server")
@@ -177,6 +179,31 @@ class Connection:
         except OSError as exc:
             self._send_failed(exc, len(data))
             raise
+
+    def send_now(self, data: bytes) -> int:
+        """Send what the socket takes of `data` at once, without waiting: the byte count
+        (0 also when another thread is sending). For a thread that must never block, such
+        as the application's loop: it hands the rest to the connection's worker, which
+        sends it before anything else. Not for an encrypted connection (records must not
+        be cut). An error closes the connection and raises, as `send` does."""
+        if self._shut:
+            raise ConnectionClosedError(f"connection #{self.id} is closed")
+        lock = self._send_lock
+        if not _DONTWAIT or not lock.acquire(False):
+            return 0
+        try:
+            try:
+                sent = self._sock.send(data, _DONTWAIT)
+            except BlockingIOError:
+                sent = 0
+            if self._flow is not None and sent:
+                self._flow.sent(data[:sent])
+            return sent
+        except OSError as exc:
+            self._send_failed(exc, len(data))
+            raise
+        finally:
+            lock.release()
 
     def _send_failed(self, exc: OSError, size: int) -> None:
         """A send failed: the stream may hold part of a frame, so the connection ends."""

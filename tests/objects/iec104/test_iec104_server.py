@@ -5,6 +5,7 @@ and select-before-operate, refusals, and the one negative frame for each unknown
 from __future__ import annotations
 
 import datetime
+import threading
 
 from test_iec104_server_support import (  # noqa: F401  (fixtures)
     WAIT,
@@ -159,10 +160,11 @@ def test_direct_commands_change_data_and_confirm(loop):
 
 def test_a_command_no_one_can_refuse_is_confirmed_at_once_and_terminated_once_stored(loop):
     """No received handler and no callback: the worker confirms the command without waiting
-    for the loop (here not running at all); the loop stores the value, and only then does
-    the termination go out."""
+    for the loop (here busy: something is queued on it and nobody runs it); the loop stores
+    the value, and only then does the termination go out."""
     server = make_server()
     m = connect(loop, server)
+    loop.post(lambda: None)  # the loop is behind: the worker must not run the command itself
     m.send(Asdu(TypeId.C_SC_NA_1, ACT, 1, (SingleCommand(500, True),)))
     assert m.wait_until(lambda: m.find(45, CON))
     assert not m.find(45, CON)[0].negative
@@ -170,6 +172,23 @@ def test_a_command_no_one_can_refuse_is_confirmed_at_once_and_terminated_once_st
     wait(loop, lambda: m.find(45, TERM))
     assert point(server, 500).data is True
     assert [a.cause for a in m.asdus if a.type_id == 45] == [CON, TERM]
+
+
+def test_an_idle_loop_is_lent_to_the_worker_that_received_a_command(loop):
+    """Nothing queued on the loop and no thread running it: the worker that received the
+    command runs the loop's part itself (EventLoop.run_or_post), so it is stored and
+    terminated, and its handlers ran, before this thread dispatches anything at all."""
+    server = make_server()
+    m = connect(loop, server)
+    ran_on: list[int] = []
+    point(server, 500).dataChanged.connect(lambda value: ran_on.append(threading.get_ident()))
+    point(server, 501).setReceivedCallback(lambda p, message: True)
+    m.send(Asdu(TypeId.C_SC_NA_1, ACT, 1, (SingleCommand(500, True),)))
+    m.send(Asdu(TypeId.C_DC_NA_1, ACT, 1, (DoubleCommand(501, 2),)))
+    assert m.wait_until(lambda: m.find(46, TERM))  # no wait(loop, ...): nobody dispatches
+    assert [(a.type_id, a.cause) for a in m.asdus] == [(45, CON), (45, TERM), (46, CON), (46, TERM)]
+    assert point(server, 500).data is True and point(server, 501).data == 2
+    assert ran_on and ran_on[0] != threading.get_ident()
 
 
 def test_a_handler_or_callback_refuses_a_command(loop):
