@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 __all__ = [
     "DEFAULT_BUDGET",
+    "RequestSpinner",
     "DONTWAIT",
     "PERIOD",
     "TRIAL",
@@ -41,6 +42,7 @@ __all__ = [
     "SPIN_GAIN",
     "TIMED",
     "Spinner",
+    "spin_recv",
 ]
 
 #: Every PERIOD receives, the first TRIAL use the way that is not preferred, to re-measure it.
@@ -80,6 +82,57 @@ def _default_budget() -> float:
 
 
 DEFAULT_BUDGET: float = _default_budget()
+
+
+def spin_recv(sock: socket.socket, buf: memoryview, budget: float) -> int | None:
+    """Poll `sock` for up to `budget` seconds: the byte count received into `buf` (0 at
+    EOF), or None if nothing came. Socket errors propagate."""
+    recv_into = sock.recv_into
+    clock = time.perf_counter
+    deadline = clock() + budget
+    while True:
+        try:
+            return recv_into(buf, 0, DONTWAIT)
+        except BlockingIOError:
+            if clock() >= deadline:
+                return None
+            _yield_cpu()  # a peer waiting for this CPU answers now (see the docstring)
+
+
+class RequestSpinner:
+    """A server worker's choice, after an answer, between spinning for the client's next
+    request and sleeping at once. The time until a request comes is the client's, not
+    ours, and too noisy to compare as `Spinner` does; what tells is whether spins find
+    one. Of every WINDOW spins at least half must end with a request, else the worker
+    sleeps at once for the next REST waits, then tries again. A client that sends its next
+    request as soon as it has an answer (a controlling station's commands) finds the worker
+    awake; one that sends seldom costs WINDOW budgets every REST requests."""
+
+    WINDOW = 32
+    REST = 1024
+
+    __slots__ = ("budget", "_tries", "_hits", "_rest")
+
+    def __init__(self, budget: float = DEFAULT_BUDGET) -> None:
+        self.budget = budget if DONTWAIT else 0.0
+        self._tries = self._hits = self._rest = 0
+
+    def poll(self, sock: socket.socket, buf: memoryview) -> int | None:
+        """`spin_recv` if spinning pays now: the byte count, or None (then sleep)."""
+        if not self.budget:
+            return None
+        if self._rest:
+            self._rest -= 1
+            return None
+        got = spin_recv(sock, buf, self.budget)
+        self._tries += 1
+        if got is not None:
+            self._hits += 1
+        if self._tries == self.WINDOW:
+            if self._hits * 2 < self._tries:
+                self._rest = self.REST
+            self._tries = self._hits = 0
+        return got
 
 
 class Spinner:
@@ -124,16 +177,7 @@ class Spinner:
     def poll(self, sock: socket.socket, buf: memoryview) -> int | None:
         """Poll `sock` for up to the budget; the byte count received (0 at EOF), or None
         if nothing arrived and the caller should sleep in recv. Socket errors propagate."""
-        recv_into = sock.recv_into
-        clock = time.perf_counter
-        deadline = clock() + self.budget
-        while True:
-            try:
-                return recv_into(buf, 0, DONTWAIT)
-            except BlockingIOError:
-                if clock() >= deadline:
-                    return None
-                _yield_cpu()  # a peer waiting for this CPU answers now (see the docstring)
+        return spin_recv(sock, buf, self.budget)
 
     def record(self, spun: int, waited: float) -> None:
         """A receive that spun first (or not) had its data after `waited` seconds."""

@@ -201,3 +201,24 @@ def test_a_probe_without_spin_leaves_the_spinner_alone(pair) -> None:
     assert stream.recv_some(timeout=WAIT, spin=False) == b"z"
     assert stream._spinner._count == 0  # neither chosen nor measured
     stream.close()
+
+
+def test_a_server_spins_while_its_spins_find_requests_and_rests_when_they_do_not(pair) -> None:
+    """RequestSpinner: a request within the budget is taken by the spin; once fewer than
+    half of a window of spins found one, it sleeps at once (None without polling) for REST
+    waits, then spins again."""
+    a, b = pair
+    waiter = spin.RequestSpinner(budget=0.002)
+    buf = buffer()
+    for _ in range(spin.RequestSpinner.WINDOW // 2):  # half of the window finds a request
+        b.send(b"req")
+        assert waiter.poll(a, buf) == 3
+    for _ in range(spin.RequestSpinner.WINDOW // 2 - 1):  # the rest spin out
+        assert waiter.poll(a, buf) is None
+    b.send(b"late")  # the window's last spin finds one: half, so it keeps spinning
+    assert waiter.poll(a, buf) == 4
+    for _ in range(spin.RequestSpinner.WINDOW):  # a window of misses
+        assert waiter.poll(a, buf) is None
+    b.send(b"now")  # resting: no spin takes it, though it is there
+    assert all(waiter.poll(a, buf) is None for _ in range(spin.RequestSpinner.REST))
+    assert waiter.poll(a, buf) == 3  # rested: spinning again

@@ -343,8 +343,9 @@ class IEC104Point(LinkVariable):
             except (TypeError, ValueError) as exc:
                 message.refuse(str(exc))
             else:
-                self._update("timestamp", now_ms())
-                self._update("processedAt", now_ms())
+                now = now_ms()
+                self._update("timestamp", now)
+                self._update("processedAt", now)
                 if message.time is not None:
                     self._update("recordedAt", ms_of(message.time))
         done(message)

@@ -179,12 +179,12 @@ class StationSession:
     def _pump(self, now: float, direct: bool = False) -> None:
         """Hand buffered ASDUs to the link as the window allows and send what it made
         (holding `lock`); `direct`: from the loop, with a send that never waits."""
-        link = self.link
-        if link.started and self.buffer.pending:
+        link, buffer = self.link, self.buffer
+        if buffer.pending and link.started:
             room = link.parameters.k - link.outstanding - link.queued
             if room > 0:
                 try:
-                    for asdu in self.buffer.take(room):
+                    for asdu in buffer.take(room):
                         link.send_pdu(asdu, now)
                 except ProtocolError as exc:  # a value that does not encode: a bug, say so
                     log.exception("IEC 104 client %s: an ASDU could not be sent", self.peer)

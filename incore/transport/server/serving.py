@@ -13,7 +13,11 @@ within a linger of being given back.
 
 Handlers with timers (`deadline()`/`timer_expired(now)`) are served the same way; their
 recv timeout shrinks to the deadline when that is nearer than the linger, so a timer fires
-on time on a busy connection too. The hub fires it for a parked one.
+on time on a busy connection too. The hub fires it for a parked one. Their worker waits with
+poll() on the socket and its wake-up, and it may spin briefly first (transport/spin.py's
+`RequestSpinner`, per connection): a controlling station that sends its next command as
+soon as the last is confirmed finds the worker awake, which gave a quarter more IEC 104
+command round trips here; while spins find no request the worker sleeps at once.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any, Protocol
 
 from incore.transport.server.connection import Connection
 from incore.transport.sockets import WakeUp, set_kernel_timeout, tune
+from incore.transport.spin import RequestSpinner
 
 __all__ = ["serve", "SERVER_RECV_SIZE", "READ", "START", "TIMER"]
 
@@ -174,6 +179,8 @@ def _read_timed(hub: Hub, conn: Connection, handler: Any) -> Any:
     poller.register(sock.fileno(), select.POLLIN)
     poller.register(waker.fileno(), select.POLLIN)
     sock_fd = sock.fileno()
+    spinner = RequestSpinner()
+    buf = memoryview(bytearray(SERVER_RECV_SIZE)) if spinner.budget else None
     conn._waker = waker
     try:
         while not conn._shut:
@@ -184,25 +191,34 @@ def _read_timed(hub: Hub, conn: Connection, handler: Any) -> Any:
             due = conn._due
             if due is not None:
                 wait = min(wait, max(due - time.monotonic(), 0.0))
-            ready = poller.poll(math.ceil(wait * 1000))
-            if not ready:  # the linger passed in silence
-                if _fire_if_due(conn, handler):
+            data = None
+            if wait > 0 and buf is not None:
+                try:
+                    size = spinner.poll(sock, buf)
+                except OSError as exc:
+                    return None if conn._shut else exc
+                if size is not None:
+                    data = bytes(buf[:size])
+            if data is None:
+                ready = poller.poll(math.ceil(wait * 1000))
+                if not ready:  # the linger passed in silence
+                    if _fire_if_due(conn, handler):
+                        continue
+                    conn._waker = None  # before parking: the hub reads the deadline itself
+                    if hub.park(conn):
+                        return _PARKED
+                    conn._waker = waker
                     continue
-                conn._waker = None  # before parking: the hub reads the deadline itself
-                if hub.park(conn):
-                    return _PARKED
-                conn._waker = waker
-                continue
-            if any(fd != sock_fd for fd, _ in ready):
-                waker.drain()
-            if not any(fd == sock_fd for fd, _ in ready):
-                continue
-            try:
-                data = recv(SERVER_RECV_SIZE)
-            except (BlockingIOError, TimeoutError):
-                continue
-            except OSError as exc:
-                return None if conn._shut else exc
+                if any(fd != sock_fd for fd, _ in ready):
+                    waker.drain()
+                if not any(fd == sock_fd for fd, _ in ready):
+                    continue
+                try:
+                    data = recv(SERVER_RECV_SIZE)
+                except (BlockingIOError, TimeoutError):
+                    continue
+                except OSError as exc:
+                    return None if conn._shut else exc
             if not data:
                 return None
             if flow is not None:
