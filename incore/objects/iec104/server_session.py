@@ -90,22 +90,31 @@ class StationSession:
         """Queue an answer for this client (never dropped; a client that lets REPLY_LIMIT
         answers pile up is disconnected) and send it now if no worker callback runs (see
         the module docstring). `pumped`: the worker's own answer from within a callback,
-        which pumps the buffer when it returns."""
-        idle = not self.buffer.pending
-        if not self.buffer.reply(asdu, urgent):
-            log.warning(
-                "IEC 104 client %s dropped: it asks faster than it reads the answers", self.peer
-            )
-            self.conn.close()
-        elif pumped:
-            return
-        elif not self.conn.encrypted and self.lock.acquire(False):
+        which pumps the buffer when it returns (or the first of answers a later reply
+        sends with it)."""
+        buffer = self.buffer
+        if not pumped and not self.conn.encrypted and self.lock.acquire(False):
             try:
-                self._pump(time.monotonic(), direct=True)
+                link = self.link
+                if not buffer.pending and link.started and link.outstanding < link.parameters.k:
+                    self._hand_to_link(asdu)  # nothing waits before it: past the buffer
+                elif self._queue(asdu, urgent):
+                    self._pump(time.monotonic(), direct=True)
             finally:
                 self.lock.release()
-        elif idle:
+            return
+        idle = not buffer.pending
+        if self._queue(asdu, urgent) and idle and not pumped:
             self.wake()
+
+    def _queue(self, asdu: bytes, urgent: bool) -> bool:
+        if self.buffer.reply(asdu, urgent):
+            return True
+        log.warning(
+            "IEC 104 client %s dropped: it asks faster than it reads the answers", self.peer
+        )
+        self.conn.close()
+        return False
 
     def post_after_pump(self, fn: Any, *args: Any) -> None:
         """Worker thread, in a callback: have the loop run `fn(*args)` once this callback's
@@ -176,6 +185,17 @@ class StationSession:
         self.core.inbox.event(("closed", self))
 
     # -- internals ------------------------------------------------------------------------------
+    def _hand_to_link(self, asdu: bytes) -> None:
+        """`reply`'s way when nothing waits in the buffer and the window has room: the
+        answer goes straight to the link and out, as `_pump` would send it (holding `lock`)."""
+        try:
+            self.link.send_pdu(asdu, time.monotonic())
+        except ProtocolError as exc:  # an ASDU that does not fit: a bug, say so
+            log.exception("IEC 104 client %s: an ASDU could not be sent", self.peer)
+            self._fail(exc)
+            return
+        self._send_out(direct=True)
+
     def _pump(self, now: float, direct: bool = False) -> None:
         """Hand buffered ASDUs to the link as the window allows and send what it made
         (holding `lock`); `direct`: from the loop, with a send that never waits."""
@@ -190,6 +210,13 @@ class StationSession:
                     log.exception("IEC 104 client %s: an ASDU could not be sent", self.peer)
                     self._fail(exc)
                     return
+        self._send_out(direct)
+
+    def _send_out(self, direct: bool) -> None:
+        """Send what the link made, after what a direct send left (holding `lock`)."""
+        link = self.link
+        if not link.has_data_to_send and not self._unsent:
+            return  # (most receives: a command whose answers come from the loop's part)
         out = link.data_to_send()
         if out and self.core.raw_out:
             for frame in split_frames(bytearray(out)):

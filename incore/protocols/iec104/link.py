@@ -198,6 +198,11 @@ class Iec104Link:
         self._flush(now)
         return events
 
+    @property
+    def has_data_to_send(self) -> bool:
+        """Bytes are queued for the peer: `data_to_send()` would return some."""
+        return bool(self._out)
+
     def data_to_send(self) -> bytes:
         """Drain and return the bytes queued for the peer."""
         out = bytes(self._out)
