@@ -32,8 +32,15 @@ class StationListener:
             return
         if type(event) is not AsduReceived:
             return  # Started/Stopped answer our own acts; acknowledgements are the link's
+        payload = event.payload
+        if (
+            len(payload) > 2
+            and payload[2] & 0x7F == Cause.ACTIVATION_TERMINATION  # positive (P/N 0)
+            and payload[0] >= TypeId.C_SC_NA_1
+        ):
+            return  # the end of a command or an interrogation: nothing to decode or do
         try:
-            asdu = decode_asdu(event.payload)
+            asdu = decode_asdu(payload)
         except AsduError as exc:
             inbox.event("undecodable", (bytes(event.payload), str(exc)))
             return
@@ -42,8 +49,6 @@ class StationListener:
             inbox.values(asdu.common_address, type_id, asdu.cause, asdu.objects, now_ms())
         elif type_id == TypeId.M_EI_NA_1:
             inbox.event("initialized", asdu)
-        elif asdu.cause == Cause.ACTIVATION_TERMINATION and not asdu.negative:
-            return  # the end of an interrogation or of a command's execution: nothing to do
         else:
             inbox.event("unexpected", asdu)
 
