@@ -9,10 +9,12 @@ handed to `on_event`, and the engine's timers fire when they are due. A job inte
 that wait at once (a byte on a wake-up socket pair), and a caller that may block runs its
 request inline meanwhile (the wait holds no lock), so requests lose no time to listening.
 
-While a caller runs a request inline, the listener stops watching the connection (its
-epoll interest is switched off, then on again): the answer is the caller's to read, and a
-listener woken by it would only queue for the job lock and make the caller's next request
-wait behind it. Bytes left unread when the request ends wake the listener as before.
+While a caller runs requests inline, the listener stops watching the connection (its
+epoll interest is switched off) until DEAF_AFTER_INLINE has passed since the last one: the
+answers are the caller's to read, and so is what comes between requests sent back to back
+(an IEC 104 station's actterm after each actcon). A listener woken for those would only
+queue for the job lock and make the caller's next request wait behind it. Then the listener
+watches again, and what came meanwhile wakes it at once.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ __all__ = ["ListeningWorker", "wait_readable"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: Seconds the listener stays deaf to the connection after an inline request (see the
+#: module docstring): the longest a frame that comes between requests waits for it.
+DEAF_AFTER_INLINE = 0.002
 
 
 def wait_readable(fds: list[int], timeout: float | None) -> list[int]:
@@ -84,6 +90,8 @@ class ListeningWorker(ClientWorker):
         if self._epoll is not None:
             self._epoll.register(self._wake_up.fileno(), select.EPOLLIN)
         self._watched: Any = None  # the stream registered in _epoll
+        self._armed = False  # _epoll watches it (under the job lock)
+        self._deaf_until = 0.0  # the listener does not watch it before (monotonic)
         super().__init__(name, post, on_lost=on_lost, io_timeout=io_timeout)  # starts the thread
 
     @property
@@ -194,16 +202,14 @@ class ListeningWorker(ClientWorker):
 
     def _inline(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` as the link's holder (under the job lock), with the listener deaf
-        to the connection meanwhile; the events the request left unclaimed (a frame that
-        came with its answer) go to `on_event` here, not to a listener woken for them."""
-        epoll, stream = self._epoll, self._watched
-        fd = -1
-        if epoll is not None and stream is not None:
+        to the connection until DEAF_AFTER_INLINE after it; the events the request left
+        unclaimed (a frame that came with its answer) go to `on_event` here."""
+        if self._armed:
             try:
-                fd = stream.fileno()
-                epoll.modify(fd, 0)
+                self._epoll.modify(self._watched.fileno(), 0)  # type: ignore[union-attr]
             except (OSError, ValueError):  # closed since: the listener registers the next one
-                fd = -1
+                pass
+            self._armed = False
         try:
             result = fn(*args)
             link = self._link
@@ -212,15 +218,13 @@ class ListeningWorker(ClientWorker):
                     self._deliver(event)
             return result
         finally:
-            if fd >= 0 and self._watched is stream:
-                try:
-                    epoll.modify(fd, select.EPOLLIN)  # bytes waiting now wake the listener
-                except (OSError, ValueError):
-                    pass
+            self._deaf_until = time.monotonic() + DEAF_AFTER_INLINE
 
     def _needs_listener(self, link: Link[Any]) -> bool:
         if link.pending or link.stream.pending():
             return True
+        if self._listen_until > self._deaf_until + DEAF_AFTER_INLINE and self._epoll is not None:
+            return True  # it would sleep on past its deafness, not watching the connection
         wait = link.seconds_to_timer()
         return wait is not None and time.monotonic() + wait < self._listen_until
 
@@ -242,6 +246,12 @@ class ListeningWorker(ClientWorker):
                     return  # bytes the descriptor cannot announce (kept, or held by TLS)
                 if self._epoll is not None:
                     self._watch(stream)
+                    deaf = self._deaf_until - time.monotonic()
+                    if deaf > 0:  # come back to watch it when the deafness ends
+                        wait = deaf if wait is None else min(wait, deaf)
+                    elif not self._armed:
+                        self._epoll.modify(stream.fileno(), select.EPOLLIN)
+                        self._armed = True
                 else:
                     fds = [stream.fileno(), self._wake_up.fileno()]
             except OSError as exc:
@@ -273,7 +283,8 @@ class ListeningWorker(ClientWorker):
             except (OSError, ValueError):
                 pass
         self._watched = None
-        epoll.register(stream.fileno(), select.EPOLLIN)
+        self._armed = False
+        epoll.register(stream.fileno(), 0)  # _listen arms it, unless a caller made it deaf
         self._watched = stream
 
     def _run(self) -> None:

@@ -22,7 +22,7 @@ from transport_helpers import WAIT, LoopThread
 
 from incore.transport.link import Failure, Link, LinkError
 from incore.transport.link_stream import BlockingStream
-from incore.transport.link_worker import ListeningWorker
+from incore.transport.link_worker import DEAF_AFTER_INLINE, ListeningWorker
 from incore.transport.sockets import NotConnectedError, ReceiveTimeoutError
 
 
@@ -300,23 +300,37 @@ def test_a_timer_an_inline_request_arms_fires_on_time(loop, server) -> None:
 
 def test_after_an_inline_request_the_listener_is_woken_only_when_needed(loop, server) -> None:
     """The case the two tests above cannot force: the listener was between waits, so the
-    answer's bytes did not wake it. Whatever the request left, or a timer sooner than the
-    listener's wait, needs it now; nothing else does (no wake-up per request)."""
+    answer's bytes did not wake it. Whatever the request left, a timer sooner than the
+    listener's wait, or a wait that would outlast its deafness (it would not watch the
+    connection again in time) needs it now; nothing else does (no wake-up per request)."""
     client = Client(loop, engine=lambda: AckLater(time.monotonic(), t2=30.0))
     try:
         link = client.connect(server)
         worker = client.worker
-        worker._listen_until = time.monotonic() + 60.0
+        now = time.monotonic()
+        worker._deaf_until = now + DEAF_AFTER_INLINE  # a request just ended
+        worker._listen_until = now + DEAF_AFTER_INLINE / 2  # back to watch in time
         assert not worker._needs_listener(link)  # no timer at all yet
+        worker._listen_until = now + 60.0
+        assert worker._needs_listener(link)  # it would sleep deaf for a minute
+        worker._listen_until = now + DEAF_AFTER_INLINE / 2
         link._inbox.append(Frame(b"left over"))
         assert worker._needs_listener(link)
         link._inbox.clear()
-        link.engine.due = time.monotonic() + 30.0  # t2, sooner than the listener's wait
+        link.engine.due = time.monotonic()  # t2 due now, sooner than the listener's wait
         assert worker._needs_listener(link)
-        worker._listen_until = time.monotonic() + 1.0
-        assert not worker._needs_listener(link)
     finally:
         assert client.worker.shutdown(timeout=WAIT)
+
+
+def test_the_listener_watches_again_once_the_requests_stop(client, server) -> None:
+    """Deaf after an inline request, the listener watches the connection again within
+    about DEAF_AFTER_INLINE: what a station sends after the last answer (an actterm, a
+    spontaneous value) reaches the loop without another request."""
+    link = client.connect(server)
+    assert run_inline(client, lambda: ask(link, b"1")) == b"rep:1"
+    server.push(b"push:after-the-last")
+    assert client.next_events(1) == [Frame(b"push:after-the-last")]
 
 
 def _sleeps(thread: threading.Thread) -> int:
