@@ -440,12 +440,15 @@ class Object(metaclass=ObjectMeta):
     def has_receivers(self, signal: str) -> bool:
         """True if anything listens to `signal` (a signal name or a property's `fooChanged`):
         lets a type skip building arguments nobody will see."""
+        obs = self._obs
+        if not obs:  # most objects: nothing listens to anything
+            return False
         key = (
             signal[:-7]
             if signal.endswith("Changed") and signal[:-7] in type(self)._props
             else signal
         )
-        return bool(self._obs and self._obs.get(key))
+        return bool(obs.get(key))
 
     def complete(self) -> None:
         """Complete children first, then this object; then emit `completed` (QML order)."""

@@ -395,7 +395,9 @@ class S7Server(ErrorReporting, ServerLifeCycle, MemoryHost, AreaMethods, ParamMe
 
     # -- from the connection threads, via the inbox (loop thread) ----------------------------
     def _has_event_listeners(self) -> bool:
-        return self.has_receivers("event")
+        """(has_receivers("event"), written out: a connection asks on every read)"""
+        obs = self._obs
+        return bool(obs and obs.get("event"))
 
     def _deliver(self, changes: list, status: bool, events: list) -> None:
         # One change wave for the whole batch: handlers see a settled state.

@@ -195,9 +195,17 @@ class ClientAccess:
             return self._resourceless(
                 0, resourceless_tag(area, index, start, size, spec), bytearray(size)
             )
-        block = self._block(area, index)
+        block = self._blocks.get((area, index))  # _block, written out: every read is here
+        if block is None:
+            raise AreaError(_MISSING)
+        end = start + size
         with block.lock:
-            return self._buffer(block, start, start + size)[start : start + size]
+            if block.locked:
+                return self._buffer(block, start, end)[start:end]
+            buf = block.buf  # _buffer's way when the area is not locked
+            if start < 0 or end > len(buf):
+                raise AreaError(_OUT_OF_RANGE)
+            return buf[start:end]
 
     def write(
         self, area: int, index: int, start: int, data: bytes, *, spec: ItemSpec | None = None
