@@ -9,7 +9,6 @@ the test says so (an IEC 104 outstation's spontaneous data, in miniature), answe
 from __future__ import annotations
 
 import queue
-import select
 import socket
 import threading
 import time
