@@ -141,7 +141,13 @@ class EventLoop:
     # -- loop thread only --------------------------------------------------------------------
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
         """Schedule `fn(*args)` after `delay` seconds. Call from the loop thread (or before run)."""
-        handle = TimerHandle(_now() + max(0.0, delay), fn, args)
+        return self.call_at(_now() + max(0.0, delay), fn, *args)
+
+    def call_at(self, when: float, fn: Callable[..., Any], *args: Any) -> TimerHandle:
+        """Schedule `fn(*args)` at `when` (a time.monotonic() time; now if it has passed):
+        a periodic caller plans on its own grid, which a second reading of the clock would
+        shift. Call from the loop thread (or before run)."""
+        handle = TimerHandle(when, fn, args)
         heapq.heappush(self._timers, (handle.when, next(self._seq), handle))
         if self._running and threading.get_ident() != self.thread_ident:
             self._bell.put(None)  # wake the loop so it recomputes its wait

@@ -183,3 +183,22 @@ def test_explicit_start_works_without_completion(loop):
     times = ticking(t)
     t.start()
     assert loop.run_until(lambda: times, WAIT)
+
+
+def test_each_tick_is_planned_on_the_grid_itself(loop):
+    """The next tick's time is the planned one, not the clock read a moment later: else a
+    timer's tick lands a little after a timer planned for the same moment (the tank
+    example's display line at 10 s came after the quit timer's line now and then)."""
+    from incore.objects.foundation.ticker import Ticker
+
+    planned: list[tuple[float, float]] = []
+
+    def tick() -> None:
+        planned.append((ticker._handle.when, ticker._due))
+
+    ticker = Ticker(tick)
+    ticker.start(0.01)
+    assert ticker._handle.when == ticker._due
+    assert loop.run_until(lambda: len(planned) >= 3, 5)
+    ticker.stop()
+    assert all(when == due for when, due in planned)

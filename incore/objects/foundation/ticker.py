@@ -50,7 +50,7 @@ class Ticker:
         self._period = max(MIN_PERIOD, period)
         now = _now()
         self._due = now if immediately else now + self._period
-        self._handle = get_loop().call_later(self._due - now, self._tick)
+        self._handle = get_loop().call_at(self._due, self._tick)
 
     def stop(self) -> None:
         if self._handle is not None:
@@ -64,6 +64,8 @@ class Ticker:
         if due <= now:  # the loop was busy for more than a period: skip, keep the phase
             due += math.floor((now - due) / period + 1) * period
         self._due = due
-        # Plan the next tick before calling out, so fn() may stop() or restart us.
-        self._handle = get_loop().call_later(due - now, self._tick)
+        # Plan the next tick before calling out, so fn() may stop() or restart us. On the
+        # grid itself: call_later(due - now) would read the clock again, and each tick would
+        # land a little after its time (behind another timer planned for that moment).
+        self._handle = get_loop().call_at(due, self._tick)
         self._fn()
