@@ -166,14 +166,18 @@ class EventLoop:
         return self._dispatching == threading.get_ident()
 
     def _dispatch_on_this_thread(self) -> tuple[int | None, tuple[int, Any]]:
-        """Make the calling thread the loop's until _restore(); returns what to restore."""
+        """Make the calling thread the loop's until _restore(); returns what to restore.
+        Under the turn: a worker that runs a callable through run_or_post owns the objects
+        meanwhile, and what is saved here must be the owner from before it, not the worker."""
         ident = threading.get_ident()
-        previous, self._dispatching = self._dispatching, ident
-        return previous, engine.set_owner(ident, self.post)
+        with self._turn:
+            previous, self._dispatching = self._dispatching, ident
+            return previous, engine.set_owner(ident, self.post)
 
     def _restore(self, saved: tuple[int | None, tuple[int, Any]]) -> None:
-        self._dispatching = saved[0]
-        engine.set_owner(*saved[1])
+        with self._turn:
+            self._dispatching = saved[0]
+            engine.set_owner(*saved[1])
         if self._waiters:
             self._make_room()  # nobody drains the queue now: held-back posters go on
 

@@ -1,6 +1,7 @@
 """The event loop: posted work, timers, stop."""
 
 import threading
+import time
 
 from incore.core import EventLoop
 
@@ -84,6 +85,33 @@ def test_a_busy_or_behind_loop_gets_the_callable_posted_in_order():
     loop.post(loop.stop)
     thread.join(5)
     assert order == ["held", "queued", ("asked", thread.ident)]
+
+
+def test_a_thread_that_starts_dispatching_while_the_loop_is_lent_gets_its_owner_back():
+    """A worker runs a callable through run_or_post while this thread enters run_until: each
+    gives back the owner it found, so this thread owns the objects afterwards. (Saving the
+    owner during the worker's turn and restoring it after would leave a finished worker as
+    the owner, and this thread's writes would be posted to a loop nobody runs.)"""
+    from incore.core import engine
+
+    loop = EventLoop()
+    me = threading.get_ident()
+    before = engine.set_owner(me, None)
+    inside, done = threading.Event(), threading.Event()
+
+    def lent() -> None:
+        inside.set()
+        time.sleep(0.1)  # the callable is still running when this thread dispatches
+
+    worker = threading.Thread(target=lambda: (loop.run_or_post(lent), done.set()))
+    try:
+        worker.start()
+        assert inside.wait(5)
+        assert loop.run_until(done.is_set, 5)
+        worker.join(5)
+        assert engine.owner_ident() == me
+    finally:
+        engine.set_owner(*before)
 
 
 def test_a_loop_with_work_queued_and_nobody_running_it_keeps_the_order():
