@@ -3,7 +3,9 @@
 Shutdown is the part that is easy to get wrong: every object's `_on_shutdown` runs (children
 first), so servers stop listening, clients disconnect and worker threads end; threads that
 outlive their object are waited for within a bound and then named in a warning, so a
-stuck peer can delay the exit by seconds, never forever. A second Ctrl-C aborts at once,
+stuck peer can delay the exit by seconds, never forever. A shutdown that takes longer than
+SHUTDOWN_REPORT_AFTER logs, once, where every thread is, so the operator (or a test) that
+has to kill the process still learns what it waited for. A second Ctrl-C aborts at once,
 wherever the first left the app (a handler that does not return, a shutdown that hangs).
 """
 
@@ -12,8 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
@@ -23,6 +29,9 @@ log = logging.getLogger("incore")
 
 #: How long shutdown waits for threads that objects started and did not join themselves.
 THREAD_JOIN_BOUND = 5.0
+
+#: A shutdown still running after this many seconds logs where every thread is (once).
+SHUTDOWN_REPORT_AFTER = 3.0
 
 _STOP_SIGNALS = tuple(
     s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None
@@ -121,8 +130,9 @@ def run(
             if stopper.aborted:  # the operator's second signal: no more waiting
                 log.warning("aborted %s: shutdown skipped", name)
             else:
-                root.shutdown()
-                _join_new_threads(threads_before)
+                with _watched(name) as watch:
+                    root.shutdown()
+                    _join_new_threads(threads_before | {watch})
         finally:
             engine.set_owner(*previous_owner)
             stopper.uninstall()
@@ -137,6 +147,37 @@ def _label(app_or_root: Any, root: Object) -> str:
         return name
     path = getattr(app_or_root, "path", None) or app_or_root
     return os.fspath(path) if isinstance(path, (str, os.PathLike)) else type(root).__name__
+
+
+@contextmanager
+def _watched(name: str) -> Iterator[threading.Thread]:
+    """Log where every thread is if the block takes longer than SHUTDOWN_REPORT_AFTER
+    (the block gets the watching thread, which is not the app's)."""
+    watch = threading.Timer(SHUTDOWN_REPORT_AFTER, _report_threads, (name,))
+    watch.name = "incore-shutdown-watch"
+    watch.daemon = True
+    watch.start()
+    try:
+        yield watch
+    finally:
+        watch.cancel()
+        watch.join()
+
+
+def _report_threads(name: str) -> None:
+    me = threading.get_ident()
+    names = {t.ident: t.name for t in threading.enumerate()}
+    stacks = [
+        f"thread {names.get(ident, ident)}:\n" + "".join(traceback.format_stack(frame))
+        for ident, frame in sys._current_frames().items()
+        if ident != me
+    ]
+    log.warning(
+        "shutting %s down has taken %g s so far; where each thread is:\n%s",
+        name,
+        SHUTDOWN_REPORT_AFTER,
+        "\n".join(stacks),
+    )
 
 
 def _join_new_threads(before: set[threading.Thread]) -> None:

@@ -12,7 +12,7 @@ import pytest
 import incore
 from incore.app import runner
 from incore.core import EventLoop, Object, get_loop, set_loop
-from incore.objects.foundation import Application, ObjectArray, Timer
+from incore.objects.foundation import Application, DataObject, ObjectArray, Timer
 
 WAIT = 5.0
 
@@ -208,3 +208,38 @@ def test_a_signal_after_quit_during_shutdown_is_not_an_abort():
     app = Application(objects=[Late()])
     app.completed.connect(app.quit)
     assert incore.run(app, timeout=WAIT) == 0
+
+
+def test_a_slow_shutdown_logs_where_each_thread_is(monkeypatch, caplog):
+    """What a killed process waited for is in its log: the first signal's shutdown logs
+    every thread's stack once it takes longer than SHUTDOWN_REPORT_AFTER."""
+    monkeypatch.setattr(runner, "SHUTDOWN_REPORT_AFTER", 0.05)
+    reported = threading.Event()
+
+    class Slow(Object, register=False):
+        def _on_shutdown(self):
+            waits_for_the_peer_to_say_goodbye()
+
+    def waits_for_the_peer_to_say_goodbye():
+        reported.wait(WAIT)  # ends as soon as the report is out
+
+    caplog.set_level("WARNING", logger="incore")
+    caplog.handler.emit = _also(caplog.handler.emit, reported.set)
+    incore.run(Application(objects=[Slow()]), install_signal_handlers=False, timeout=0.01)
+    assert reported.is_set()
+    assert "shutting Application down has taken 0.05 s so far" in caplog.text
+    assert "in waits_for_the_peer_to_say_goodbye" in caplog.text
+
+
+def test_a_quick_shutdown_reports_nothing(caplog):
+    incore.run(Application(objects=[DataObject()]), install_signal_handlers=False, timeout=0.01)
+    assert "so far; where each thread is" not in caplog.text
+    assert "incore-shutdown-watch" not in {t.name for t in threading.enumerate()}
+
+
+def _also(emit, then):
+    def both(record):
+        emit(record)
+        then()
+
+    return both

@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import app_process
 import c104
 from test_iec104_client_support import C104Station, needs_proc, station, until  # noqa: F401
 
@@ -155,13 +156,7 @@ def test_incore_run_mirrors_a_c104_station_and_commands_it(tmp_path, station):
         assert out.wait_for(lambda seen: last(seen, "VALUE tank") == "55.5"), out.seen
         assert out.wait_for(lambda seen: last(seen, "QUALITY tank") == "Good"), out.seen
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        stderr = proc.stderr.read()
+        code, stderr = app_process.stop(proc, WAIT)
         proc.stdout.close()
         proc.stderr.close()
     assert code == 0, stderr

@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+import app_process
 from test_iec104_server_support import RawMaster
 
 from incore.protocols.iec104 import (
@@ -179,13 +180,7 @@ def test_incore_run_serves_the_example_station(tmp_path):
     finally:
         if m is not None:
             m.close()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        stderr = proc.stderr.read()
+        code, stderr = app_process.stop(proc, WAIT)
         proc.stdout.close()
         proc.stderr.close()
     assert code == 0, stderr

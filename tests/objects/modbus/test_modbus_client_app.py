@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import app_process
 from test_modbus_client_support import DISCRETE, pymodbus_server  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[3]
@@ -147,13 +148,7 @@ def test_incore_run_polls_a_pymodbus_server_and_writes_it(tmp_path, pymodbus_ser
         assert server.get(3, 50) == [300] and server.get(1, 3) == [True]
         assert not any(line.startswith("CLIENT") for line in out.seen), out.seen
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        stderr = proc.stderr.read()
+        code, stderr = app_process.stop(proc, WAIT)
         proc.stdout.close()
         proc.stderr.close()
     assert code == 0, stderr

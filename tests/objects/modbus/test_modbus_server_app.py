@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import app_process
 from pymodbus.client import ModbusTcpClient
 
 REPO = Path(__file__).resolve().parents[3]
@@ -140,13 +141,7 @@ def test_incore_run_serves_registers_bound_to_properties_both_ways(tmp_path) -> 
             time.sleep(0.02)
     finally:
         client.close()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        stderr = proc.stderr.read()
+        code, stderr = app_process.stop(proc, WAIT)
         proc.stdout.close()
         proc.stderr.close()
     assert code == 0, stderr

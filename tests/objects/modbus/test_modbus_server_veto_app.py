@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import app_process
 from pymodbus.client import ModbusTcpClient
 from pymodbus.pdu import ExceptionResponse
 from test_modbus_server_app import REPO, WAIT, Lines, free_port
@@ -64,13 +65,7 @@ def test_an_app_file_refuses_writes_above_100(tmp_path) -> None:
         assert client.read_holding_registers(0, count=1).registers == [42]
     finally:
         client.close()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        stderr = proc.stderr.read()
+        code, stderr = app_process.stop(proc, WAIT)
         proc.stdout.close()
         proc.stderr.close()
     assert code == 0, stderr

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import app_process
 import pytest
 import snap7
 from mqtt_helpers import WAIT, Consumer, broker, free_port, needs_mosquitto  # noqa: F401
@@ -74,13 +75,8 @@ def test_incore_run_bridges_s7_values_to_mqtt_and_mqtt_commands_to_s7(broker, tm
         assert plc.db_read(1, 6, 2) == struct.pack(">h", 75)
     finally:
         plc.disconnect()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        out, err = proc.communicate()
+        code, err = app_process.stop(proc, WAIT)
+        out = proc.stdout.read()
     assert code == 0, err
     assert "SETPOINT 75 from plant/cell1/setpoint/set" in out, out
     assert "MQTT connected" in out
