@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import socket
+import statistics
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +94,26 @@ class ChildProcess:
                 self.proc.wait(timeout=5)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+def precise_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process's live threads to the nanosecond (the scheduler's
+    se.sum_exec_runtime in /proc/PID/task/TID/sched), for samples too short for the 10 ms
+    ticks of `cpu_seconds`; that, user and system together, where the kernel has no such
+    file. Threads that ended take their time with them: for servers whose threads live
+    through the sample."""
+    total, found = 0.0, False
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/sched") as lines:
+                for line in lines:
+                    if line.startswith("se.sum_exec_runtime"):
+                        total += float(line.split(":", 1)[1]) / 1000  # milliseconds
+                        found = True
+                        break
+        except OSError:  # the thread ended, or no scheduler statistics here
+            continue
+    return total if found else sum(cpu_seconds(pid))
 
 
 class Contender:
@@ -188,6 +210,103 @@ def _measure(
     finally:
         for contender in contenders:
             contender.close()
+
+
+#: A/B comparison (`paired`): short turns, many of them, taken alternately.
+PAIRED_TURNS = 100
+PAIRED_TURN = 0.2  # seconds
+
+
+def paired(
+    make: Callable[[str, CPUs | None], Contender],
+    kinds: tuple[str, str],
+    placement: tuple[CPUs, CPUs] | None = None,
+    turns: int = PAIRED_TURNS,
+    turn: float = PAIRED_TURN,
+) -> dict[str, Any]:
+    """Two contenders (a server and its older self) measured in many short turns taken
+    alternately, so that the machine's slow swings of speed fall on both alike; the CPU per
+    request and the rate of each from the totals of all turns. Two copies of one server
+    measured this way differ by about 2 % here, where the best-of-turns of `measure`
+    differs by 5-10 % from run to run: this is what a "no more than 5 % worse" rule needs.
+    """
+    with pinned(placement[0]) if placement else _nothing():
+        contenders: list[Contender] = []
+        try:
+            for kind in kinds:
+                contenders.append(make(kind, placement[1] if placement else None))
+            totals = [[0, 0.0, 0.0] for _ in kinds]  # requests, seconds, CPU seconds
+            pairs = []
+            for index in range(turns):
+                per_request = [0.0, 0.0]
+                for which in (0, 1) if index % 2 == 0 else (1, 0):
+                    done, seconds, cpu = _turn(contenders[which], turn)
+                    total = totals[which]
+                    total[0] += done
+                    total[1] += seconds
+                    total[2] += cpu
+                    per_request[which] = cpu / done
+                if per_request[1]:
+                    pairs.append(per_request[0] / per_request[1])
+        finally:
+            for contender in contenders:
+                contender.close()
+    rows = [
+        {"server": c.label, "rate": t[0] / t[1], "cpu_us": t[2] / t[0] * 1e6, "requests": t[0]}
+        for c, t in zip(contenders, totals)
+    ]
+    quarters = statistics.quantiles(pairs, n=4) if len(pairs) > 1 else [float("nan")] * 3
+    return {
+        "rows": rows,
+        "cpu_ratio": rows[0]["cpu_us"] / rows[1]["cpu_us"],
+        "rate_ratio": rows[0]["rate"] / rows[1]["rate"],
+        "pair_quartiles": (quarters[0], quarters[2]),
+    }
+
+
+def _turn(contender: Contender, seconds: float) -> tuple[int, float, float]:
+    """Round trips for `seconds`: (requests, seconds taken, server CPU seconds)."""
+    request, pid = contender.request, contender.server.proc.pid
+    cpu0 = precise_cpu_seconds(pid)
+    start = time.perf_counter()
+    deadline = start + seconds
+    done = 0
+    while True:
+        request()
+        done += 1
+        if not done & 15 and time.perf_counter() > deadline:
+            break
+    elapsed = time.perf_counter() - start
+    return done, elapsed, precise_cpu_seconds(pid) - cpu0
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def paired_table(result: dict[str, Any], limit: float = 0.05) -> str:
+    """The A/B rows and the verdict on "neither CPU per request nor round trips worse by
+    more than `limit`"."""
+    new, old = result["rows"]
+    low, high = result["pair_quartiles"]
+    cpu_ok = result["cpu_ratio"] <= 1 + limit
+    rate_ok = result["rate_ratio"] >= 1 - limit
+    return "\n".join(
+        [
+            "| server | requests | round trips/s | server CPU us / request |",
+            "|---|---:|---:|---:|",
+            *(
+                f"| {r['server']} | {r['requests']:,} | {r['rate']:,.0f} | {r['cpu_us']:.2f} |"
+                for r in (new, old)
+            ),
+            "",
+            f"{new['server']} against {old['server']}: CPU per request {result['cpu_ratio']:.3f}x "
+            f"(turn pairs, middle half: {low:.2f}-{high:.2f}), round trips "
+            f"{result['rate_ratio']:.3f}x. Within {limit:.0%}: "
+            f"{'yes' if cpu_ok and rate_ok else 'NO'}.",
+        ]
+    )
 
 
 def ratio(value: float, reference: float | None) -> str:

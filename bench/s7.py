@@ -22,7 +22,8 @@ Then the S7 client benchmark (bench/s7_client.py) adds its rows, when it is pres
     python -m bench.s7                   (or: make bench)
     python -m bench.s7 --profile incore  (cProfile of our server's connection thread)
     python -m bench.s7 --baseline DIR    (adds "incore before": the incore of DIR, e.g. a git
-                                          worktree of an older commit, measured in the same run)
+                                          worktree of an older commit, measured in the same run,
+                                          and then against incore alone in many short turns)
 
 This file doubles as the server process: `--serve KIND PORT` (run by main; KIND is one of
 SERVERS). The Snap7 C server runs under .venv-snap7c's interpreter, which has no incore, so
@@ -40,12 +41,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import (
+    PAIRED_TURN,
+    PAIRED_TURNS,
     REPO,
     ROUNDS,
     TIME_BOUND,
     ChildProcess,
     Contender,
     free_port,
+    paired,
+    paired_table,
     ratio,
     server_table,
 )
@@ -308,6 +313,12 @@ def main(argv: list[str] | None = None) -> None:
         print(server_table(rows))
         print()
         print(server_verdict(rows))
+        if args.baseline:
+            print(
+                f"\n### incore against incore before, {name}: {PAIRED_TURNS} turns of "
+                f"{PAIRED_TURN:g} s each, taken alternately (CPU to the nanosecond)\n"
+            )
+            print(paired_table(paired(contender, ("incore", BASELINE), cpus)))
     if args.servers_only:
         return
     from bench.s7_client import client_rows
