@@ -380,3 +380,32 @@ def test_a_client_that_fell_quiet_is_given_back_after_each_request() -> None:
             a.close()
             if b is not None:
                 b.close()
+
+
+def test_a_lingering_worker_takes_the_socket_out_of_the_epoll_set_until_it_parks() -> None:
+    """While a worker lingers on a busy client, only its recv waits on the socket: an epoll
+    registration, even disarmed, would cost a kernel callback per request. Once the client
+    falls quiet the connection is parked, watched again, and its next request answered."""
+    with TcpServer(Echo, host="127.0.0.1", name="unwatch", linger=0.5) as server:
+        a = socket.create_connection(server.address, timeout=WAIT)
+        try:
+            _ask(a, b"0")
+            conn = next(c for c in server.connections() if c.peer[1] == a.getsockname()[1])
+            _wait_parked(conn)
+            assert conn._registered
+            _ask(a, b"1")  # (within a linger of being parked: lingered on again)
+            _ask(a, b"2")  # the worker took the socket out of the set before this recv
+            assert not conn._registered and not conn._parked
+            _wait_parked(conn)
+            assert conn._registered
+            _ask(a, b"3")
+        finally:
+            a.close()
+
+
+def _wait_parked(conn) -> None:
+    """Until the connection's linger has passed and it is back with the hub."""
+    deadline = time.monotonic() + WAIT
+    while not conn._parked and time.monotonic() < deadline:  # no event says so
+        time.sleep(0.01)
+    assert conn._parked

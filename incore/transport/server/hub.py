@@ -236,6 +236,14 @@ class Hub:
             self._wake()
         return True
 
+    def unwatch(self, conn: Connection) -> None:
+        """The worker lingers on `conn`: take its socket out of the poller until it is
+        parked again. A disarmed registration still costs a callback in the kernel for
+        every segment that arrives (the socket's wait queue holds the epoll entry); a
+        busy client's requests should wake only the worker."""
+        self._poller.forget(conn._fd)
+        conn._registered = False
+
     def _compact(self) -> None:
         """Drop the timer and idle entries that no longer count (a connection parked again,
         or its deadline moved), so they do not pile up; called with the lock held."""
