@@ -91,7 +91,8 @@ class IEC104Connection(ConnectionOperations, StationListener, LinkClient):
         OpenMuted = 4
         OpenAwaitClosed = 5
 
-    __slots__ = ("_inbox", "_closing", "_muted", "_tls")
+    __slots__ = ("_inbox", "_muted", "_tls")
+    has_closing_state = True
 
     accepts = ("IEC104Point",)
     invalid_settings = (ValueError,)
@@ -226,7 +227,6 @@ class IEC104Connection(ConnectionOperations, StationListener, LinkClient):
     valuesDropped = Signal("count", doc="Received values were dropped (see droppedValues).")
 
     def __init__(self, parent: Any = None, **properties: Any) -> None:
-        self._closing = False
         self._muted = False
         self._inbox: PointInbox | None = None
         self._tls: tuple[Any, str] | None = None
@@ -328,17 +328,6 @@ class IEC104Connection(ConnectionOperations, StationListener, LinkClient):
     def disconnect(self) -> None:
         """Disconnect and stop reconnecting (c104's name for disconnectFromHost)."""
         self.disconnectFromHost()
-
-    def disconnectFromHost(self) -> None:
-        worker = self._worker
-        closing = bool(self.connected and worker is not None and self.isLive)
-        self._closing = closing
-        try:
-            super().disconnectFromHost()
-        finally:
-            self._closing = False
-        if closing and worker is not None:
-            worker.call(lambda: None, then=lambda _f: self._closed())
 
     def _closed(self) -> None:
         if self.state is self.State.OpenAwaitClosed:

@@ -79,6 +79,7 @@ class LinkClient(
         "_label",
         "_restart_posted",
         "_variables",
+        "_closing",
     )
 
     #: The spec's other name of `hostname`, if the protocol has one (`host_alias_properties`).
@@ -89,6 +90,10 @@ class LinkClient(
     invalid_settings: ClassVar[tuple[type[Exception], ...]] = (ValueError,)
     #: What `_not_connected()` returns: a failure the worker did not report as a loss.
     not_connected_error: ClassVar[type[OSError]] = NotConnectedError
+    #: True for a type whose `state` has a closing step (Qt's Closing, c104's
+    #: OpenAwaitClosed): `_closing` is true while disconnectFromHost lets an open link go,
+    #: and `_closed()` runs once the worker has let go of it.
+    has_closing_state: ClassVar[bool] = False
 
     autoConnect = Property(
         bool,
@@ -147,6 +152,7 @@ class LinkClient(
     def __init__(self, parent: Object | None = None, **properties: Any) -> None:
         self._worker: ClientWorker | None = None
         self._reconnector: Reconnector | None = None
+        self._closing = False
         self._link: Any = None
         self._epoch = 0
         self._want = False
@@ -211,13 +217,24 @@ class LinkClient(
     @method
     def disconnectFromHost(self) -> None:
         """Close the connection and stop reconnecting until connectToHost()."""
-        self._want = False
-        self._stop_connecting()
         worker = self._worker
-        if worker is not None:
-            worker.call(self._release_link)
-            worker.close()
-        self._set_connected(False, f"{self._label}: disconnected" if self.isLive else "")
+        closing = self.has_closing_state and self.connected and worker is not None
+        self._closing = closing = closing and self.isLive
+        try:
+            self._want = False
+            self._stop_connecting()
+            if worker is not None:
+                worker.call(self._release_link)
+                worker.close()
+            self._set_connected(False, f"{self._label}: disconnected" if self.isLive else "")
+        finally:
+            self._closing = False
+        if closing and worker is not None:
+            worker.call(lambda: None, then=lambda _f: self._closed())
+
+    def _closed(self) -> None:
+        """The worker has let go of a link that disconnectFromHost closed while it was
+        open: a type with a closing state leaves it here."""
 
     # -- the VariableHost interface (link/host.py) ---------------------------------------------
     def attach_variable(self, var: HostedVariable) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
 
 from ...core import Property, method
 from ...protocols.modbus.errors import ModbusException
@@ -90,7 +89,8 @@ class ModbusTcpClient(LinkClient):
         Connected = 2
         Closing = 3
 
-    __slots__ = "_closing"
+    __slots__ = ()
+    has_closing_state = True
 
     accepts = ("ModbusSlave", "ModbusRegister")
     invalid_settings = (ValueError,)
@@ -132,10 +132,6 @@ class ModbusTcpClient(LinkClient):
         State, State.Unconnected, readonly=True, doc="The connection's state (Qt's names)."
     )
 
-    def __init__(self, parent: Any = None, **properties: Any) -> None:
-        self._closing = False
-        super().__init__(parent, **properties)
-
     # -- InCore methods --------------------------------------------------------------------
     @method
     def connectDevice(self) -> None:
@@ -150,15 +146,7 @@ class ModbusTcpClient(LinkClient):
     @method
     def disconnectFromHost(self) -> None:
         """Close the connection and stop reconnecting until connectToHost()."""
-        worker = self._worker
-        closing = self.state is self.State.Connected and worker is not None and self.isLive
-        self._closing = closing
-        try:
-            super().disconnectFromHost()
-        finally:
-            self._closing = False
-        if closing and worker is not None:
-            worker.call(lambda: None, then=lambda _f: self._closed())
+        super().disconnectFromHost()
 
     def _closed(self) -> None:
         if self.state is self.State.Closing:
