@@ -227,8 +227,8 @@ def paired(
     """Two contenders (a server and its older self) measured in many short turns taken
     alternately, so that the machine's slow swings of speed fall on both alike; the CPU per
     request and the rate of each from the totals of all turns. Two copies of one server
-    measured this way differ by about 2 % here, where the best-of-turns of `measure`
-    differs by 5-10 % from run to run: this is what a "no more than 5 % worse" rule needs.
+    measured this way came out 0-4 % apart here, where the best-of-turns of `measure` put
+    them up to 13 % apart: this is what a "no more than 5 % worse" rule needs.
     """
     with pinned(placement[0]) if placement else _nothing():
         contenders: list[Contender] = []
