@@ -22,6 +22,7 @@ from typing import Any
 
 import c104
 import pytest
+import waiting
 
 from incore.protocols.errors import ProtocolError
 from incore.protocols.iec104 import (
@@ -157,12 +158,7 @@ class EngineLoop(threading.Thread):
 
 def until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
     """Poll a c104-side `condition` (c104 offers no event to wait on) up to `timeout`."""
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.01)
-    return True
+    return waiting.until(condition, timeout)
 
 
 def send(link: Iec104Link, asdu: Asdu, now: float) -> None:

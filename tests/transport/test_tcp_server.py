@@ -10,6 +10,7 @@ import time
 
 import pytest
 from transport_helpers import WAIT, Echo, client, read_eof, recv_exactly
+from waiting import until
 
 from incore.transport.sockets import SendTimeoutError
 from incore.transport.tcp_client import BlockingStream
@@ -364,10 +365,7 @@ def test_a_client_that_fell_quiet_is_given_back_after_each_request() -> None:
         try:
             _ask(a, b"a1")
             conn_a = next(c for c in server.connections() if c.peer[1] == a.getsockname()[1])
-            deadline = time.monotonic() + WAIT
-            while not conn_a._quiet and time.monotonic() < deadline:  # a's linger is ending
-                time.sleep(0.01)
-            assert conn_a._quiet
+            assert until(lambda: conn_a._quiet, WAIT)  # a's linger is ending (no event says so)
             b = socket.create_connection(server.address, timeout=WAIT)
             _ask(b, b"b0")  # (b's linger ends too)
             time.sleep(linger)  # a polls again a while later
@@ -405,7 +403,4 @@ def test_a_lingering_worker_takes_the_socket_out_of_the_epoll_set_until_it_parks
 
 def _wait_parked(conn) -> None:
     """Until the connection's linger has passed and it is back with the hub."""
-    deadline = time.monotonic() + WAIT
-    while not conn._parked and time.monotonic() < deadline:  # no event says so
-        time.sleep(0.01)
-    assert conn._parked
+    assert until(lambda: conn._parked, WAIT)  # no event says so

@@ -18,6 +18,7 @@ import pytest
 from link_codec import Frame, LengthPrefixed, frame
 from test_tls_contexts import Certs, certificates
 from transport_helpers import WAIT, Echo, LogWatch, LoopThread, closed_port, recv_exactly
+from waiting import listening, until
 
 from incore.transport.link import Link
 from incore.transport.link_stream import BlockingStream
@@ -262,14 +263,8 @@ def test_our_tls_client_against_the_c104_tls_server(certs: Certs, loop: LoopThre
     worker = ClientWorker("tls-to-c104", loop.post, io_timeout=WAIT)
     try:
         context = client_context(certs.ca, certs.client, certs.client_key)
-        deadline = time.monotonic() + WAIT
-        while True:  # c104 listens from its own thread, a moment after start()
-            try:
-                worker.connect("127.0.0.1", port, timeout=WAIT, ssl_context=context).result(WAIT)
-                break
-            except ConnectionRefusedError:
-                assert time.monotonic() < deadline
-                time.sleep(0.02)
+        assert until(lambda: listening(port), WAIT)  # c104 listens from its own thread
+        worker.connect("127.0.0.1", port, timeout=WAIT, ssl_context=context).result(WAIT)
 
         def startdt(stream: BlockingStream) -> bytes:
             stream.send(STARTDT_ACT)
@@ -323,10 +318,8 @@ def test_the_c104_tls_client_against_our_tls_server(certs: Certs):
         client.add_connection(ip="127.0.0.1", port=server.address[1], init=c104.Init.NONE)
         client.start()
         try:
-            deadline = time.monotonic() + WAIT  # a handshake done, or c104 gave one up
-            while peers.empty() and not logs.having("during the TLS handshake"):
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
+            # a handshake done, or c104 gave one up
+            assert until(lambda: not peers.empty() or logs.having("during the TLS handshake"), WAIT)
             peer = peers.get_nowait()
             assert dict(x[0] for x in peer["subject"])["commonName"] == "incore test client"
             assert received.get(timeout=WAIT).startswith(STARTDT_ACT)

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from test_tls_contexts import Certs, certificates
 from transport_helpers import WAIT, Echo, LogWatch, LoopThread, read_eof, recv_exactly
+from waiting import until
 
 from incore.transport.link_stream import BlockingStream
 from incore.transport.sockets import SendTimeoutError
@@ -224,9 +225,8 @@ def test_two_hundred_tls_clients_at_once_with_a_bounded_thread_count(certs: Cert
         with ThreadPoolExecutor(8) as pool:
             socks = list(pool.map(lambda _: tls_client(server.address, context), range(count)))
         try:
-            deadline = time.monotonic() + WAIT
-            while server.connection_count < count and time.monotonic() < deadline:
-                time.sleep(0.01)  # the last handshakes' handlers are made on the workers
+            # the last handshakes' handlers are made on the workers
+            assert until(lambda: server.connection_count >= count, WAIT)
             assert server.connection_count == count
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(lambda s: echoes(s, b"ping %d" % s.fileno()), socks))

@@ -23,6 +23,7 @@ from typing import Any
 
 import c104
 import pytest
+import waiting
 
 _HERE = Path(__file__).resolve().parent
 if str(_HERE.parent) not in sys.path:
@@ -72,12 +73,7 @@ def listening_ports() -> set[int]:
 
 def until(condition: Callable[[], bool], timeout: float = WAIT) -> bool:
     """Poll a c104-side `condition` (c104 offers nothing to wait on) up to `timeout`."""
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.005)
-    return True
+    return waiting.until(condition, timeout, 0.005)
 
 
 def asdus(frames: list[bytes]) -> list[Asdu]:

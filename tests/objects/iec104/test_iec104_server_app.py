@@ -21,6 +21,7 @@ from pathlib import Path
 
 import app_process
 from test_iec104_server_support import RawMaster
+from waiting import listening, until
 
 from incore.protocols.iec104 import (
     Asdu,
@@ -84,15 +85,6 @@ class Lines:
         return True
 
 
-def until(condition, timeout: float = WAIT) -> bool:
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def refused(port: int, source: str = "127.0.0.1") -> bool:
     """Whether a STARTDT from `source` is met by a closed connection instead of its con."""
     with socket.socket() as s:
@@ -136,19 +128,13 @@ def test_incore_run_serves_the_example_station(tmp_path):
     out = Lines(proc.stdout)
     m = None
     try:
-        deadline = time.monotonic() + WAIT
-        while True:  # until it listens
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-                time.sleep(0.05)
+        assert until(lambda: listening(port) or proc.poll() is not None, WAIT, 0.05)
+        assert proc.poll() is None, proc.stderr.read()
         assert refused(port, "127.0.0.2")  # allowedClients
         m = start_master(port)
         assert refused(port)  # maxConnections 1: a second client is turned away
         m.send(Asdu(TypeId.C_IC_NA_1, ACT, 1, (Interrogation(0, 20),)))
-        assert until(lambda: m.find(100, Cause.ACTIVATION_TERMINATION))
+        assert until(lambda: m.find(100, Cause.ACTIVATION_TERMINATION), WAIT)
         answered = {o.ioa: o.value for a in m.find(None, 20) for o in a.objects}
         assert answered[1003] == 80.0 and answered[1002] is False  # bound to properties
         now = Cp56Time.from_datetime(datetime.datetime.now(datetime.timezone.utc))
@@ -160,21 +146,21 @@ def test_incore_run_serves_the_example_station(tmp_path):
             return found[-1] if found else None
 
         # the level changes by itself: spontaneous values of a bound point
-        assert until(lambda: m.find(36, Cause.SPONTANEOUS))
+        assert until(lambda: m.find(36, Cause.SPONTANEOUS), WAIT)
         # the handler refuses to start the pump while the tank is low (level 2 %)...
         pump_on = Asdu(TypeId.C_SC_NA_1, ACT, 1, (SingleCommand(2001, True),))
         m.send(pump_on)
-        assert until(lambda: m.find(45, Cause.ACTIVATION_CON))
+        assert until(lambda: m.find(45, Cause.ACTIVATION_CON), WAIT)
         assert m.find(45, Cause.ACTIVATION_CON)[0].negative and latest(1002) is False
         # ...and accepts once the level is up: pump.data follows, the state point reports it
-        assert until(lambda: (latest(1001) or 0.0) >= 6.0)
+        assert until(lambda: (latest(1001) or 0.0) >= 6.0, WAIT)
         m.send(pump_on)
-        assert until(lambda: m.find(45, Cause.ACTIVATION_TERMINATION))
-        assert until(lambda: latest(1002) is True)
+        assert until(lambda: m.find(45, Cause.ACTIVATION_TERMINATION), WAIT)
+        assert until(lambda: latest(1002) is True, WAIT)
         # a setpoint, select-before-operate; the bound monitoring point follows
         for select in (True, False):
             m.send(Asdu(TypeId.C_SE_NC_1, ACT, 1, (SetpointFloat(2002, 55.5, select),)))
-        assert until(lambda: latest(1003) == 55.5)
+        assert until(lambda: latest(1003) == 55.5, WAIT)
         confirmations = [(a.objects[0].select, a.negative) for a in m.find(50, 7)]
         assert confirmations == [(True, False), (False, False)]
     finally:

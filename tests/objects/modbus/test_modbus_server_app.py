@@ -17,6 +17,7 @@ from pathlib import Path
 
 import app_process
 from pymodbus.client import ModbusTcpClient
+from waiting import until
 
 REPO = Path(__file__).resolve().parents[3]
 WAIT = 20.0
@@ -116,10 +117,8 @@ def test_incore_run_serves_registers_bound_to_properties_both_ways(tmp_path) -> 
     out = Lines(proc.stdout)
     client = ModbusTcpClient("127.0.0.1", port=port, timeout=3, retries=0)
     try:
-        deadline = time.monotonic() + WAIT
-        while not client.connect():
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-            time.sleep(0.05)
+        assert until(lambda: client.connect() or proc.poll() is not None, WAIT, 0.05)
+        assert proc.poll() is None, proc.stderr.read()
         assert out.wait_for("CONNECTED 127.0.0.1")
         # property -> table: the bound values and the literal are what the client reads
         assert floats(client.read_input_registers(0, count=2).registers) == 85.0
@@ -135,10 +134,8 @@ def test_incore_run_serves_registers_bound_to_properties_both_ways(tmp_path) -> 
         assert out.wait_for("SETPOINT 37.5") and out.wait_for("CHANGED 1")
         assert not client.write_coil(3, True).isError()
         assert out.wait_for("CHANGED 2")
-        deadline = time.monotonic() + WAIT
-        while floats(client.read_input_registers(0, count=2).registers) != 198.0:
-            assert time.monotonic() < deadline, "level.data * 2 never reached the table"
-            time.sleep(0.02)
+        doubled = lambda: floats(client.read_input_registers(0, count=2).registers) == 198.0  # noqa: E731
+        assert until(doubled, WAIT, 0.02), "level.data * 2 never reached the table"
     finally:
         client.close()
         code, stderr = app_process.stop(proc, WAIT)

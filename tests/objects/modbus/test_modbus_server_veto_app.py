@@ -13,6 +13,7 @@ import app_process
 from pymodbus.client import ModbusTcpClient
 from pymodbus.pdu import ExceptionResponse
 from test_modbus_server_app import REPO, WAIT, Lines, free_port
+from waiting import until
 
 APP = """\
 Application:
@@ -51,10 +52,8 @@ def test_an_app_file_refuses_writes_above_100(tmp_path) -> None:
     out = Lines(proc.stdout)
     client = ModbusTcpClient("127.0.0.1", port=port, timeout=3, retries=0)
     try:
-        deadline = time.monotonic() + WAIT
-        while not client.connect():
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-            time.sleep(0.05)
+        assert until(lambda: client.connect() or proc.poll() is not None, WAIT, 0.05)
+        assert proc.poll() is None, proc.stderr.read()
         assert out.wait_for("CONNECTED 127.0.0.1")
         refused = client.write_register(0, 150)
         assert isinstance(refused, ExceptionResponse) and refused.exception_code == 4

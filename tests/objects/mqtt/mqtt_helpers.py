@@ -25,6 +25,7 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from waiting import listening, until
 
 _HERE = Path(__file__).resolve().parent
 for extra in (_HERE.parent, _HERE.parents[1] / "transport"):
@@ -92,17 +93,11 @@ class Broker:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + WAIT
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.proc.stderr.read().decode()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)  # a poll of a condition, bounded by WAIT
+        proc = self.proc
+        if not until(lambda: listening(self.port) or proc.poll() is not None, WAIT):
+            raise TimeoutError(f"mosquitto does not listen on port {self.port} after {WAIT} s")
+        if proc.poll() is not None:
+            raise RuntimeError(f"mosquitto exited: {proc.stderr.read().decode()}")
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
