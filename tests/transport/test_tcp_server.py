@@ -404,3 +404,36 @@ def test_a_lingering_worker_takes_the_socket_out_of_the_epoll_set_until_it_parks
 def _wait_parked(conn) -> None:
     """Until the connection's linger has passed and it is back with the hub."""
     assert until(lambda: conn._parked, WAIT)  # no event says so
+
+
+def test_a_connection_taken_out_of_the_set_the_moment_it_is_armed_stays_out() -> None:
+    """Hub.park arms the socket, and the hub may hand it to another worker at once, which may
+    unwatch it before park has returned. The registration flag must then say "not in the
+    set": a flag set after arming would say "in the set", the next park would re-arm a
+    socket epoll does not know (ENOENT), and the connection would be dropped."""
+    with TcpServer(Echo, host="127.0.0.1", name="armrace", linger=0.5) as server:
+        a = socket.create_connection(server.address, timeout=WAIT)
+        try:
+            _ask(a, b"0")
+            conn = next(c for c in server.connections() if c.peer[1] == a.getsockname()[1])
+            _wait_parked(conn)
+            hub = server._hub
+            poller = hub._poller
+            arm = poller.arm
+
+            def arm_then_another_worker_unwatches(fd: int, first: bool) -> None:
+                arm(fd, first)
+                hub.unwatch(conn)  # (what a worker serving it at once would do)
+
+            _ask(a, b"1")  # a worker holds the connection again; park it as it would
+            poller.arm = arm_then_another_worker_unwatches
+            try:
+                assert hub.park(conn)
+            finally:
+                poller.arm = arm
+            assert not conn._registered
+            assert hub.park(conn)  # a first arming again, not a re-arming: no ENOENT
+            assert conn._registered
+            _ask(a, b"2")
+        finally:
+            a.close()

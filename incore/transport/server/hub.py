@@ -225,13 +225,17 @@ class Hub:
                 heapq.heappush(self._timers, (due, next(self._seq), conn))
                 wake = wake or due < self._wake_at
             conn._parked_since = time.monotonic() if conn._quiet else 0.0
-            conn._parked = True  # before arming: the hub may see it readable at once
+            # Both before arming: the hub may see it readable at once and hand it to a
+            # worker, which may take it out of the set again (unwatch) before this returns.
+            conn._parked = True
+            first = not conn._registered
+            conn._registered = True
             try:
-                self._poller.arm(conn._fd, not conn._registered)
+                self._poller.arm(conn._fd, first)
             except BaseException:
                 conn._parked = False
+                conn._registered = not first
                 raise
-            conn._registered = True
         if wake:
             self._wake()
         return True
